@@ -1,0 +1,246 @@
+"""Stage 6: compile a shape-checked graph into a torch.fx ``GraphModule``.
+
+Why fx and not an interpreter: a loop over nodes with a dict of activations keeps every
+intermediate alive until the end of ``forward``; fx generates straight-line code that drops
+each value after its last use (``x = None``), so peak memory matches a hand-written module. The
+generated ``forward`` is readable (``model.code``), parameter names come from node ids
+(``enc1.c1.weight``), and the result scripts, traces, exports and ``torch.compile``s.
+
+Named outputs come back as a dict; a spec with exactly one output returns the tensor itself.
+A part (``parts: {encoder: [...]}``) compiles to its own GraphModule over the *same* modules,
+so it shares weights with the whole model.
+"""
+
+from __future__ import annotations
+
+import keyword
+import operator
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from archspec.errors import GraphError, SpecError
+from archspec.graph import Graph
+from archspec.init import apply_init
+from archspec.ops import Call, get_op
+from archspec.spec.model import Node, Ref
+
+__all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "part_model"]
+
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "bool": torch.bool,
+}
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What a compiled (sub)graph reads and returns."""
+
+    nodes: list[str]
+    inputs: list[Ref]  # placeholders, in order
+    outputs: dict[str, Ref]
+
+
+def compile_model(graph: Graph, part: str | None = None, *, seed: int | None = None) -> fx.GraphModule:
+    """Build the modules (seeded, initialised) and the fx graph of the whole model or one part."""
+    root = build_modules(graph, seed=seed)
+    model = _assemble(graph, root, _whole(graph) if part is None else _part(graph, part))
+    return model
+
+
+def part_model(model: fx.GraphModule, graph: Graph, part: str) -> fx.GraphModule:
+    """A part of an already compiled model, sharing its parameters (no copies)."""
+    return _assemble(graph, model, _part(graph, part))
+
+
+def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
+    """Instantiate every node's module under a root, at the path of its id, in graph order."""
+    spec = graph.spec
+    root = nn.Module()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed if seed is None else seed)
+        for name in graph.op_nodes():
+            node = spec.nodes[name]
+            if node.share is not None:
+                continue
+            built = _build(node)
+            if isinstance(built, nn.Module):
+                _install(root, node.id, built)
+                op = get_op(node.op)
+                if op is not None and op.weighted:
+                    apply_init(built, spec.init, node.init)
+            node.meta["call"] = built if isinstance(built, Call) else None
+    return root
+
+
+def _build(node: Node) -> nn.Module | Call:
+    op = get_op(node.op)
+    assert op is not None
+    try:
+        return op.build(op.with_defaults(node.args), node.meta["in_shapes"])
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise SpecError(f"{node.op} could not be built: {exc}", loc=node.loc, via=node.via) from exc
+
+
+def _install(root: nn.Module, path: str, module: nn.Module) -> None:
+    *parents, leaf = path.split(".")
+    owner = root
+    for name in parents:
+        child = owner._modules.get(name)
+        if child is None:
+            child = nn.Module()
+            owner.add_module(name, child)
+        owner = child
+    owner.add_module(leaf, module)
+
+
+# -- signatures ---------------------------------------------------------------------------------
+
+def _whole(graph: Graph) -> _Signature:
+    spec = graph.spec
+    return _Signature(
+        nodes=graph.op_nodes(),
+        inputs=[Ref(name) for name in spec.inputs],
+        outputs={name: out.ref for name, out in spec.outputs.items()},
+    )
+
+
+def _part(graph: Graph, part: str) -> _Signature:
+    spec = graph.spec
+    if part not in spec.parts:
+        from archspec.errors import did_you_mean
+
+        hint = did_you_mean(part, spec.parts) or (f"parts: {', '.join(spec.parts)}" if spec.parts else "declare parts: in the spec")
+        raise GraphError(f"unknown part {part!r}", loc=spec.doc.loc(("parts",)), hint=hint)
+    members = set(spec.parts[part])
+    nodes = [n for n in graph.op_nodes() if n in members]
+    inputs: list[Ref] = []
+    for n in nodes:
+        for ref in spec.nodes[n].inputs:
+            if ref.node not in members and ref not in inputs:
+                inputs.append(ref)
+    return _Signature(nodes=nodes, inputs=inputs, outputs=_part_outputs(graph, nodes, members))
+
+
+def _part_outputs(graph: Graph, nodes: list[str], members: set[str]) -> dict[str, Ref]:
+    """Values a part hands on: read outside it, named as a spec output, or read by no one."""
+    spec = graph.spec
+    outputs: dict[str, Ref] = {}
+    spec_outs = {out.ref: name for name, out in spec.outputs.items()}
+    for n in nodes:
+        consumers = list(graph.dag.successors(n))
+        external = [spec.nodes[c] for c in consumers if c not in members]
+        refs = {ref for c in external for ref in c.inputs if ref.node == n}
+        refs |= {ref for ref in spec_outs if ref.node == n}
+        if not consumers and not refs:
+            refs = {Ref(n)}
+        for ref in sorted(refs, key=str):
+            outputs[spec_outs.get(ref, str(ref))] = ref
+    return outputs
+
+
+# -- fx assembly --------------------------------------------------------------------------------
+
+def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
+    spec = graph.spec
+    g = fx.Graph()
+    names = _Names()
+    values: dict[Ref, fx.Node] = {}
+    for ref in sig.inputs:
+        values[ref] = g.placeholder(names.new(str(ref)))
+    for name in sig.nodes:
+        node = spec.nodes[name]
+        args = [_select(g, values, ref, names) for ref in node.inputs]
+        _emit(g, node, args, values, names)
+    result = {key: _select(g, values, ref, names) for key, ref in sig.outputs.items()}
+    g.output(next(iter(result.values())) if len(result) == 1 else result)
+    g.lint()
+    gm = fx.GraphModule(root, g, class_name=_class_name(spec.name))
+    gm.meta["archspec"] = {"spec": spec.name, "outputs": list(result), "inputs": [str(r) for r in sig.inputs]}
+    return gm
+
+
+def _select(g: fx.Graph, values: dict[Ref, fx.Node], ref: Ref, names: _Names) -> fx.Node:
+    if ref in values:
+        return values[ref]
+    return values[Ref(ref.node)]
+
+
+def _emit(g: fx.Graph, node: Node, args: list[fx.Node], values: dict[Ref, fx.Node], names: _Names) -> None:
+    call: Call | None = node.meta.get("call")
+    if node.share is not None:
+        call = None
+        target = node.share
+    else:
+        target = node.id
+    op = get_op(node.op)
+    assert op is not None
+    if call is None:
+        out = g.call_module(target, tuple(args))
+    else:
+        inputs: tuple[Any, ...] = (list(args),) if call.list_input else tuple(args)
+        out = g.call_function(call.fn, inputs + tuple(call.extra), dict(call.kwargs))
+    out.name = names.new(node.id)
+    if op.outputs is not None:
+        for i, output in enumerate(op.outputs(op.with_defaults(node.args))):
+            item = g.call_function(operator.getitem, (out, i))
+            item.name = names.new(f"{node.id}.{output}")
+            values[Ref(node.id, output)] = item
+        first = op.outputs(op.with_defaults(node.args))
+        values[Ref(node.id)] = values[Ref(node.id, first[0])] if first else out
+    else:
+        values[Ref(node.id)] = out
+
+
+class _Names:
+    """Legal, unique Python identifiers from node ids (``enc1.c1`` -> ``enc1_c1``)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def new(self, text: str) -> str:
+        base = re.sub(r"\W", "_", text) or "v"
+        if base[0].isdigit() or keyword.iskeyword(base) or base in ("self", "torch", "operator"):
+            base = f"v_{base}"
+        name, i = base, 1
+        while name in self.used:
+            i += 1
+            name = f"{base}_{i}"
+        self.used.add(name)
+        return name
+
+
+def _class_name(name: str) -> str:
+    words = re.split(r"[^A-Za-z0-9]+", name)
+    cls = "".join(w[:1].upper() + w[1:] for w in words if w) or "Model"
+    return cls if cls[0].isalpha() else f"Model{cls}"
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+def example_inputs(graph: Graph, batch: int = 2, *, part: str | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random inputs of the right shapes and dtypes (standard normal floats, zero indices)."""
+    spec = graph.spec
+    gen = torch.Generator().manual_seed(seed)
+    refs: Iterable[Ref] = [Ref(n) for n in spec.inputs] if part is None else _part(graph, part).inputs
+    out: dict[str, torch.Tensor] = {}
+    from archspec.shapes import output_shape
+
+    for ref in refs:
+        shape = (batch, *output_shape(graph, ref))
+        dtype = DTYPES[spec.inputs[ref.node].dtype] if ref.node in spec.inputs else torch.float32
+        if dtype.is_floating_point:
+            out[str(ref)] = torch.randn(shape, generator=gen).to(dtype)
+        else:
+            out[str(ref)] = torch.zeros(shape, dtype=dtype)
+    return out

@@ -1,0 +1,242 @@
+"""The one exception tree of archspec.
+
+Every mistake a user can make in a spec is a :class:`SpecError` that knows where it happened
+(file, line, column, YAML path) and, where one fits, how to fix it. Runtime failures (a data
+file that cannot be read, a corrupt checkpoint, a non-finite loss) are :class:`RunError`.
+Only the CLI turns these into text and exit codes; library code raises them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ArchSpecError",
+    "CheckpointError",
+    "ContractError",
+    "DataError",
+    "ExpandError",
+    "GraphError",
+    "LoadError",
+    "Location",
+    "RunError",
+    "SchemaError",
+    "ShapeError",
+    "SpecError",
+    "SpecErrors",
+    "SpecWarning",
+    "TrainingError",
+    "did_you_mean",
+    "format_path",
+]
+
+PathPart = str | int
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    """Render a YAML path the way users read it: ``nodes.cat1.in[1]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something is in a spec file. ``line`` and ``col`` are 1-based."""
+
+    file: str | None = None
+    line: int | None = None
+    col: int | None = None
+    path: tuple[PathPart, ...] = ()
+
+    def at(self, *parts: PathPart) -> Location:
+        """The same position with a longer YAML path (when no finer mark is known)."""
+        return Location(self.file, self.line, self.col, self.path + tuple(parts))
+
+    @property
+    def yaml_path(self) -> str:
+        return format_path(self.path)
+
+    def prefix(self) -> str:
+        """``file:line:col`` (as much of it as is known)."""
+        parts = [self.file or "<spec>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.file or "", self.line or 0, self.col or 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.col, "path": self.yaml_path}
+
+
+class ArchSpecError(Exception):
+    """Base of every error archspec raises on purpose. The CLI catches this once."""
+
+    exit_code = 3
+
+
+class SpecError(ArchSpecError):
+    """A mistake in a spec, located in the user's file.
+
+    ``via`` lists the block instances an expanded node came through (outermost first), so an
+    error inside a block definition also points at the instance that used it.
+    """
+
+    exit_code = 2
+    kind = "spec"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        loc: Location | None = None,
+        hint: str | None = None,
+        via: Sequence[Location] = (),
+    ) -> None:
+        self.message = message
+        self.loc = loc or Location()
+        self.hint = hint
+        self.via = tuple(via)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.loc.prefix()}: "
+        if self.loc.path:
+            text += f"{self.loc.yaml_path}: "
+        text += self.message
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        for inst in reversed(self.via):
+            text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
+        return text
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return self.loc.sort_key()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            **self.loc.to_dict(),
+            "message": self.message,
+            "hint": self.hint,
+            "via": [v.to_dict() for v in self.via],
+        }
+
+
+class LoadError(SpecError):
+    """The file could not be read as a safe, bounded YAML mapping."""
+
+    kind = "load"
+
+
+class SchemaError(SpecError):
+    """The document does not match the archspec JSON Schema (or an op's argument schema)."""
+
+    kind = "schema"
+
+
+class ExpandError(SpecError):
+    """Blocks, ``repeat`` or ``${...}`` parameters could not be expanded."""
+
+    kind = "expand"
+
+
+class GraphError(SpecError):
+    """The node graph is malformed: cycles, dangling references, wrong input counts."""
+
+    kind = "graph"
+
+
+class ShapeError(SpecError):
+    """A node received tensor shapes its op cannot take."""
+
+    kind = "shape"
+
+
+class ContractError(SpecError):
+    """An ``expect:`` contract (parameter budget, output shape, ...) is broken."""
+
+    kind = "contract"
+
+
+class SpecErrors(SpecError):
+    """Several spec errors at once, sorted by position in the file."""
+
+    kind = "many"
+
+    def __init__(self, errors: Iterable[SpecError]) -> None:
+        flat: list[SpecError] = []
+        for err in errors:
+            flat.extend(err.errors if isinstance(err, SpecErrors) else [err])
+        self.errors = sorted(flat, key=lambda e: e.sort_key())
+        first = self.errors[0] if self.errors else SpecError("no errors")
+        super().__init__(first.message, loc=first.loc, hint=first.hint, via=first.via)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in getattr(self, "errors", []))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "errors": [e.to_dict() for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class SpecWarning:
+    """Something legal but probably unintended (e.g. a node that reaches no output)."""
+
+    message: str
+    loc: Location = field(default_factory=Location)
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.loc.prefix()}: "
+        if self.loc.path:
+            text += f"{self.loc.yaml_path}: "
+        text += f"warning: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.loc.to_dict(), "message": self.message, "hint": self.hint}
+
+
+class RunError(ArchSpecError):
+    """A failure while running a valid spec: data, checkpoints, training."""
+
+    exit_code = 3
+
+
+class DataError(RunError):
+    """A dataset or data file could not be read or does not fit the spec."""
+
+
+class CheckpointError(RunError):
+    """A checkpoint or run directory is missing, corrupt, unsafe or from another spec."""
+
+
+class TrainingError(RunError):
+    """Training cannot go on (e.g. a non-finite loss)."""
+
+
+def did_you_mean(word: object, options: Iterable[str]) -> str | None:
+    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close."""
+    if not isinstance(word, str):
+        return None
+    opts = sorted(set(options))
+    match = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
+    if not match:
+        lowered = {o.lower(): o for o in opts}
+        if word.lower() in lowered:
+            match = [lowered[word.lower()]]
+    return f"did you mean {match[0]!r}?" if match else None

@@ -1,0 +1,182 @@
+"""Small modules for ops that no stock ``torch.nn`` module fits.
+
+The compiler copies these definitions verbatim into standalone generated files, so each one is
+self-contained: it uses only ``torch`` and ``torch.nn``, never anything from archspec,
+takes plain constructor arguments (ints, floats, bools, strings, lists) and works with
+TorchScript and torch.fx. This is the only file of ``archspec.ops`` that imports torch at
+module scope; nothing imports it until a model is built.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "RBF",
+    "Attention",
+    "CropTo",
+    "GlobalAvgPool",
+    "Recurrent",
+    "Reshape",
+    "SelfAttention",
+    "add_n",
+    "mul_n",
+]
+
+
+def add_n(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Sum of two or more tensors, broadcasting like ``+``."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t
+    return out
+
+
+def mul_n(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Elementwise product of two or more tensors, broadcasting like ``*``."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out * t
+    return out
+
+
+class Reshape(nn.Module):
+    """Reshape each sample to ``shape`` (one entry may be -1); the batch dim is kept."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = list(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape([x.shape[0]] + self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class CropTo(nn.Module):
+    """Crop ``x`` centrally to a fixed size on every dim after the channel dim (U-Net copy-and-crop).
+
+    ``start[i]``/``size[i]`` apply to dim ``i + 2``. The second input (the tensor whose size is
+    matched) only fixes the sizes at build time; its values are not used.
+    """
+
+    def __init__(self, start: list[int], size: list[int]) -> None:
+        super().__init__()
+        self.start = list(start)
+        self.size = list(size)
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        for i in range(len(self.size)):
+            x = x.narrow(i + 2, self.start[i], self.size[i])
+        return x
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, size={self.size}"
+
+
+class GlobalAvgPool(nn.Module):
+    """Mean over every dim after the channel dim: ``[N, C, *spatial] -> [N, C]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(-1)
+
+
+class RBF(nn.Module):
+    """Gaussian radial-basis features: ``exp(-gamma * |x - c_j|^2)`` for each centre ``c_j``.
+
+    Works on the last dim: ``[..., in_features] -> [..., centers]``. The centres (``weight``,
+    shape ``[centers, in_features]``) are drawn from a standard normal seeded with ``seed``;
+    they are a parameter when ``learnable`` and a buffer (saved, not trained) otherwise.
+    """
+
+    def __init__(
+        self, in_features: int, centers: int, gamma: float = 1.0, learnable: bool = False, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.gamma = float(gamma)
+        g = torch.Generator().manual_seed(int(seed))
+        init = torch.randn(centers, in_features, generator=g, device="cpu")
+        if learnable:
+            self.weight = nn.Parameter(init)
+        else:
+            self.register_buffer("weight", init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        diff = x.unsqueeze(-2) - self.weight
+        return torch.exp(-self.gamma * diff.pow(2).sum(-1))
+
+    def extra_repr(self) -> str:
+        centers, in_features = self.weight.shape
+        return f"in_features={in_features}, centers={centers}, gamma={self.gamma}"
+
+
+class Recurrent(nn.Module):
+    """A batch-first LSTM or GRU that returns the output sequence or only the last step.
+
+    ``[N, T, F] -> [N, T, H * dirs]`` (``return_sequence``) or ``[N, H * dirs]``. The last step
+    of a bidirectional net is the forward direction at ``t = T - 1`` joined with the backward
+    direction at ``t = 0``: the final hidden state of each direction.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        return_sequence: bool = False,
+    ) -> None:
+        super().__init__()
+        cls = {"lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        self.rnn = cls(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )
+        self.hidden_size = hidden_size
+        self.bidirectional = bidirectional
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.rnn(x)[0]
+        if self.return_sequence:
+            return out
+        if not self.bidirectional:
+            return out[:, -1]
+        h = self.hidden_size
+        return torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Batch-first multi-head self-attention returning only the attended output ``[N, L, E]``."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(embed_dim, num_heads, dropout=dropout, bias=bias, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+class Attention(nn.Module):
+    """Batch-first multi-head attention over (query, key, value), returning only the output."""
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, kdim: int, vdim: int, dropout: float = 0.0, bias: bool = True
+    ) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(
+            embed_dim, num_heads, dropout=dropout, bias=bias, kdim=kdim, vdim=vdim, batch_first=True
+        )
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        return self.attn(query, key, value, need_weights=False)[0]

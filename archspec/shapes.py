@@ -1,0 +1,118 @@
+"""Stage 5: infer every tensor shape, parameter count and MAC estimate — without torch.
+
+Each op's plain-Python rule runs in topological order over per-sample shapes; results go into
+``node.meta`` (``shape``, ``in_shapes``, ``params``, ``macs``). A rule's complaint becomes a
+located :class:`ShapeError` naming the node, its op and the shapes it received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from archspec.errors import ContractError, ShapeError, SpecError, SpecErrors
+from archspec.graph import Graph
+from archspec.ops import OpShapeError, get_op
+from archspec.ops.base import Shape, fmt_shape
+from archspec.spec.model import Node, Ref
+
+__all__ = ["check_expect", "infer_shapes", "output_shape", "totals"]
+
+
+def infer_shapes(graph: Graph) -> Graph:
+    """Annotate every node of ``graph`` with shapes, parameter counts and MACs."""
+    spec = graph.spec
+    shapes: dict[str, Shape | dict[str, Shape]] = {name: inp.shape for name, inp in spec.inputs.items()}
+    errors: list[SpecError] = []
+    failed: set[str] = set()
+    for name in graph.op_nodes():
+        node = spec.nodes[name]
+        if any(ref.node in failed for ref in node.inputs):
+            failed.add(name)  # report the first failure only, not its consequences
+            continue
+        try:
+            _infer_node(node, shapes)
+        except SpecError as err:
+            errors.append(err)
+            failed.add(name)
+            continue
+        shapes[name] = node.meta["shape"]
+    if errors:
+        raise SpecErrors(errors)
+    for node in spec.nodes.values():
+        if node.share is not None:
+            node.meta["params"] = 0  # counted once, on the node that owns the weights
+    return graph
+
+
+def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
+    op = get_op(node.op)
+    assert op is not None  # expand rejected unknown ops
+    in_shapes = [_pick(shapes, ref, node) for ref in node.inputs]
+    args = op.with_defaults(node.args)
+    try:
+        out = op.shape(args, in_shapes)
+        node.meta["params"] = op.params(args, in_shapes)
+        node.meta["macs"] = op.macs(args, in_shapes, out)
+    except OpShapeError as exc:
+        got = " and ".join(fmt_shape(s) for s in in_shapes) or "no inputs"
+        message = exc.message if "got" in exc.message else f"{exc.message}; got {got}"
+        raise ShapeError(message, loc=node.loc, via=node.via, hint=exc.hint) from None
+    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
+        raise ShapeError(f"{node.op} cannot take inputs {[fmt_shape(s) for s in in_shapes]}: {exc}", loc=node.loc, via=node.via) from None
+    node.meta["in_shapes"] = in_shapes
+    node.meta["shape"] = out
+
+
+def _pick(shapes: Mapping[str, Any], ref: Ref, node: Node) -> Shape:
+    value = shapes[ref.node]
+    if isinstance(value, dict):
+        if ref.output is None:
+            raise ShapeError(f"{ref.node!r} has several outputs; name one", loc=node.where("in"), via=node.via, hint=f"one of: {', '.join(f'{ref.node}.{k}' for k in value)}")
+        return value[ref.output]
+    return value
+
+
+def output_shape(graph: Graph, ref: Ref) -> Shape:
+    """The per-sample shape a reference denotes (after :func:`infer_shapes`)."""
+    spec = graph.spec
+    if ref.node in spec.inputs:
+        return spec.inputs[ref.node].shape
+    shape = spec.nodes[ref.node].meta["shape"]
+    return shape[ref.output] if isinstance(shape, dict) else shape
+
+
+def totals(graph: Graph) -> dict[str, int]:
+    nodes = graph.spec.nodes.values()
+    return {
+        "params": sum(n.meta.get("params", 0) for n in nodes),
+        "macs": sum(n.meta.get("macs", 0) for n in nodes),
+    }
+
+
+def check_expect(graph: Graph) -> Graph:
+    """Check the spec's ``expect:`` contracts (parameter and MAC budgets, output shapes)."""
+    spec = graph.spec
+    expect = spec.expect
+    if not expect:
+        return graph
+    sums = totals(graph)
+    errors: list[SpecError] = []
+    for key in ("params", "macs"):
+        for bound, value in (expect.get(key) or {}).items():
+            actual = sums[key]
+            broken = (bound == "max" and actual > value) or (bound == "min" and actual < value) or (bound == "equals" and actual != value)
+            if broken:
+                word = {"max": "at most", "min": "at least", "equals": "exactly"}[bound]
+                errors.append(ContractError(f"expected {word} {value:,.0f} {key}, the model has {actual:,}", loc=spec.doc.loc(("expect", key, bound))))
+    for name, want in (expect.get("outputs") or {}).items():
+        loc = spec.doc.loc(("expect", "outputs", name))
+        if name not in spec.outputs:
+            errors.append(ContractError(f"no output named {name!r}", loc=loc))
+            continue
+        got = output_shape(graph, spec.outputs[name].ref)
+        if tuple(want) != tuple(got):
+            errors.append(ContractError(f"output {name!r} should have shape {fmt_shape(want)}, got {fmt_shape(got)}", loc=loc))
+    if errors:
+        raise SpecErrors(errors)
+    return graph

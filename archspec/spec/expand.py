@@ -1,0 +1,576 @@
+"""Stage 3: expand blocks, ``repeat`` and ``${...}`` parameters into flat, located nodes.
+
+Every node gets a stable hierarchical id (``enc1.c1``, ``stage2.0.conv1``) and keeps the YAML
+position it was written at; nodes that come from a block also remember the chain of block
+instances that produced them, so an error inside a block definition points at both.
+
+References (``in:``, ``outputs:``, ``share:``) are resolved lazily once a whole scope is known,
+so a node may name a block's output (``enc1.skip``), a copy of a repeated node (``layer.2``),
+or a named output of a multi-output op (``halves.left``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archspec.errors import (
+    ExpandError,
+    GraphError,
+    Location,
+    SchemaError,
+    SpecError,
+    SpecErrors,
+    did_you_mean,
+)
+from archspec.ops import CATALOGUE, OpDef, get_op, suggest_op
+from archspec.spec.expr import ExprError, has_expr, substitute
+from archspec.spec.keys import NODE_KEYS, NodeKey
+from archspec.spec.loader import Document
+from archspec.spec.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
+
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_NODES", "expand"]
+
+MAX_NODES = 100_000
+MAX_BLOCK_DEPTH = 32
+MAX_REPEAT = 10_000
+
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "list": (list,),
+    "any": (object,),
+}
+
+
+@dataclass
+class _Lazy:
+    """A reference written in YAML, resolved in its namespace once every scope is known."""
+
+    raw: str
+    ns: _Namespace
+    loc: Location
+
+
+@dataclass
+class _Entry:
+    """What a name in a scope stands for: its default value and its named sub-values."""
+
+    default: Ref | _Lazy | None
+    named: dict[str, _Entry] = field(default_factory=dict)
+    node_id: str | None = None
+    inner: _Namespace | None = None
+    failed: bool = False  # its definition had errors: references to it stay silent
+
+
+@dataclass
+class _Namespace:
+    prefix: str
+    inputs: dict[str, Ref | _Lazy]
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    last: str | None = None
+
+
+@dataclass
+class _Ctx:
+    """Where expansion currently is: scope, parameters and the block-instance chain."""
+
+    ns: _Namespace
+    env: dict[str, Any]
+    path: tuple[str | int, ...]
+    scopes: tuple[Scope, ...] = ()
+    via: tuple[Location, ...] = ()
+    stack: tuple[str, ...] = ()
+
+
+def expand(doc: Document) -> Spec:
+    """Expand a validated document into a :class:`Spec` of flat nodes (raises SpecErrors)."""
+    return _Expander(doc).run()
+
+
+class _Expander:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.data = doc.data
+        self.nodes: dict[str, Node] = {}
+        self.scopes: dict[str, Scope] = {}
+        self.errors: list[SpecError] = []
+        self.pending: list[tuple[Node, list[_Lazy]]] = []
+        self.shares: list[tuple[Node, _Lazy]] = []
+        self.globals = self._globals()
+
+    # -- driver ----------------------------------------------------------------------------
+
+    def run(self) -> Spec:
+        inputs = self._inputs()
+        top = _Namespace(prefix="", inputs={name: Ref(name) for name in inputs})
+        ctx = _Ctx(ns=top, env=dict(self.globals), path=("nodes",))
+        self._expand_nodes(self.data.get("nodes") or {}, ctx)
+        self._resolve_pending()
+        outputs = self._outputs(top)
+        parts = self._parts()
+        if self.errors:
+            raise SpecErrors(self.errors)
+        sections = {k: self.data.get(k) for k in ("data", "losses", "training", "expect", "scale", "params")}
+        return Spec(
+            doc=self.doc,
+            name=str(self.data.get("name") or _stem(self.doc.file)),
+            inputs=inputs,
+            nodes=self.nodes,
+            outputs=outputs,
+            parts=parts,
+            scopes=self.scopes,
+            init=self.data.get("init"),
+            seed=int(self.data.get("seed", 0)),
+            sections=sections,
+        )
+
+    def _globals(self) -> dict[str, Any]:
+        scale = self.data.get("scale") or {}
+        width, depth = float(scale.get("width", 1.0)), float(scale.get("depth", 1.0))
+        env: dict[str, Any] = dict(self.data.get("params") or {})
+        env["__fn_width"] = lambda n: max(1, round(n * width))
+        env["__fn_depth"] = lambda n: max(1, round(n * depth))
+        return env
+
+    def fail(self, err: SpecError) -> None:
+        self.errors.append(err)
+
+    # -- inputs and outputs ----------------------------------------------------------------
+
+    def _inputs(self) -> dict[str, InputSpec]:
+        out: dict[str, InputSpec] = {}
+        for name, raw in (self.data.get("inputs") or {}).items():
+            path = ("inputs", name)
+            shape = self._subst(raw["shape"], self.globals, path + ("shape",))
+            if shape is None:
+                continue
+            if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
+                self.fail(SchemaError(f"shape must be positive integers, got {shape!r}", loc=self.doc.loc(path + ("shape",))))
+                continue
+            out[name] = InputSpec(name, tuple(shape), raw.get("dtype", "float32"), self.doc.loc(path, key=True))
+        if not out and "inputs" not in self.data:
+            self.fail(SchemaError("missing required key 'inputs'", loc=Location(self.doc.file, 1, 1), hint="declare per-sample input shapes, e.g. inputs: {x: {shape: [784]}}"))
+        return out
+
+    def _outputs(self, top: _Namespace) -> dict[str, OutputSpec]:
+        raw_outputs = self.data.get("outputs")
+        if raw_outputs is None:
+            if top.last is None:
+                return {}
+            raw_outputs = {"output": top.last}
+            loc = self.doc.loc(("nodes", top.last), key=True)
+            locs = {"output": loc}
+        else:
+            locs = {k: self.doc.loc(("outputs", k)) for k in raw_outputs}
+        out: dict[str, OutputSpec] = {}
+        for name, raw in raw_outputs.items():
+            if name in self.data.get("inputs", {}) and raw == name:
+                out[name] = OutputSpec(name, Ref(name), locs[name])
+                continue
+            ref = self._resolve(_Lazy(str(raw), top, locs[name]))
+            if ref is not None:
+                out[name] = OutputSpec(name, ref, locs[name])
+        return out
+
+    def _parts(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name, members in (self.data.get("parts") or {}).items():
+            chosen: list[str] = []
+            for i, pattern in enumerate(members):
+                hits = self._part_members(str(pattern))
+                if not hits:
+                    self.fail(
+                        GraphError(
+                            f"part {name!r} names unknown node {pattern!r}",
+                            loc=self.doc.loc(("parts", name, i)),
+                            hint=did_you_mean(pattern, [*self.nodes, *self.scopes]),
+                        )
+                    )
+                chosen += [h for h in hits if h not in chosen]
+            out[name] = chosen
+        return out
+
+    def _part_members(self, pattern: str) -> list[str]:
+        if any(c in pattern for c in "*?["):
+            return [n for n in self.nodes if fnmatch.fnmatchcase(n, pattern)]
+        return [n for n in self.nodes if n == pattern or n.startswith(pattern + ".")]
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def _expand_nodes(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
+        for key, raw in nodes.items():
+            path = ctx.path + (key,)
+            if not isinstance(raw, Mapping):
+                continue  # the schema already reported it
+            if len(self.nodes) > MAX_NODES:
+                self.fail(ExpandError(f"the spec expands to more than {MAX_NODES} nodes", loc=self.doc.loc(path, key=True), hint="lower a repeat count"))
+                return
+            before = len(self.errors)
+            entry = self._expand_entry(key, raw, ctx, path)
+            if entry is None or len(self.errors) > before:
+                entry = _Entry(default=None, failed=True)
+            ctx.ns.entries[key] = entry
+            ctx.ns.last = key
+
+    def _expand_entry(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> _Entry | None:
+        if key in ctx.ns.inputs:
+            self.fail(GraphError(f"node {key!r} has the same name as an input", loc=self.doc.loc(path, key=True), hint="rename the node"))
+            return None
+        repeat = self._repeat(raw, ctx, path)
+        if repeat is None:
+            return None
+        default_in = self._inputs_of(raw, ctx, path)
+        if repeat == 1 and NodeKey.REPEAT.value not in raw:
+            return self._expand_one(ctx.ns.prefix + key, raw, ctx, path, default_in, ctx.env)
+        group = _Entry(default=None)
+        prev_id: str | None = None
+        for i in range(repeat):
+            copy_in = default_in if prev_id is None else [_Lazy(f"{key}.{i - 1}", ctx.ns, self.doc.loc(path, key=True))]
+            env = {**ctx.env, "index": i}
+            entry = self._expand_one(f"{ctx.ns.prefix}{key}.{i}", raw, ctx, path, copy_in, env)
+            if entry is None:
+                return None
+            group.named[str(i)] = entry
+            group.default = entry.default
+            prev_id = str(i)
+        group.inner = None
+        return group
+
+    def _repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> int | None:
+        value = self._subst(raw.get(NodeKey.REPEAT.value, 1), ctx.env, path + ("repeat",))
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_REPEAT:
+            self.fail(ExpandError(f"repeat must be an integer from 1 to {MAX_REPEAT}, got {value!r}", loc=self.doc.loc(path + ("repeat",))))
+            return None
+        return value
+
+    def _inputs_of(self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> list[_Lazy] | dict[str, _Lazy] | None:
+        """The node's ``in:`` as lazy references (None: the default, decided by the caller)."""
+        value = raw.get(NodeKey.IN.value)
+        loc = self.doc.loc(path + ("in",))
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return [_Lazy(value, ctx.ns, loc)]
+        if isinstance(value, list):
+            return [_Lazy(str(v), ctx.ns, self.doc.loc(path + ("in", i))) for i, v in enumerate(value)]
+        return {k: _Lazy(str(v), ctx.ns, self.doc.loc(path + ("in", k))) for k, v in value.items()}
+
+    def _default_input(self, ctx: _Ctx, path: tuple) -> list[_Lazy] | None:
+        ns = ctx.ns
+        loc = self.doc.loc(path, key=True)
+        if ns.last is not None:
+            return [_Lazy(ns.last, ns, loc)]
+        if len(ns.inputs) == 1:
+            return [_Lazy(next(iter(ns.inputs)), ns, loc)]
+        if ns.inputs and ctx.scopes:
+            return [_Lazy(next(iter(ns.inputs)), ns, loc)]
+        names = ", ".join(ns.inputs) or "none"
+        self.fail(GraphError(f"the first node needs 'in:' (inputs: {names})", loc=loc, hint="name the input it reads, e.g. in: " + (next(iter(ns.inputs), "x"))))
+        return None
+
+    def _expand_one(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+        if ins is None:
+            ins = self._default_input(ctx, path)
+            if ins is None:
+                return None
+        if NodeKey.BLOCK.value in raw:
+            return self._block_instance(node_id, raw, ctx, path, ins, env)
+        return self._op_node(node_id, raw, ctx, path, ins, env)
+
+    # -- op nodes --------------------------------------------------------------------------
+
+    def _op_node(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+        op = self._lookup_op(raw.get(NodeKey.OP.value), path)
+        if op is None:
+            return None
+        if isinstance(ins, dict):
+            self.fail(GraphError("an op takes 'in:' as a name or a list, not a mapping", loc=self.doc.loc(path + ("in",))))
+            return None
+        args = self._op_args(op, raw, env, path, ctx.via)
+        if args is None:
+            return None
+        init = self._subst(raw.get(NodeKey.INIT.value), env, path + ("init",))
+        node = Node(
+            id=node_id,
+            op=op.name,
+            args=args,
+            inputs=[],
+            loc=self.doc.loc(path, key=True),
+            arg_locs={k: self.doc.loc(path + (k,)) for k in raw},
+            via=ctx.via,
+            scopes=ctx.scopes,
+            init=init,
+            doc=raw.get(NodeKey.DOC.value),
+            index=len(self.nodes),
+        )
+        self.nodes[node_id] = node
+        self.pending.append((node, ins))
+        if NodeKey.SHARE.value in raw:
+            self.shares.append((node, _Lazy(str(raw[NodeKey.SHARE.value]), ctx.ns, node.where("share"))))
+        elif ctx.env.get("__share_prefix"):
+            node.share = ctx.env["__share_prefix"] + node_id[len(ctx.ns.prefix):]
+        return self._op_entry(node_id, op, args)
+
+    def _op_entry(self, node_id: str, op: OpDef, args: dict[str, Any]) -> _Entry:
+        entry = _Entry(default=Ref(node_id), node_id=node_id)
+        if op.outputs is not None:
+            names = op.outputs(op.with_defaults(args))
+            entry.named = {n: _Entry(default=Ref(node_id, n), node_id=node_id) for n in names}
+            entry.default = Ref(node_id, names[0]) if names else Ref(node_id)
+        return entry
+
+    def _lookup_op(self, name: Any, path: tuple) -> OpDef | None:
+        op = get_op(name) if isinstance(name, str) else None
+        if op is None:
+            hint = suggest_op(name) or "run 'archspec ops' to list the ops"
+            self.fail(SchemaError(f"unknown op {name!r}", loc=self.doc.loc(path + ("op",)), hint=hint))
+        return op
+
+    def _op_args(self, op: OpDef, raw: Mapping[str, Any], env: dict[str, Any], path: tuple, via: tuple[Location, ...]) -> dict[str, Any] | None:
+        args: dict[str, Any] = {}
+        ok = True
+        for key, value in raw.items():
+            if key in NODE_KEYS:
+                continue
+            if key not in op.args:
+                hint = did_you_mean(key, [*op.args, *NODE_KEYS]) or _arg_list_hint(op)
+                self.fail(SchemaError(f"{op.name} has no argument {key!r}", loc=self.doc.loc(path + (key,), key=True), hint=hint, via=via))
+                ok = False
+                continue
+            sub = self._subst(value, env, path + (key,))
+            if sub is None and value is not None:
+                ok = False
+            args[key] = sub
+        if not ok:
+            return None
+        shared = NodeKey.SHARE.value in raw  # a sharing node takes its arguments from its target
+        return args if self._check_args(op, args, path, via, shared) else None
+
+    def _check_args(self, op: OpDef, args: dict[str, Any], path: tuple, via: tuple[Location, ...], shared: bool) -> bool:
+        from archspec.spec.validate import schema_errors
+
+        ok = True
+        for err in schema_errors(self.doc, _op_validator(op.name), args, base=path):
+            if err.message.startswith("missing required key"):
+                if shared:
+                    continue
+                err = SchemaError(f"{op.name} {err.message}", loc=self.doc.loc(path, key=True), hint=err.hint)
+            self.fail(SchemaError(err.message, loc=err.loc, hint=err.hint, via=via))
+            ok = False
+        return ok
+
+    # -- block instances -------------------------------------------------------------------
+
+    def _block_instance(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+        name = raw.get(NodeKey.BLOCK.value)
+        blocks = self.data.get("blocks") or {}
+        if name not in blocks:
+            hint = did_you_mean(name, blocks) or (f"blocks: {', '.join(blocks)}" if blocks else "define it under 'blocks:'")
+            self.fail(SchemaError(f"unknown block {name!r}", loc=self.doc.loc(path + ("block",)), hint=hint))
+            return None
+        loc = self.doc.loc(path, key=True)
+        if name in ctx.stack or len(ctx.stack) >= MAX_BLOCK_DEPTH:
+            chain = " -> ".join([*ctx.stack, name])
+            self.fail(ExpandError(f"block {name!r} uses itself ({chain})", loc=loc, via=ctx.via))
+            return None
+        block = blocks[name]
+        params = self._block_params(name, block, raw, env, path)
+        bound = self._bind_block_inputs(name, block, ins, path)
+        if params is None or bound is None:
+            return None
+        scope = Scope(node_id, name, loc)
+        self.scopes[node_id] = scope
+        inner_ns = _Namespace(prefix=node_id + ".", inputs=bound)
+        inner_env = {**self.globals, **params}
+        if NodeKey.SHARE.value in raw:
+            inner_env["__share_prefix"] = ctx.ns.prefix + str(raw[NodeKey.SHARE.value]) + "."
+        elif env.get("__share_prefix"):
+            inner_env["__share_prefix"] = env["__share_prefix"] + node_id[len(ctx.ns.prefix) :] + "."
+        inner = _Ctx(
+            ns=inner_ns,
+            env=inner_env,
+            path=("blocks", name, "nodes"),
+            scopes=ctx.scopes + (scope,),
+            via=ctx.via + (loc,),
+            stack=ctx.stack + (name,),
+        )
+        self._expand_nodes(block.get("nodes") or {}, inner)
+        return self._block_entry(name, block, inner_ns)
+
+    def _block_params(self, name: str, block: Mapping[str, Any], raw: Mapping[str, Any], env: dict[str, Any], path: tuple) -> dict[str, Any] | None:
+        declared: Mapping[str, Any] = block.get("params") or {}
+        given = {k: v for k, v in raw.items() if k not in NODE_KEYS}
+        values: dict[str, Any] = {}
+        ok = True
+        for key, value in given.items():
+            if key not in declared:
+                hint = did_you_mean(key, [*declared, *NODE_KEYS]) or (f"block {name!r} takes: {', '.join(declared)}" if declared else f"block {name!r} takes no parameters")
+                self.fail(SchemaError(f"block {name!r} has no parameter {key!r}", loc=self.doc.loc(path + (key,), key=True), hint=hint))
+                ok = False
+                continue
+            values[key] = self._subst(value, env, path + (key,))
+            ok = ok and self._param_type_ok(name, key, declared[key], values[key], path)
+        for key, decl in declared.items():
+            if key in values:
+                continue
+            if isinstance(decl, Mapping) and "default" in decl:
+                values[key] = decl["default"]
+            else:
+                self.fail(SchemaError(f"block {name!r} needs parameter {key!r}", loc=self.doc.loc(path, key=True), hint=f"add {key}: ... to the node"))
+                ok = False
+        return values if ok else None
+
+    def _param_type_ok(self, block: str, key: str, decl: Any, value: Any, path: tuple) -> bool:
+        type_name = decl["type"] if isinstance(decl, Mapping) else decl
+        types = _PARAM_TYPES.get(type_name, (object,))
+        bad_bool = isinstance(value, bool) and type_name in ("int", "float")
+        if value is None or bad_bool or not isinstance(value, types):
+            self.fail(SchemaError(f"parameter {key!r} of block {block!r} must be {type_name}, got {value!r}", loc=self.doc.loc(path + (key,))))
+            return False
+        return True
+
+    def _bind_block_inputs(self, name: str, block: Mapping[str, Any], ins: Any, path: tuple) -> dict[str, _Lazy] | None:
+        names: list[str] = list(block.get("inputs") or ["x"])
+        loc = self.doc.loc(path + ("in",))
+        if isinstance(ins, dict):
+            unknown = [k for k in ins if k not in names]
+            missing = [k for k in names if k not in ins]
+            if unknown or missing:
+                what = f"unknown input {unknown[0]!r}" if unknown else f"missing input {missing[0]!r}"
+                self.fail(GraphError(f"block {name!r}: {what}", loc=loc, hint=f"block {name!r} takes inputs: {', '.join(names)}"))
+                return None
+            return dict(ins)
+        if len(ins) != len(names):
+            self.fail(GraphError(f"block {name!r} takes {len(names)} input(s) ({', '.join(names)}), got {len(ins)}", loc=loc))
+            return None
+        return dict(zip(names, ins))
+
+    def _block_entry(self, name: str, block: Mapping[str, Any], ns: _Namespace) -> _Entry:
+        outputs = block.get("outputs")
+        loc = self.doc.loc(("blocks", name, "outputs"))
+        entry = _Entry(default=None, inner=ns)
+        if isinstance(outputs, str):
+            entry.default = _Lazy(outputs, ns, loc)
+        elif isinstance(outputs, Mapping):
+            for out_name, ref in outputs.items():
+                out_loc = self.doc.loc(("blocks", name, "outputs", out_name))
+                entry.named[out_name] = _Entry(default=_Lazy(str(ref), ns, out_loc))
+            entry.default = next(iter(entry.named.values())).default if entry.named else None
+        elif ns.last is not None:
+            entry.default = _Lazy(ns.last, ns, loc)
+        return entry
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def _resolve_pending(self) -> None:
+        for node, lazies in self.pending:
+            refs = [self._resolve(lz) for lz in lazies]
+            node.inputs = [r for r in refs if r is not None]
+        for node, lazy in self.shares:
+            self._resolve_share(node, lazy)
+        for node in self.nodes.values():
+            if node.share is not None and node.share not in self.nodes:
+                self.fail(GraphError(f"shared node {node.share!r} does not exist", loc=node.loc, via=node.via))
+                node.share = None
+
+    def _resolve_share(self, node: Node, lazy: _Lazy) -> None:
+        entry = self._lookup(lazy)
+        if entry is None or entry.failed:
+            return
+        if entry.node_id is None:
+            self.fail(GraphError(f"'share' must name an op node, got {lazy.raw!r}", loc=lazy.loc, hint="to share a whole block, put share: on the block instance"))
+            return
+        node.share = entry.node_id
+
+    def _resolve(self, lazy: _Lazy, depth: int = 0) -> Ref | None:
+        if depth > MAX_BLOCK_DEPTH * 4:
+            self.fail(GraphError(f"reference {lazy.raw!r} refers to itself", loc=lazy.loc))
+            return None
+        head = lazy.raw.split(".", 1)[0]
+        if head in lazy.ns.inputs and head not in lazy.ns.entries:
+            if "." in lazy.raw:
+                self.fail(GraphError(f"input {head!r} has no outputs to select", loc=lazy.loc))
+                return None
+            return self._value(lazy.ns.inputs[head], lazy, depth)
+        entry = self._lookup(lazy)
+        if entry is None or entry.failed:
+            return None
+        if entry.default is None:
+            self.fail(GraphError(f"{lazy.raw!r} has no default output", loc=lazy.loc, hint="name one of: " + ", ".join(f"{lazy.raw}.{n}" for n in entry.named)))
+            return None
+        return self._value(entry.default, lazy, depth)
+
+    def _value(self, value: Ref | _Lazy, via: _Lazy, depth: int) -> Ref | None:
+        return value if isinstance(value, Ref) else self._resolve(value, depth + 1)
+
+    def _lookup(self, lazy: _Lazy) -> _Entry | None:
+        parts = lazy.raw.split(".")
+        ns = lazy.ns
+        entry = ns.entries.get(parts[0])
+        if entry is None:
+            known = [*ns.entries, *ns.inputs]
+            self.fail(GraphError(f"unknown node {parts[0]!r}", loc=lazy.loc, hint=did_you_mean(parts[0], known) or _known_hint(known)))
+            return None
+        for i, part in enumerate(parts[1:], start=1):
+            if entry.failed:
+                return entry
+            nxt = entry.named.get(part) or (entry.inner.entries.get(part) if entry.inner else None)
+            if nxt is None:
+                known = [*entry.named, *(entry.inner.entries if entry.inner else {})]
+                where = ".".join(parts[:i])
+                self.fail(GraphError(f"{where!r} has no output or node {part!r}", loc=lazy.loc, hint=did_you_mean(part, known) or _known_hint(known)))
+                return None
+            entry = nxt
+        return entry
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _subst(self, value: Any, env: Mapping[str, Any], path: tuple) -> Any:
+        if not _contains_expr(value):
+            return value
+        try:
+            return substitute(value, env)
+        except ExprError as exc:
+            self.fail(ExpandError(exc.message, loc=self.doc.loc(path), hint=exc.hint))
+            return None
+
+
+def _contains_expr(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_contains_expr(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_expr(v) for v in value.values())
+    return has_expr(value)
+
+
+def _known_hint(known: list[str]) -> str | None:
+    return f"known here: {', '.join(known[:12])}" if known else None
+
+
+def _arg_list_hint(op: OpDef) -> str:
+    return f"{op.name} takes: {', '.join(op.args)}" if op.args else f"{op.name} takes no arguments"
+
+
+def _stem(file: str) -> str:
+    base = file.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] or "model"
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _op_validator(name: str) -> Any:
+    """One compiled jsonschema validator per op (cached: large specs repeat ops)."""
+    v = _VALIDATORS.get(name)
+    if v is None:
+        from jsonschema import Draft202012Validator
+
+        v = _VALIDATORS[name] = Draft202012Validator(CATALOGUE[name].args_schema())
+    return v

@@ -1,0 +1,57 @@
+"""``--set training.optimizer.lr=0.01``: command-line overrides applied to a loaded document.
+
+Values are read with the spec loader's own YAML 1.2 rules, so ``--set lr=1e-3`` is a float and
+``--set nodes.fc.out_features=[10]`` a list. Overrides are applied before validation, so a bad
+override gets the same clear error a bad file would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archspec.errors import LoadError, Location
+from archspec.spec.loader import Document, loads
+
+__all__ = ["apply_overrides", "parse_override"]
+
+
+def parse_override(item: str) -> tuple[list[str | int], Any]:
+    """Split ``a.b.0.c=value`` into a path and a value."""
+    key, sep, text = item.partition("=")
+    loc = Location("--set", None, None, ())
+    if not sep or not key.strip():
+        raise LoadError(f"override {item!r} is not KEY=VALUE", loc=loc, hint="e.g. --set training.optimizer.lr=0.01")
+    path: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    value = loads(f"v: {text}" if text.strip() else "v: ''", name="--set").data["v"]
+    return path, value
+
+
+def apply_overrides(doc: Document, items: Sequence[str]) -> Document:
+    """Set each ``KEY=VALUE`` in ``doc.data`` (creating mappings on the way); returns ``doc``."""
+    for item in items:
+        path, value = parse_override(item)
+        target: Any = doc.data
+        for i, part in enumerate(path[:-1]):
+            target = _step(target, part, path[: i + 1], item)
+        last = path[-1]
+        if isinstance(target, list):
+            if not isinstance(last, int) or last >= len(target):
+                raise LoadError(f"override {item!r}: no list item {last!r}", loc=Location("--set"))
+            target[last] = value
+        else:
+            target[str(last)] = value
+    return doc
+
+
+def _step(target: Any, part: str | int, prefix: list[str | int], item: str) -> Any:
+    if isinstance(target, list):
+        if isinstance(part, int) and part < len(target):
+            return target[part]
+        raise LoadError(f"override {item!r}: no list item {part!r} at {'.'.join(map(str, prefix))}", loc=Location("--set"))
+    if not isinstance(target, dict):
+        raise LoadError(f"override {item!r}: {'.'.join(map(str, prefix[:-1]))} is not a mapping", loc=Location("--set"))
+    key = str(part)
+    if not isinstance(target.get(key), (dict, list)):
+        target[key] = {}
+    return target[key]

@@ -1,0 +1,372 @@
+"""The JSON Schema (draft 2020-12) of the spec format: the contract for editors and validation.
+
+The structural part is written here; the per-op argument part is generated from the op
+catalogue (``archspec.ops``), which is its single source of truth. ``build_schema()`` returns
+the whole document; ``schemas/archspec.schema.json`` is its checked-in copy, and a test fails
+when that copy is stale (regenerate with ``archspec schema -o schemas/archspec.schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from archspec.spec.keys import FORMAT_VERSION
+
+SCHEMA_ID = "https://archspec.dev/schemas/archspec.schema.json"
+
+EXPR = {"type": "string", "pattern": r"^\$\{.+\}$", "description": "a ${...} parameter expression"}
+NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+REF = {"type": "string", "minLength": 1, "description": "a node, input, or block output (node.output)"}
+POS_INT = {"type": "integer", "minimum": 1}
+NUMBER = {"type": "number"}
+
+
+def _int_or_expr(minimum: int = 1) -> dict[str, Any]:
+    return {"anyOf": [{"type": "integer", "minimum": minimum}, EXPR]}
+
+
+def _num_or_expr() -> dict[str, Any]:
+    return {"anyOf": [NUMBER, EXPR]}
+
+
+def _closed(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+INIT_SCHEMES = [
+    "zeros",
+    "ones",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_uniform",
+    "xavier_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "default",
+]
+
+_INIT_ONE = {
+    "anyOf": [
+        {"enum": INIT_SCHEMES},
+        _closed(
+            {
+                "scheme": {"enum": INIT_SCHEMES},
+                "value": NUMBER,
+                "mean": NUMBER,
+                "std": NUMBER,
+                "low": NUMBER,
+                "high": NUMBER,
+                "gain": NUMBER,
+                "nonlinearity": {"enum": ["linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu"]},
+                "mode": {"enum": ["fan_in", "fan_out"]},
+            },
+            ("scheme",),
+        ),
+    ]
+}
+
+INIT = _closed({"weight": _INIT_ONE, "bias": _INIT_ONE})
+
+DTYPES = ["float32", "float64", "float16", "bfloat16", "int64", "int32", "bool"]
+
+INPUT = _closed(
+    {
+        "shape": {"type": "array", "items": _int_or_expr(1), "description": "per-sample shape (no batch)"},
+        "dtype": {"enum": DTYPES, "default": "float32"},
+        "doc": {"type": "string"},
+    },
+    ("shape",),
+)
+
+PARAM_TYPES = ["int", "float", "bool", "str", "list", "any"]
+BLOCK_PARAM = {
+    "anyOf": [
+        {"enum": PARAM_TYPES},
+        _closed({"type": {"enum": PARAM_TYPES}, "default": {}, "doc": {"type": "string"}}, ("type",)),
+    ]
+}
+
+NODE = {
+    "type": "object",
+    "description": "an op (op: name + its arguments) or a block instance (block: name + its parameters)",
+    "properties": {
+        "op": {"type": "string"},
+        "block": {"type": "string"},
+        "in": {
+            "anyOf": [
+                REF,
+                {"type": "array", "items": REF, "minItems": 1},
+                {"type": "object", "additionalProperties": REF},
+            ]
+        },
+        "repeat": _int_or_expr(1),
+        "init": INIT,
+        "share": REF,
+        "doc": {"type": "string"},
+    },
+    "oneOf": [{"required": ["op"]}, {"required": ["block"]}],
+}
+
+NODES = {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/node"}}
+
+BLOCK = _closed(
+    {
+        "doc": {"type": "string"},
+        "params": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK_PARAM},
+        "inputs": {"type": "array", "items": NAME, "minItems": 1},
+        "nodes": {"$ref": "#/$defs/nodes"},
+        "outputs": {"anyOf": [REF, {"type": "object", "propertyNames": NAME, "additionalProperties": REF}]},
+    },
+    ("nodes",),
+)
+
+LIMIT = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]}
+BOUND = _closed({"min": NUMBER, "max": NUMBER, "equals": NUMBER})
+
+EXPECT = _closed(
+    {
+        "params": BOUND,
+        "macs": BOUND,
+        "outputs": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
+    }
+)
+
+AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
+AUGMENT_ITEM = {
+    "anyOf": [
+        {"enum": AUGMENTS},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "propertyNames": {"enum": AUGMENTS},
+            "additionalProperties": {
+                "anyOf": [
+                    NUMBER,
+                    {"type": "array", "items": NUMBER},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "p": NUMBER,
+                            "fields": {"type": "array", "items": {"type": "string"}},
+                            "degrees": NUMBER,
+                            "pixels": {"type": "integer", "minimum": 0},
+                            "std": NUMBER,
+                            "mean": {"anyOf": [NUMBER, {"type": "array", "items": NUMBER}]},
+                        },
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+        },
+    ]
+}
+
+STREAM = _closed(
+    {
+        "dataset": {"type": "string", "description": "a built-in dataset (digits, moons, spirals, xor, shapes, paired)"},
+        "csv": {"type": "string"},
+        "npz": {"type": "string"},
+        "npy": {"type": "object", "additionalProperties": {"type": "string"}},
+        "images": {"type": "string"},
+        "split": {"enum": ["train", "val", "test", "all"], "default": "train"},
+        "splits": {"type": "object", "additionalProperties": NUMBER},
+        "limit": LIMIT,
+        "options": {"type": "object"},
+        "fields": {"type": "object", "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array"}]}},
+        "batch_size": POS_INT,
+        "shuffle": {"type": "boolean"},
+        "seed": {"type": "integer"},
+        "augment": {"type": "array", "items": AUGMENT_ITEM},
+        "role": {"enum": ["train", "val", "test"], "default": "train"},
+    }
+)
+
+LOSSES = [
+    "cross_entropy",
+    "nll",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "mse",
+    "l1",
+    "smooth_l1",
+    "huber",
+    "kl_div",
+    "dice",
+]
+PENALTIES = ["l1", "l2"]
+
+LOSS = {
+    "type": "object",
+    "properties": {
+        "fn": {"type": "string", "description": f"one of {', '.join(LOSSES)}; or l1/l2 with params: for a penalty"},
+        "stream": {"type": "string"},
+        "pred": {"type": "string", "description": "a model output name"},
+        "target": {"type": "string", "description": "a stream field, or input:NAME for reconstruction"},
+        "weight": {"anyOf": [NUMBER, EXPR]},
+        "params": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "options": {"type": "object"},
+    },
+    "required": ["fn"],
+    "additionalProperties": False,
+}
+
+OPTIMIZERS = ["sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax"]
+SCHEDULES = ["constant", "step", "cosine", "one_cycle", "plateau"]
+
+OPTIMIZER = {
+    "type": "object",
+    "properties": {
+        "name": {"enum": OPTIMIZERS},
+        "lr": {"type": "number", "exclusiveMinimum": 0},
+        "momentum": NUMBER,
+        "nesterov": {"type": "boolean"},
+        "weight_decay": NUMBER,
+        "betas": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
+        "eps": NUMBER,
+        "alpha": NUMBER,
+        "rho": NUMBER,
+        "groups": {
+            "type": "array",
+            "items": _closed(
+                {
+                    "params": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "lr": NUMBER,
+                    "weight_decay": NUMBER,
+                    "momentum": NUMBER,
+                },
+                ("params",),
+            ),
+        },
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+SCHEDULE = {
+    "type": "object",
+    "properties": {
+        "name": {"enum": SCHEDULES},
+        "step_size": POS_INT,
+        "gamma": NUMBER,
+        "warmup": {"type": "integer", "minimum": 0, "description": "warm-up steps"},
+        "max_lr": NUMBER,
+        "patience": {"type": "integer", "minimum": 0},
+        "factor": NUMBER,
+        "min_lr": NUMBER,
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+TRAINING = _closed(
+    {
+        "solver": {"enum": ["gradient", "closed_form"], "default": "gradient"},
+        "ridge": {"type": "number", "minimum": 0},
+        "epochs": {"type": "integer", "minimum": 0},
+        "max_steps": {"type": "integer", "minimum": 1},
+        "batch_size": POS_INT,
+        "optimizer": OPTIMIZER,
+        "schedule": SCHEDULE,
+        "grad_clip": {"type": "number", "exclusiveMinimum": 0},
+        "accumulate": POS_INT,
+        "precision": {"enum": ["32", "bf16", "fp16", "auto"]},
+        "device": {"enum": ["auto", "cpu", "cuda", "mps"]},
+        "primary": {"type": "string", "description": "the stream that defines an epoch"},
+        "val": {"type": "string", "description": "the stream used for validation metrics"},
+        "metrics": {"type": "array", "items": {"type": "string"}},
+        "early_stopping": _closed(
+            {"metric": {"type": "string"}, "patience": POS_INT, "mode": {"enum": ["min", "max"]}}, ("metric",)
+        ),
+        "checkpoint_every": POS_INT,
+        "init_from": {
+            "type": "object",
+            "additionalProperties": _closed({"run": {"type": "string"}, "part": {"type": "string"}}, ("run",)),
+        },
+        "freeze": {"type": "array", "items": {"type": "string"}},
+        "seed": {"type": "integer"},
+    }
+)
+
+
+def structural_schema() -> dict[str, Any]:
+    """The schema without the per-op argument constraints (used before expansion)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "archspec spec",
+        "description": "A neural-network architecture, its data, losses and training, for archspec.",
+        "type": "object",
+        "required": ["archspec", "nodes"],
+        "additionalProperties": False,
+        "properties": {
+            "archspec": {"const": FORMAT_VERSION, "description": "format version"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "seed": {"type": "integer"},
+            "params": {
+                "type": "object",
+                "propertyNames": NAME,
+                "description": "constants usable in ${...} expressions everywhere",
+            },
+            "scale": _closed({"width": {"type": "number", "exclusiveMinimum": 0}, "depth": {"type": "number", "exclusiveMinimum": 0}}),
+            "inputs": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": INPUT},
+            "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK},
+            "nodes": {"$ref": "#/$defs/nodes"},
+            "outputs": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": REF},
+            "parts": {
+                "type": "object",
+                "propertyNames": NAME,
+                "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            },
+            "init": INIT,
+            "expect": EXPECT,
+            "data": {"type": "object", "propertyNames": NAME, "additionalProperties": STREAM},
+            "losses": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": LOSS},
+            "training": TRAINING,
+        },
+        "$defs": {"node": NODE, "nodes": NODES, "expr": EXPR},
+    }
+
+
+def _op_branch(name: str, args_schema: dict[str, Any]) -> dict[str, Any]:
+    """``if op == name then the node's other keys are this op's arguments`` (editor completion)."""
+    props = {k: {"anyOf": [v, {"$ref": "#/$defs/expr"}]} for k, v in args_schema["properties"].items()}
+    reserved = {k: True for k in NODE["properties"]}
+    then = {
+        "properties": {**reserved, **props},
+        "additionalProperties": False,
+    }
+    if args_schema.get("required"):
+        then["required"] = args_schema["required"]
+    return {"if": {"properties": {"op": {"const": name}}, "required": ["op"]}, "then": then}
+
+
+def build_schema() -> dict[str, Any]:
+    """The whole schema, with the op part generated from the catalogue."""
+    from archspec.ops import CATALOGUE
+
+    schema = structural_schema()
+    ops = sorted(CATALOGUE)
+    node = dict(schema["$defs"]["node"])
+    node["properties"] = {**node["properties"], "op": {"enum": ops}}
+    node["allOf"] = [_op_branch(name, CATALOGUE[name].args_schema()) for name in ops]
+    schema["$defs"] = {**schema["$defs"], "node": node}
+    return schema
+
+
+def schema_text() -> str:
+    """The schema as the exact text of ``schemas/archspec.schema.json``."""
+    return json.dumps(build_schema(), indent=2, sort_keys=False) + "\n"
