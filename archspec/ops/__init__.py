@@ -14,7 +14,18 @@ from archspec.ops.base import OpDef as OpDef
 from archspec.ops.base import OpShapeError as OpShapeError
 from archspec.ops.base import Shape as Shape
 
-__all__ = ["CATALOGUE", "REQUIRED", "Arg", "Call", "OpDef", "OpShapeError", "Shape", "get_op", "register", "suggest_op"]
+__all__ = [
+    "CATALOGUE",
+    "REQUIRED",
+    "Arg",
+    "Call",
+    "OpDef",
+    "OpShapeError",
+    "Shape",
+    "get_op",
+    "register",
+    "suggest_op",
+]
 
 CATALOGUE: dict[str, OpDef] = {}
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from archspec.ops.base import Arg, OpShapeError, Shape, fmt_shape
+from archspec.ops.base import OpShapeError, Shape, fmt_shape, sample_dim
 
 # --- argument schemas --------------------------------------------------------------------------
 
@@ -38,10 +38,6 @@ def list_of(item: dict[str, Any], *, n: int | None = None, min_items: int = 0) -
 def int_or_list(item: dict[str, Any], n: int | None = None) -> dict[str, Any]:
     """One int for every spatial dim, or one per dim (``kernel_size: 3`` or ``[3, 5]``)."""
     return {"anyOf": [item, list_of(item, n=n, min_items=1)]}
-
-
-def dim_arg(default: Any = -1, doc: str = "dimension, PyTorch convention (batch is 0)") -> Arg:
-    return Arg(INT, default, doc)
 
 
 # --- shape helpers -----------------------------------------------------------------------------
@@ -113,8 +109,6 @@ def window_out(size: int, k: int, s: int, lo: int, hi: int, d: int = 1, ceil: bo
 
 def dims_list(value: int | Sequence[int] | None, rank: int, what: str = "dim") -> list[int]:
     """PyTorch-convention dims (int, list or None = every per-sample dim) as per-sample indices."""
-    from archspec.ops.base import sample_dim
-
     if value is None:
         return list(range(rank))
     raw = [value] if isinstance(value, int) else list(value)

@@ -1,0 +1,263 @@
+"""SVG diagrams: rounded boxes coloured by family, clusters, routed edges and a legend.
+
+The output is deterministic (the same graph gives the same bytes) and needs nothing to view.
+Each node is ``<g class="node" id="node-<id>" data-id=...>`` holding its ``<rect class="box">``
+and ``<text>`` lines; each edge is ``<path class="edge" data-src=... data-dst=...>``; each
+cluster is ``<g class="cluster" data-id=...>``. The HTML page and the tests find them by that.
+All coordinates are absolute (no transforms), so a reader of the file sees what is drawn where.
+"""
+
+from __future__ import annotations
+
+from . import _style
+from .layout import Box, EdgeRoute, Layout, layout
+from .model import EDGE_KINDS, FAMILIES, HIGHLIGHTS, RGraph, RNode
+
+__all__ = ["to_svg"]
+
+TITLE_BAND = 36.0
+LEGEND_GAP = 24.0
+_LEGEND_ROW = 18.0
+_CLUSTER_FILLS = {"block": ("#f6f8fb", "#edf1f6"), "part": ("#fffbeb", "#fef3c7")}
+_CLUSTER_STROKES = {"block": ("#c7d0dc", ""), "part": ("#d9b95c", "6 3")}
+
+
+def to_svg(g: RGraph, layout: Layout | None = None) -> str:
+    """The diagram of ``g`` as an SVG document (computes the layout when none is given)."""
+    lay = layout if layout is not None else _layout(g)
+    dy = TITLE_BAND if g.title else 0.0
+    legend = _Legend(g, x=lay.width + (LEGEND_GAP if g.nodes else 0.0), y=dy + 8.0)
+    width = _f(legend.right + _style.BOX_PAD_X)
+    height = _f(max(lay.height + dy, legend.bottom + 8.0))
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="archspec-diagram" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{_style.FONT_FAMILY}" '
+        f'role="img" aria-label={_attr(g.title or "architecture diagram")}>',
+        _defs(),
+        f'<rect class="background" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    if g.title:
+        out.append(
+            f'<text class="diagram-title" x="{_f(16)}" y="{_f(24)}" font-size="16" font-weight="bold" '
+            f'fill="#0f172a">{_esc(g.title)}</text>'
+        )
+    out += _clusters(g, lay, dy)
+    out += [_edge(route, dy) for route in lay.edges]
+    out += [_node(node, lay.nodes[node.id], dy) for node in g.nodes]
+    out += legend.render()
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+_layout = layout  # the parameter of to_svg shadows the function's name
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+
+def _defs() -> str:
+    markers = []
+    for kind in EDGE_KINDS:
+        colour, _ = _style.edge_style(kind)
+        markers.append(
+            f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" '
+            f'markerWidth="9" markerHeight="9" orient="auto"><path d="M0,1 L10,5 L0,9 z" fill="{colour}"/></marker>'
+        )
+    return "<defs>" + "".join(markers) + "</defs>"
+
+
+def _cluster_depths(g: RGraph) -> dict[str, int]:
+    depth: dict[str, int] = {}
+    for node in g.nodes:
+        for d, cid in enumerate(node.cluster):
+            depth.setdefault(cid, d)
+    return depth
+
+
+def _clusters(g: RGraph, lay: Layout, dy: float) -> list[str]:
+    depth = _cluster_depths(g)
+    out = []
+    for cid in sorted(
+        lay.clusters, key=lambda c: (depth.get(c, 0), list(depth).index(c) if c in depth else 0)
+    ):
+        box = lay.clusters[cid]
+        info = g.clusters.get(cid)
+        kind = info.kind if info is not None and info.kind in _CLUSTER_FILLS else "block"
+        label = info.label if info is not None else cid
+        fill = _CLUSTER_FILLS[kind][depth.get(cid, 0) % 2]
+        stroke, dash = _CLUSTER_STROKES[kind]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
+        out.append(
+            f'<g class="cluster cluster-{kind}" id={_attr("cluster-" + cid)} data-id={_attr(cid)} '
+            f"data-label={_attr(label)}>"
+            f'<rect x="{_f(box.x)}" y="{_f(box.y + dy)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="8" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/>'
+            f'<text class="cluster-label" x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" '
+            f'font-size="{_f(_style.CLUSTER_PX)}" font-weight="bold" fill="#64748b">'
+            f"{_esc(_style.clip(label, max_chars))}</text></g>"
+        )
+    return out
+
+
+def _edge(route: EdgeRoute, dy: float) -> str:
+    colour, dash = _style.edge_style(route.kind)
+    kind = route.kind if route.kind in EDGE_KINDS else "data"
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    d = _path_data(route.points, dy, vertical=_is_vertical(route))
+    out = (
+        f'<path class="edge edge-{kind}" data-src={_attr(route.src)} data-dst={_attr(route.dst)} '
+        f'd="{d}" fill="none" stroke="{colour}" stroke-width="1.4"{dash_attr} marker-end="url(#arrow-{kind})"/>'
+    )
+    if route.label:
+        x, y = route.points[len(route.points) // 2]
+        out += (
+            f'\n<text class="edge-label" x="{_f(x + 4)}" y="{_f(y + dy - 4)}" font-size="10" fill="{colour}" '
+            f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_esc(_style.clip(route.label, 24))}</text>'
+        )
+    return out
+
+
+def _is_vertical(route: EdgeRoute) -> bool:
+    """Whether the layout's rank axis is y (TB): its first segment runs along the rank axis."""
+    (x0, y0), (x1, y1) = route.points[0], route.points[1]
+    return abs(x1 - x0) <= abs(y1 - y0)
+
+
+def _path_data(points: list[tuple[float, float]], dy: float, vertical: bool) -> str:
+    """Straight runs along the rank axis; an S-curve wherever the route changes column."""
+    pts = [(x, y + dy) for x, y in points]
+    parts = [f"M{_f(pts[0][0])},{_f(pts[0][1])}"]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        if (x0 == x1) if vertical else (y0 == y1):
+            parts.append(f"L{_f(x1)},{_f(y1)}")
+        elif vertical:
+            ym = (y0 + y1) / 2
+            parts.append(f"C{_f(x0)},{_f(ym)} {_f(x1)},{_f(ym)} {_f(x1)},{_f(y1)}")
+        else:
+            xm = (x0 + x1) / 2
+            parts.append(f"C{_f(xm)},{_f(y0)} {_f(xm)},{_f(y1)} {_f(x1)},{_f(y1)}")
+    return " ".join(parts)
+
+
+def _node(node: RNode, box: Box, dy: float) -> str:
+    fill, stroke = _style.colours(node.family)
+    y = box.y + dy
+    classes = f"node family-{_token(node.family)}"
+    rx, stroke_w, extra = (12, 1.8, "") if node.family == "loss" else (6, 1.2, "")
+    halo = ""
+    if node.highlight in HIGHLIGHTS:
+        classes += f" highlight-{node.highlight}"
+        colour = _style.HIGHLIGHT_COLOURS[node.highlight]
+        dash = ' stroke-dasharray="5 3"' if node.highlight == "removed" else ""
+        halo = (
+            f'<rect class="halo" x="{_f(box.x - 3.5)}" y="{_f(y - 3.5)}" width="{_f(box.w + 7)}" '
+            f'height="{_f(box.h + 7)}" rx="{rx + 3}" fill="none" stroke="{colour}" stroke-width="3"{dash}/>'
+        )
+        if node.highlight == "removed":
+            extra = ' opacity="0.55"'
+    cx = box.x + box.w / 2
+    base = _style.baselines(len(node.lines))
+    texts = [
+        f'<text class="node-title" x="{_f(cx)}" y="{_f(y + base[0])}" font-size="{_f(_style.TITLE_PX)}" '
+        f'font-weight="bold" text-anchor="middle" fill="#0f172a">{_esc(_style.clip(node.title))}</text>'
+    ]
+    for line, b in zip(node.lines, base[1:], strict=True):
+        texts.append(
+            f'<text class="node-line" x="{_f(cx)}" y="{_f(y + b)}" font-size="{_f(_style.LINE_PX)}" '
+            f'text-anchor="middle" fill="#334155">{_esc(_style.clip(line))}</text>'
+        )
+    tooltip = "\n".join([node.title, f"{node.op} ({node.family})", *node.lines])
+    return (
+        f'<g class="{classes}" id={_attr("node-" + node.id)} data-id={_attr(node.id)} data-op={_attr(node.op)} '
+        f"data-family={_attr(node.family)} data-title={_attr(node.title)} "
+        f"data-lines={_attr(chr(10).join(node.lines))} data-highlight={_attr(node.highlight or '')}{extra}>"
+        f"<title>{_esc(tooltip)}</title>{halo}"
+        f'<rect class="box" x="{_f(box.x)}" y="{_f(y)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="{rx}" '
+        f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>' + "".join(texts) + "</g>"
+    )
+
+
+class _Legend:
+    """Families, edge kinds and diff highlights that occur in the graph, in a column."""
+
+    def __init__(self, g: RGraph, x: float, y: float) -> None:
+        present = {n.family for n in g.nodes}
+        self.families = [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
+        kinds = {e.kind for e in g.edges}
+        self.kinds = [k for k in EDGE_KINDS if k in kinds]
+        marks = {n.highlight for n in g.nodes}
+        self.highlights = [h for h in HIGHLIGHTS if h in marks]
+        self.x, self.y = x, y
+        names = [*self.families, *(f"{k} edge" for k in self.kinds), *self.highlights, "legend"]
+        self.width = 44 + max(_style.text_width(s, 11) for s in names) if g.nodes else 0.0
+        rows = len(self.families) + len(self.kinds) + len(self.highlights) + 1
+        self.height = 12 + rows * _LEGEND_ROW if g.nodes else 0.0
+
+    @property
+    def right(self) -> float:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.height
+
+    def render(self) -> list[str]:
+        if not self.width:
+            return []
+        x, y = self.x, self.y
+        out = [
+            f'<g class="legend"><rect x="{_f(x)}" y="{_f(y)}" width="{_f(self.width)}" height="{_f(self.height)}" '
+            f'rx="6" fill="#ffffff" stroke="#e2e8f0"/>',
+            f'<text x="{_f(x + 10)}" y="{_f(y + 18)}" font-size="11" font-weight="bold" fill="#475569">legend</text>',
+        ]
+        row = y + 18 + _LEGEND_ROW
+        for fam in self.families:
+            fill, stroke = _style.colours(fam)
+            out.append(
+                f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="{fill}" stroke="{stroke}"/>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{_esc(fam)}</text>'
+            )
+            row += _LEGEND_ROW
+        for kind in self.kinds:
+            colour, dash = _style.edge_style(kind)
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(
+                f'<path d="M{_f(x + 10)},{_f(row - 4)} L{_f(x + 28)},{_f(row - 4)}" stroke="{colour}" '
+                f'stroke-width="1.6"{dash_attr}/>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{kind} edge</text>'
+            )
+            row += _LEGEND_ROW
+        for mark in self.highlights:
+            dash = ' stroke-dasharray="4 2"' if mark == "removed" else ""
+            out.append(
+                f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="#ffffff" '
+                f'stroke="{_style.HIGHLIGHT_COLOURS[mark]}" stroke-width="2.5"{dash}/>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{mark}</text>'
+            )
+            row += _LEGEND_ROW
+        out.append("</g>")
+        return out
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def _f(v: float) -> str:
+    """A coordinate with at most two decimals and no trailing zeros."""
+    text = f"{v:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(text: str) -> str:
+    """A double-quoted XML attribute value (newlines survive as ``&#10;``)."""
+    return '"' + _esc(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;") + '"'
+
+
+def _token(text: str) -> str:
+    """A CSS-class-safe word."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text) or "unknown"
