@@ -9,6 +9,7 @@ commands that need them.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,16 @@ class _Group(click.Group):
         except ArchSpecError as exc:
             click.echo(_error_text(exc), err=True)
             ctx.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug in archspec or torch: say so plainly, keep the details on request
+            if os.environ.get("ARCHSPEC_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n(this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback and please report it)", err=True)
+            ctx.exit(EXIT_RUNTIME)
 
 
 def _error_text(exc: ArchSpecError) -> str:
@@ -180,6 +191,173 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(summary_table(rows))
+
+
+# -- render and diff -----------------------------------------------------------------------------
+
+_DIAGRAM_SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".png": "png", ".pdf": "pdf"}
+
+
+def depth_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--depth", type=click.IntRange(min=0), help="Draw block instances nested deeper than this as one box each (0: every top-level block is one box).")(fn)
+
+
+def _diagram_format(fmt: str | None, output: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    if output is None:
+        return "svg"
+    suffix = "." + output.rsplit(".", 1)[-1].lower() if "." in output else ""
+    if suffix not in _DIAGRAM_SUFFIXES:
+        raise click.BadParameter(f"cannot tell the format from {output!r}; use one of {', '.join(_DIAGRAM_SUFFIXES)} or --format", param_hint="--output")
+    return _DIAGRAM_SUFFIXES[suffix]
+
+
+def _write_text(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@spec_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file; its suffix picks the format (.svg .html .dot .mmd .png .pdf). Default: SVG on stdout.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "html", "dot", "mermaid", "png", "pdf"]), help="Output format (default: from --output's suffix, else svg). png and pdf need Graphviz.")
+@depth_option
+@click.option("--part", help="Draw only this part's nodes; what it reads is drawn as inputs.")
+@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True, help="Top to bottom or left to right.")
+@click.option("--shapes/--no-shapes", default=True, show_default=True, help="Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet).")
+@click.option("--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets.")
+@set_option
+def render(spec_file: str, output: str | None, fmt: str | None, depth: int | None, part: str | None, direction: str, shapes: bool, losses: bool, overrides: Sequence[str]) -> None:
+    """Draw the architecture: SVG, HTML (pan, zoom, details on hover), DOT or Mermaid — no torch.
+
+    \b
+    archspec render net.yaml -o net.svg
+    archspec render net.yaml -o net.html --depth 1
+    archspec render net.yaml --format mermaid --part encoder
+    """
+    from archspec.pipeline import analyse, load
+    from archspec.render import dot_to_file, to_dot, to_html, to_mermaid, to_svg
+    from archspec.render.adapter import to_rgraph
+
+    fmt = _diagram_format(fmt, output)
+    spec = load(spec_file, overrides)
+    if part is not None and part not in spec.parts:
+        raise click.BadParameter(f"unknown part {part!r} (parts: {', '.join(spec.parts) or 'none'})", param_hint="--part")
+    graph = analyse(spec, shapes=shapes)
+    g = to_rgraph(graph, depth=depth, part=part, direction=direction.upper(), shapes=shapes, losses=losses)
+    if fmt in ("png", "pdf"):
+        if output is None:
+            raise click.UsageError(f"--format {fmt} writes a file: add --output FILE")
+        dot_to_file(to_dot(g), output, fmt)
+        click.echo(f"wrote {output}", err=True)
+        return
+    _write_text({"svg": to_svg, "html": to_html, "dot": to_dot, "mermaid": to_mermaid}[fmt](g), output)
+
+
+@cli.command()
+@click.argument("old_file", metavar="OLD", type=click.Path(dir_okay=False))
+@click.argument("new_file", metavar="NEW", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also draw NEW with added and changed nodes highlighted and removed ones faded (.svg or .html).")
+@depth_option
+@click.option("--shapes/--no-shapes", default=True, show_default=True, help="Compare shapes and parameter counts too.")
+@format_option
+@set_option
+def diff(old_file: str, new_file: str, output: str | None, depth: int | None, shapes: bool, fmt: str, overrides: Sequence[str]) -> None:
+    """Compare two specs: nodes added, removed and changed (op, arguments, inputs, shapes,
+    parameters) and the change in total parameters. Overrides apply to both."""
+    from archspec.diff import diff_rgraph, diff_specs, diff_text
+    from archspec.pipeline import analyse, load
+
+    old, new = (analyse(load(f, overrides), shapes=shapes) for f in (old_file, new_file))
+    result = diff_specs(old, new)
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else diff_text(result))
+    if output is not None:
+        from archspec.render import to_html, to_svg
+
+        kind = _diagram_format(None, output)
+        if kind not in ("svg", "html"):
+            raise click.BadParameter("the diff diagram is written as .svg or .html", param_hint="--output")
+        g = diff_rgraph(old, new, depth=depth, shapes=shapes)
+        _write_text((to_svg if kind == "svg" else to_html)(g), output)
+
+
+device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True, help="Where to run.")
+
+
+@cli.command()
+@click.argument("spec_file", metavar="SPEC", required=False, type=click.Path(dir_okay=False))
+@click.option("--run-dir", type=click.Path(file_okay=False), help="Where the run is written [default: runs/<spec name>].")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True), help="Continue the run in this directory exactly where it stopped.")
+@device_option
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), help="Also checkpoint every N steps (default: every epoch).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on a terminal.")
+@click.option("--detect-anomaly", is_flag=True, help="Name the first op that produced a NaN/Inf (slow).")
+@set_option
+def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, device: str, max_steps: int | None, checkpoint_every: int | None, progress: bool, detect_anomaly: bool, overrides: Sequence[str]) -> None:
+    """Train SPEC on the data, losses and training settings it names.
+
+    \b
+    Examples:
+      archspec train examples/mlp.yaml
+      archspec train examples/cnn.yaml --set training.epochs=3 --run-dir runs/cnn-quick
+      archspec train --resume runs/cnn-quick
+    """
+    from pathlib import Path
+
+    from archspec.train.runner import RunOptions
+    from archspec.train.session import default_run_dir, resume_run, start_run
+
+    options = RunOptions(run_dir=Path(run_dir or "."), device=device, progress=progress, checkpoint_every=checkpoint_every, max_steps=max_steps, detect_anomaly=detect_anomaly, log=lambda m: click.echo(m, err=True))
+    if resume_dir:
+        result = resume_run(Path(resume_dir), options)
+    elif spec_file:
+        if not run_dir:
+            from archspec.pipeline import load
+
+            options.run_dir = default_run_dir(load(spec_file, overrides).name)
+        result = start_run(spec_file, overrides, options)
+    else:
+        raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if not k.startswith("train_") and k != "lr")
+    click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
+    click.echo(f"next: archspec evaluate {result.run_dir}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--role", "roles", multiple=True, default=("test", "val"), show_default=True, help="Evaluate the streams with these roles.")
+@device_option
+@format_option
+def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
+    """Metrics of a trained run's best checkpoint on its test and validation streams."""
+    from archspec.train.session import evaluate_run
+
+    metrics = evaluate_run(run_dir, roles, device="cpu" if device == "auto" else device)
+    if fmt == "json":
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        for k, v in metrics.items():
+            click.echo(f"{k:<28} {v:.4f}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write outputs: .npz or .csv.")
+@click.option("--stream", help="Predict on this stream of the spec (default: the test stream).")
+@click.option("--inputs", type=click.Path(dir_okay=False, exists=True), help="An .npz with one array per model input.")
+@device_option
+def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, device: str) -> None:
+    """Run a trained model and save its outputs (NPZ arrays or CSV columns)."""
+    from archspec.train.session import predict_run
+
+    path = predict_run(run_dir, output, stream=stream, inputs=inputs, device="cpu" if device == "auto" else device)
+    click.echo(f"wrote {path}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

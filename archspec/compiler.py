@@ -53,9 +53,11 @@ class _Signature:
 
 def compile_model(graph: Graph, part: str | None = None, *, seed: int | None = None) -> fx.GraphModule:
     """Build the modules (seeded, initialised) and the fx graph of the whole model or one part."""
-    root = build_modules(graph, seed=seed)
-    model = _assemble(graph, root, _whole(graph) if part is None else _part(graph, part))
-    return model
+    from archspec.pipeline import gc_paused
+
+    with gc_paused():
+        root = build_modules(graph, seed=seed)
+        return _assemble(graph, root, _whole(graph) if part is None else _part(graph, part))
 
 
 def part_model(model: fx.GraphModule, graph: Graph, part: str) -> fx.GraphModule:

@@ -4,6 +4,8 @@ The output is deterministic (the same graph gives the same bytes) and needs noth
 Each node is ``<g class="node" id="node-<id>" data-id=...>`` holding its ``<rect class="box">``
 and ``<text>`` lines; each edge is ``<path class="edge" data-src=... data-dst=...>``; each
 cluster is ``<g class="cluster" data-id=...>``. The HTML page and the tests find them by that.
+Cluster labels (``<text class="cluster-label">``) are drawn after the edges, on a halo of the
+cluster's fill, so no edge strikes them through.
 All coordinates are absolute (no transforms), so a reader of the file sees what is drawn where.
 """
 
@@ -27,7 +29,8 @@ def to_svg(g: RGraph, layout: Layout | None = None) -> str:
     lay = layout if layout is not None else _layout(g)
     dy = TITLE_BAND if g.title else 0.0
     legend = _Legend(g, x=lay.width + (LEGEND_GAP if g.nodes else 0.0), y=dy + 8.0)
-    width = _f(legend.right + _style.BOX_PAD_X)
+    title_w = 32 + _style.text_width(g.title, 16) if g.title else 0.0
+    width = _f(max(legend.right + _style.BOX_PAD_X, title_w))
     height = _f(max(lay.height + dy, legend.bottom + 8.0))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="archspec-diagram" width="{width}" '
@@ -41,8 +44,10 @@ def to_svg(g: RGraph, layout: Layout | None = None) -> str:
             f'<text class="diagram-title" x="{_f(16)}" y="{_f(24)}" font-size="16" font-weight="bold" '
             f'fill="#0f172a">{_esc(g.title)}</text>'
         )
-    out += _clusters(g, lay, dy)
+    boxes, labels = _clusters(g, lay, dy)
+    out += boxes
     out += [_edge(route, dy) for route in lay.edges]
+    out += labels
     out += [_node(node, lay.nodes[node.id], dy) for node in g.nodes]
     out += legend.render()
     out.append("</svg>")
@@ -74,9 +79,11 @@ def _cluster_depths(g: RGraph) -> dict[str, int]:
     return depth
 
 
-def _clusters(g: RGraph, lay: Layout, dy: float) -> list[str]:
+def _clusters(g: RGraph, lay: Layout, dy: float) -> tuple[list[str], list[str]]:
+    """Cluster rectangles (drawn under the edges) and their labels (drawn over them, on a halo
+    of the cluster's fill, so an edge entering a cluster does not strike its label through)."""
     depth = _cluster_depths(g)
-    out = []
+    boxes, labels = [], []
     for cid in sorted(
         lay.clusters, key=lambda c: (depth.get(c, 0), list(depth).index(c) if c in depth else 0)
     ):
@@ -88,16 +95,19 @@ def _clusters(g: RGraph, lay: Layout, dy: float) -> list[str]:
         stroke, dash = _CLUSTER_STROKES[kind]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
-        out.append(
+        boxes.append(
             f'<g class="cluster cluster-{kind}" id={_attr("cluster-" + cid)} data-id={_attr(cid)} '
             f"data-label={_attr(label)}>"
             f'<rect x="{_f(box.x)}" y="{_f(box.y + dy)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="8" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/>'
-            f'<text class="cluster-label" x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" '
-            f'font-size="{_f(_style.CLUSTER_PX)}" font-weight="bold" fill="#64748b">'
-            f"{_esc(_style.clip(label, max_chars))}</text></g>"
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/></g>'
         )
-    return out
+        labels.append(
+            f'<text class="cluster-label" data-id={_attr(cid)} x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" '
+            f'font-size="{_f(_style.CLUSTER_PX)}" font-weight="bold" fill="#64748b" stroke="{fill}" '
+            f'stroke-width="4" stroke-linejoin="round" paint-order="stroke">'
+            f"{_esc(_style.clip(label, max_chars))}</text>"
+        )
+    return boxes, labels
 
 
 def _edge(route: EdgeRoute, dy: float) -> str:

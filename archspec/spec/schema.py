@@ -163,7 +163,7 @@ AUGMENT_ITEM = {
                             "fields": {"type": "array", "items": {"type": "string"}},
                             "degrees": NUMBER,
                             "pixels": {"type": "integer", "minimum": 0},
-                            "std": NUMBER,
+                            "std": {"anyOf": [NUMBER, {"type": "array", "items": NUMBER}]},
                             "mean": {"anyOf": [NUMBER, {"type": "array", "items": NUMBER}]},
                         },
                         "additionalProperties": False,

@@ -1,0 +1,1 @@
+"""Stage 7: train a compiled model on its data streams (augment, losses, metrics, runner)."""

@@ -1,0 +1,148 @@
+"""Checkpoints that a crash cannot corrupt and that load without unpickling code.
+
+A checkpoint is a directory ``checkpoints/<name>/`` holding ``model.safetensors`` (weights and
+buffers) and ``state.pt`` (optimiser, scheduler, RNG and data positions: tensors and plain
+containers only, read back with ``torch.load(weights_only=True)``). It is written into a
+temporary directory *inside* ``checkpoints/``, fsynced, then renamed into place; the pointer
+files (``latest``, ``best``) are replaced atomically afterwards. A kill at any moment leaves
+either the old checkpoint or the new one, never a half-written one under a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archspec.errors import CheckpointError
+
+__all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint", "write_atomic"]
+
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[str, torch.Tensor], state: Mapping[str, Any], *, pointers: tuple[str, ...] = ("latest",), keep: int = 2) -> Path:
+    """Save ``weights`` and ``state`` as ``root/name``; point ``root/<pointer>`` at it."""
+    from safetensors.torch import save_file
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+    try:
+        tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
+        save_file(_unshare(tensors), str(tmp / WEIGHTS), metadata={"format": "archspec-checkpoint-1"})
+        torch.save(dict(state), tmp / STATE)
+        for f in (WEIGHTS, STATE):
+            with open(tmp / f, "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for pointer in pointers:
+        write_atomic(root / pointer, (name + "\n").encode())
+    _prune(root, keep, protect={name, *(_read_pointer(root, p) for p in ("latest", "best"))})
+    return final
+
+
+def _unshare(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors refuses tensors that share memory; clone the later ones."""
+    seen: set[int] = set()
+    out = {}
+    for k, v in tensors.items():
+        ptr = v.untyped_storage().data_ptr() if v.numel() else -1
+        out[k] = v.clone() if ptr in seen else v
+        seen.add(ptr)
+    return out
+
+
+def _read_pointer(root: Path, pointer: str) -> str | None:
+    try:
+        return (root / pointer).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _prune(root: Path, keep: int, protect: set[str | None]) -> None:
+    steps = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")), key=lambda p: p.name)
+    for old in steps[:-keep] if keep > 0 else []:
+        if old.name not in protect:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in root.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a crash mid-write
+
+
+def latest_checkpoint(root: str | os.PathLike[str], pointer: str = "latest") -> Path | None:
+    """The directory ``root/<pointer>`` names, or None when there is none yet."""
+    root = Path(root)
+    name = _read_pointer(root, pointer)
+    if name is None:
+        return None
+    path = root / name
+    if not path.is_dir():
+        raise CheckpointError(f"{root / pointer} names {name!r}, which does not exist")
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(weights, state)`` of a checkpoint directory, loaded without unpickling code."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        weights = load_file(str(path / WEIGHTS))
+        state = torch.load(path / STATE, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({exc.filename} is missing)") from None
+    except (SafetensorError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{path}: corrupt or unsafe checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    except Exception as exc:  # pickle.UnpicklingError for code-carrying pickles, and friends
+        raise CheckpointError(f"{path}: refused to load ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return weights, state
+
+
+def dumps_json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()

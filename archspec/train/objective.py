@@ -1,0 +1,131 @@
+"""The ``losses:`` section bound to a model and its streams: one weighted sum over terms.
+
+A data term reads a model output (``pred``) on one stream and compares it with a field of that
+stream (``target``; a model input's name works too, for reconstruction). A penalty term
+(``fn: l1`` or ``l2`` with ``params:``) regularises parameters chosen by part or glob. Each
+term is checked against the spec before any tensor is touched, with located errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from archspec.errors import SchemaError, SpecError, TrainingError, did_you_mean
+from archspec.spec.model import Spec
+
+__all__ = ["LossTerm", "Objective", "bind_objective"]
+
+PENALTIES = ("l1", "l2")
+
+
+@dataclass
+class LossTerm:
+    name: str
+    fn: str
+    weight: float
+    stream: str | None = None
+    pred: str | None = None
+    target: str | None = None
+    params: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_penalty(self) -> bool:
+        return self.stream is None and self.fn in PENALTIES
+
+
+@dataclass
+class Objective:
+    terms: list[LossTerm]
+    spec: Spec
+    penalised: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+
+    def bind_params(self, model: nn.Module) -> None:
+        """Resolve each penalty's parameter patterns once, with located errors."""
+        from archspec.train.losses import select_params
+
+        for term in self.terms:
+            if term.is_penalty:
+                try:
+                    self.penalised[term.name] = [p for _, p in select_params(model, term.params or "*", self.spec.parts)]
+                except ValueError as exc:
+                    raise SchemaError(str(exc), loc=self.spec.doc.loc(("losses", term.name, "params"))) from None
+
+    @property
+    def streams(self) -> list[str]:
+        """The training streams the loss reads, in first-use order."""
+        return list(dict.fromkeys(t.stream for t in self.terms if t.stream))
+
+    def compute(self, model: nn.Module, outputs: Mapping[str, Mapping[str, torch.Tensor]], batches: Mapping[str, Mapping[str, torch.Tensor]], step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted total and each term's (unweighted) value; stops on a non-finite term."""
+        from archspec.train.losses import LOSSES, penalty
+
+        values: dict[str, torch.Tensor] = {}
+        total: torch.Tensor | None = None
+        for term in self.terms:
+            if term.is_penalty:
+                value = penalty(term.fn, self.penalised[term.name])
+            else:
+                pred = outputs[term.stream][term.pred]
+                target = batches[term.stream][term.target]
+                value = LOSSES[term.fn](pred, target, term.options)
+            if not torch.isfinite(value.detach()).all():
+                raise TrainingError(f"loss term {term.name!r} ({term.fn}) is {value.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
+            values[term.name] = value
+            weighted = value * term.weight
+            total = weighted if total is None else total + weighted
+        assert total is not None
+        return total, values
+
+
+def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objective:
+    """Check and bind the spec's loss terms (``stream_fields``: each stream's field names)."""
+    from archspec.train.losses import LOSSES, check_options
+
+    errors: list[SpecError] = []
+    terms: list[LossTerm] = []
+    if not spec.losses:
+        raise SchemaError("training needs a 'losses:' section", loc=spec.doc.loc(()), hint="e.g. losses: {nll: {fn: cross_entropy, stream: train, pred: logits, target: label}}")
+    train_streams = [s for s in stream_fields if (spec.data.get(s) or {}).get("role", "train") == "train"]
+    for name, raw in spec.losses.items():
+        def loc(key: str, _name: str = name) -> Any:
+            return spec.doc.loc(("losses", _name, key))
+
+        fn = raw["fn"]
+        weight = float(raw.get("weight", 1.0))
+        if fn in PENALTIES and "params" in raw:
+            patterns = raw["params"] if isinstance(raw["params"], list) else [raw["params"]]
+            terms.append(LossTerm(name, fn, weight, params=patterns))
+            continue
+        if fn not in LOSSES:
+            errors.append(SchemaError(f"unknown loss {fn!r}", loc=loc("fn"), hint=did_you_mean(fn, [*LOSSES, *PENALTIES]) or f"losses: {', '.join(sorted(LOSSES))}"))
+            continue
+        stream = raw.get("stream") or (train_streams[0] if len(train_streams) == 1 else None)
+        if stream not in stream_fields:
+            errors.append(SchemaError(f"loss {name!r} reads unknown stream {stream!r}", loc=loc("stream"), hint=did_you_mean(stream, stream_fields) or f"streams: {', '.join(stream_fields) or 'none (add data:)'}"))
+            continue
+        pred = raw.get("pred") or (next(iter(spec.outputs)) if len(spec.outputs) == 1 else None)
+        if pred not in spec.outputs:
+            errors.append(SchemaError(f"loss {name!r} reads unknown output {pred!r}", loc=loc("pred"), hint=did_you_mean(pred, spec.outputs) or f"outputs: {', '.join(spec.outputs)}"))
+            continue
+        target = str(raw.get("target", "")).removeprefix("input:")
+        if target not in stream_fields[stream]:
+            errors.append(SchemaError(f"stream {stream!r} has no field {target!r} for loss {name!r}", loc=loc("target"), hint=did_you_mean(target, stream_fields[stream]) or f"fields: {', '.join(sorted(stream_fields[stream]))}"))
+            continue
+        options = dict(raw.get("options") or {})
+        try:
+            check_options(fn, options)
+        except ValueError as exc:
+            errors.append(SchemaError(str(exc), loc=loc("options")))
+            continue
+        terms.append(LossTerm(name, fn, weight, stream, pred, target, options=options))
+    if errors:
+        from archspec.errors import SpecErrors
+
+        raise SpecErrors(errors)
+    return Objective(terms, spec)

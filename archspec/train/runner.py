@@ -1,0 +1,527 @@
+"""The training loop: streams -> model -> combined loss -> optimiser, with exact resume.
+
+An *epoch* is one pass over the primary stream (``training.primary``, else the first stream a
+loss reads). Other training streams are drawn in step with it and start a new pass of their
+own whenever they run out, so a small labelled stream cycles while a large unlabelled one
+streams through. Validation runs after every epoch on the streams with ``role: val``.
+
+Everything that decides the next step — weights, optimiser and scheduler state, RNG states,
+each stream's (epoch, step) position, early-stopping counters — is in the checkpoint, so a run
+killed at any point and resumed with ``--resume`` ends with exactly the same weights.
+Only rank 0 writes files when running under ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from archspec.errors import CheckpointError, SpecError, TrainingError
+from archspec.graph import Graph
+from archspec.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_atomic
+from archspec.train.objective import bind_objective
+from archspec.train.streams import Stream, build_streams
+
+__all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "train"]
+
+
+@dataclass
+class RunOptions:
+    run_dir: Path
+    device: str = "auto"
+    resume: bool = False
+    progress: bool = True
+    checkpoint_every: int | None = None  # steps; None: at the end of every epoch
+    max_steps: int | None = None
+    detect_anomaly: bool = False
+    log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    steps: int
+    epochs: int
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    stopped_early: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was asked for, but torch sees no CUDA device", )
+    return torch.device(name)
+
+
+def train(graph: Graph, options: RunOptions) -> RunResult:
+    """Train the spec behind ``graph`` as its ``training:`` section says."""
+    if graph.spec.training.get("solver") == "closed_form":
+        from archspec.train.closed_form import fit_closed_form
+
+        return fit_closed_form(graph, options)
+    return Trainer(graph, options).run()
+
+
+def spec_fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Trainer:
+    def __init__(self, graph: Graph, options: RunOptions, *, for_eval: bool = False) -> None:
+        from archspec.compiler import compile_model
+
+        self.graph, self.spec, self.opt = graph, graph.spec, options
+        self.cfg = self.spec.training
+        self.rank, self.world = _dist_info()
+        self.device = resolve_device(self.cfg.get("device", options.device) if options.device == "auto" else options.device)
+        torch.manual_seed(int(self.cfg.get("seed", self.spec.seed)))  # dropout and friends
+        self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
+        self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        self._check_inputs()
+        self.model = compile_model(graph).to(self.device)
+        if not for_eval:
+            self._init_from()
+        self.objective.bind_params(self.model)
+        self.module = self._wrap_ddp(self.model)
+        from archspec.train.optim import build_optimizer, build_schedule
+
+        self.optimizer = build_optimizer(self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts)
+        self.primary = self._primary()
+        self.epochs = int(self.cfg.get("epochs", 10))
+        self.accumulate = int(self.cfg.get("accumulate", 1))
+        steps = self.epochs * self.streams[self.primary].steps_per_epoch() // self.accumulate
+        self.total_steps = min(steps, options.max_steps or steps)
+        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps)
+        self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
+        self.metrics = self._metric_plan()
+        self.state: dict[str, Any] = {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
+        self.amp = self._amp()
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _check_inputs(self) -> None:
+        for name in self.objective.streams:
+            missing = [i for i in self.spec.inputs if i not in self.streams[name].tensors]
+            if missing:
+                raise SpecError(
+                    f"stream {name!r} does not provide model input {missing[0]!r}",
+                    loc=self.spec.doc.loc(("data", name), key=True),
+                    hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(self.streams[name].tensors)}",
+                )
+
+    def _primary(self) -> str:
+        primary = self.cfg.get("primary") or self.objective.streams[0]
+        if primary not in self.streams:
+            raise SpecError(f"unknown primary stream {primary!r}", loc=self.spec.doc.loc(("training", "primary")))
+        return primary
+
+    def _init_from(self) -> None:
+        from archspec.train.transfer import init_from
+
+        init_from(self.model, self.spec, self.cfg.get("init_from") or {}, base=Path(self.spec.file).parent)
+        frozen = self.cfg.get("freeze") or []
+        if frozen:
+            from archspec.train.optim import param_matches
+
+            for name, p in self.model.named_parameters():
+                if any(param_matches(name, pat, self.spec.parts) for pat in frozen):
+                    p.requires_grad_(False)
+
+    def _wrap_ddp(self, model: nn.Module) -> nn.Module:
+        if self.world <= 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _amp(self) -> tuple[bool, torch.dtype | None]:
+        precision = str(self.cfg.get("precision", "auto"))
+        if self.device.type != "cuda" or precision == "32":
+            return (False, None)
+        return (True, torch.float16 if precision == "fp16" else torch.bfloat16)
+
+    def _metric_plan(self) -> list[tuple[str, str, str, str]]:
+        """(val stream, metric name, output, target) for every metric to report per epoch."""
+        from archspec.train.metrics import default_metrics
+
+        plan = []
+        names = self.cfg.get("metrics")
+        for stream_name, stream in self.streams.items():
+            if stream.role != "val":
+                continue
+            for term in self.objective.terms:
+                if term.is_penalty or term.target not in stream.tensors:
+                    continue
+                for metric in names or default_metrics(term.fn):
+                    plan.append((stream_name, metric, term.pred, term.target))
+        return plan
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        ckpt_root = self.opt.run_dir / "checkpoints"
+        if self.opt.resume:
+            self._restore(ckpt_root)
+        elif self.rank == 0:
+            self._start_run_dir()
+        history = self._read_history()
+        if self.opt.detect_anomaly:
+            torch.autograd.set_detect_anomaly(True)
+        primary = self.streams[self.primary]
+        start = time.perf_counter()
+        while self.state["epoch"] < self.epochs and not self.state["stopped"] and not self._out_of_steps():
+            epoch = self.state["epoch"]
+            sums = self._train_epoch(epoch, primary, ckpt_root)
+            if self._out_of_steps() and self.state["epoch_step"] < primary.steps_per_epoch():
+                break
+            row = self._end_epoch(epoch, sums, time.perf_counter() - start)
+            history.append(row)
+            self._save(ckpt_root, row)
+        self._finish(history)
+        last = history[-1] if history else {}
+        return RunResult(self.opt.run_dir, self.state["step"], self.state["epoch"], {k: v for k, v in last.items() if isinstance(v, float)}, history, self.state["stopped"])
+
+    def _out_of_steps(self) -> bool:
+        return self.opt.max_steps is not None and self.state["step"] >= self.opt.max_steps
+
+    def _train_epoch(self, epoch: int, primary: Stream, ckpt_root: Path) -> dict[str, float]:
+        self.module.train()
+        sums: dict[str, float] = {}
+        count = 0
+        steps = primary.steps_per_epoch()
+        bar = self._bar(steps, epoch)
+        for step, batch in primary.batches(epoch, self.state["epoch_step"]):
+            values = self._train_step({self.primary: batch})
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            self.state["epoch_step"] = step + 1
+            if bar is not None:
+                bar.update(1, values)
+            every = self.opt.checkpoint_every
+            if every and self.state["step"] % every == 0 and self.state["epoch_step"] < steps:
+                self._save(ckpt_root, None)
+            if self._out_of_steps():
+                break
+        if bar is not None:
+            bar.close()
+        return {k: v / max(count, 1) for k, v in sums.items()}
+
+    def _next_batches(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+        """Add a batch from every other training stream the loss reads (cycling as needed)."""
+        for name in self.objective.streams:
+            if name in batches:
+                continue
+            stream = self.streams[name]
+            ep, st = self.state["positions"].get(name, (0, 0))
+            if st >= stream.steps_per_epoch():
+                ep, st = ep + 1, 0
+            _, batch = next(stream.batches(ep, st))
+            self.state["positions"][name] = (ep, st + 1)
+            batches[name] = batch
+        return batches
+
+    def _prepare(self, name: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        stream = self.streams[name]
+        if stream.augment:
+            from archspec.train.augment import apply_augment
+
+            batch = apply_augment(batch, stream.augment, self.aug_gen)
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = self.module(*[batch[name] for name in self.spec.inputs])
+        return out if isinstance(out, dict) else {next(iter(self.spec.outputs)): out}
+
+    def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
+        batches = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
+        step = self.state["step"]
+        use_amp, dtype = self.amp
+        with torch.autocast(self.device.type, dtype=dtype, enabled=use_amp):
+            outputs = {name: self.forward(batch) for name, batch in batches.items()}
+            total, terms = self.objective.compute(self.model, outputs, batches, step)
+        (total / self.accumulate).backward()
+        micro = self.state.get("micro", 0) + 1
+        self.state["micro"] = micro
+        if micro % self.accumulate == 0:
+            self._apply_gradients(step)
+        values = {"loss": float(total.detach())}
+        values.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
+        self._log_step(step, values)
+        return values
+
+    def _apply_gradients(self, step: int) -> None:
+        clip = self.cfg.get("grad_clip")
+        if clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(clip))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.schedule is not None and not isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.schedule.step()
+        self.state["step"] = step + 1
+        for name, p in self.model.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingError(f"parameter {name!r} became non-finite at step {step + 1}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
+
+    def _end_epoch(self, epoch: int, train_means: dict[str, float], elapsed: float) -> dict[str, Any]:
+        metrics = self.evaluate_streams()
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.state["step"], "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(elapsed, 3)}
+        row.update({f"train_{k}": v for k, v in train_means.items()})
+        row.update(metrics)
+        self.state["epoch"] = epoch + 1
+        self.state["epoch_step"] = 0
+        self._early_stopping(row)
+        if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            key = self._monitor()[0]
+            if key in row:
+                self.schedule.step(row[key])
+        if self.rank == 0:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float))
+            self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
+        return row
+
+    def _monitor(self) -> tuple[str, str]:
+        es = self.cfg.get("early_stopping") or {}
+        if es.get("metric"):
+            key = es["metric"]
+            mode = es.get("mode") or ("min" if "loss" in key or key.endswith(("mse", "mae")) else "max")
+            return key, mode
+        if self.metrics:
+            stream, metric, _, _ = self.metrics[0]
+            from archspec.train.metrics import make_metric
+
+            return f"{stream}_{metric}", make_metric(metric).mode
+        return "train_loss", "min"
+
+    def _early_stopping(self, row: dict[str, Any]) -> None:
+        key, mode = self._monitor()
+        value = row.get(key)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return
+        best = self.state["best"]
+        better = best is None or (value < best if mode == "min" else value > best)
+        row["_better"] = better
+        if better:
+            self.state["best"] = value
+            self.state["bad_epochs"] = 0
+        else:
+            self.state["bad_epochs"] += 1
+        patience = (self.cfg.get("early_stopping") or {}).get("patience")
+        if patience and self.state["bad_epochs"] >= patience:
+            self.state["stopped"] = True
+            if self.rank == 0:
+                self.opt.log(f"early stopping: {key} has not improved for {patience} epoch(s)")
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate_streams(self, roles: tuple[str, ...] = ("val",)) -> dict[str, float]:
+        from archspec.train.metrics import make_metric
+
+        self.module.eval()
+        out: dict[str, float] = {}
+        for stream_name, stream in self.streams.items():
+            if stream.role not in roles:
+                continue
+            plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
+            metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
+            from archspec.train.augment import apply_augment, eval_augments
+
+            fixed = eval_augments(stream.augment)
+            for batch in stream.all_batches():
+                if fixed:
+                    batch = apply_augment(batch, fixed, torch.Generator())
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                outputs = self.forward(batch)
+                for (_, p, t), metric in metrics.items():
+                    metric.update(outputs[p].float(), batch[t])
+            for (m, p, _), metric in metrics.items():
+                suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
+                out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+        self.module.train()
+        return out
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """Identifies the resolved spec (text and overrides) a checkpoint belongs to."""
+        return spec_fingerprint(yaml.safe_dump(self.spec.doc.data, sort_keys=True))
+
+    def _bar(self, steps: int, epoch: int) -> Any:
+        if not self.opt.progress or self.rank != 0:
+            return None
+        return _Progress(steps, f"epoch {epoch + 1}/{self.epochs}")
+
+    def _start_run_dir(self) -> None:
+        run = self.opt.run_dir
+        if (run / "checkpoints" / "latest").exists():
+            raise CheckpointError(f"{run} already holds a run; resume it with --resume, or choose another --run-dir")
+        run.mkdir(parents=True, exist_ok=True)
+        write_atomic(run / "spec.yaml", self.spec.doc.text.encode())
+        resolved = yaml.safe_dump(self.spec.doc.data, sort_keys=False)
+        write_atomic(run / "resolved.yaml", resolved.encode())
+        for name in ("metrics.csv", "steps.csv"):
+            (run / name).unlink(missing_ok=True)
+
+    def _log_step(self, step: int, values: dict[str, float]) -> None:
+        if self.rank != 0:
+            return
+        path = self.opt.run_dir / "steps.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.writer(fh)
+            if new:
+                writer.writerow(["step", *values])
+            writer.writerow([step, *(repr(v) for v in values.values())])
+
+    def _read_history(self) -> list[dict[str, Any]]:
+        path = self.opt.run_dir / "metrics.csv"
+        if not path.exists():
+            return []
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return [{k: _num(v) for k, v in r.items()} for r in rows if int(r["epoch"]) <= self.state["epoch"]]
+
+    def _save(self, root: Path, row: dict[str, Any] | None) -> None:
+        if self.rank != 0:
+            return
+        if row is not None:
+            self._append_metrics(row)
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict() if self.schedule is not None else {},
+            "counters": {k: self.state[k] for k in ("step", "epoch", "epoch_step", "bad_epochs", "stopped", "micro") if k in self.state},
+            "best": self.state["best"],
+            "positions": {k: list(v) for k, v in self.state["positions"].items()},
+            "rng_torch": torch.get_rng_state(),
+            "rng_augment": self.aug_gen.get_state(),
+            "spec": self.fingerprint(),
+        }
+        pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
+        save_checkpoint(root, f"step-{self.state['step']:08d}-{self.state['epoch_step']:06d}", self.model.state_dict(), state, pointers=pointers)
+
+    def _append_metrics(self, row: dict[str, Any]) -> None:
+        path = self.opt.run_dir / "metrics.csv"
+        clean = {k: v for k, v in row.items() if not k.startswith("_")}
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(clean))
+            if new:
+                writer.writeheader()
+            writer.writerow(clean)
+
+    def _restore(self, root: Path) -> None:
+        path = latest_checkpoint(root)
+        if path is None:
+            raise CheckpointError(f"{self.opt.run_dir}: nothing to resume (no checkpoints/latest)")
+        weights, state = load_checkpoint(path)
+        if state.get("spec") != self.fingerprint():
+            raise CheckpointError(f"{self.opt.run_dir} was trained from another spec; resume with the run's own spec.yaml")
+        from archspec.train.transfer import load_weights
+
+        load_weights(self.model, weights, where=str(path))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.schedule is not None and state.get("schedule"):
+            self.schedule.load_state_dict(state["schedule"])
+        self.state.update(state["counters"])
+        self.state["best"] = state["best"]
+        self.state["positions"] = {k: tuple(v) for k, v in state["positions"].items()}
+        torch.set_rng_state(state["rng_torch"])
+        self.aug_gen.set_state(state["rng_augment"])
+        self._truncate_logs()
+        if self.rank == 0:
+            self.opt.log(f"resumed from {path.name} (step {self.state['step']}, epoch {self.state['epoch']})")
+
+    def _truncate_logs(self) -> None:
+        """Drop log rows written after the checkpoint we resume from."""
+        for name, key, limit in (("steps.csv", "step", self.state["step"]), ("metrics.csv", "epoch", self.state["epoch"])):
+            path = self.opt.run_dir / name
+            if not path.exists():
+                continue
+            with open(path, newline="") as fh:
+                rows = list(csv.reader(fh))
+            if not rows:
+                continue
+            idx = rows[0].index(key)
+            keep = [rows[0]] + [r for r in rows[1:] if int(float(r[idx])) < limit + (1 if key == "epoch" else 0)]
+            write_atomic(path, "".join(",".join(r) + "\n" for r in keep).encode())
+
+    def _finish(self, history: list[dict[str, Any]]) -> None:
+        if self.rank != 0:
+            return
+        from archspec.train.plots import plot_history
+
+        plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
+
+
+class _Progress:
+    """A one-line progress bar on a terminal (epoch, step, loss terms, throughput)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.n = total, label, 0
+        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, n: int, values: Mapping[str, float]) -> None:
+        self.n += n
+        if not self.tty:
+            return
+        rate = self.n / max(time.perf_counter() - self.start, 1e-9)
+        width = 24
+        done = int(width * self.n / max(self.total, 1))
+        terms = " ".join(f"{k}={v:.4g}" for k, v in list(values.items())[:4])
+        sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} {terms} {rate:.1f} it/s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
+    from archspec.train.metrics import default_metrics
+
+    plan = []
+    for term in trainer.objective.terms:
+        if not term.is_penalty and term.target in stream.tensors:
+            plan += [(m, term.pred, term.target) for m in (trainer.cfg.get("metrics") or default_metrics(term.fn))]
+    return plan
+
+
+def _num(text: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
+
+
+def _dist_info() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
