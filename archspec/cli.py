@@ -193,6 +193,112 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
         click.echo(summary_table(rows))
 
 
+# -- compile, export, check-init -----------------------------------------------------------------
+
+def _model_and_graph(source: str, overrides: Sequence[str], seed: int | None) -> tuple[Any, Any]:
+    """A SPEC compiles fresh (seeded); a training run or an artefact loads its trained weights."""
+    if os.path.isdir(source) and os.path.isdir(os.path.join(source, "checkpoints")):
+        if overrides:
+            raise click.UsageError("--set applies to a SPEC, not to a trained run")
+        from archspec.train.session import load_run
+
+        graph, model = load_run(source)
+        return model, graph
+    if os.path.isdir(source) or source.endswith(".safetensors"):
+        if overrides:
+            raise click.UsageError("--set applies to a SPEC, not to a saved artefact")
+        from archspec.artifact import load_artifact
+
+        return load_artifact(source)
+    from archspec.compiler import compile_model
+    from archspec.pipeline import analyse, load
+
+    graph = analyse(load(source, overrides))
+    return compile_model(graph, seed=seed), graph
+
+
+seed_option = click.option("--seed", type=int, help="Initialisation seed [default: the spec's seed].")
+
+
+@cli.command("compile")
+@spec_argument
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Artefact directory [default: build/<spec name>].")
+@click.option("--emit-python", "emit_path", type=click.Path(dir_okay=False), help="Also write a standalone PyTorch file (no archspec import).")
+@seed_option
+@set_option
+def compile_cmd(spec_file: str, out_dir: str | None, emit_path: str | None, seed: int | None, overrides: Sequence[str]) -> None:
+    """Compile SPEC to a pickle-free artefact: model.safetensors (spec embedded) + spec.yaml.
+
+    \b
+    Examples:
+      archspec compile examples/unet.yaml -o build/unet
+      archspec compile examples/mlp.yaml --emit-python mlp_model.py
+    """
+    from archspec.artifact import save_artifact
+    from archspec.compiler import compile_model
+    from archspec.pipeline import analyse, load
+
+    graph = analyse(load(spec_file, overrides))
+    model = compile_model(graph, seed=seed)
+    path = save_artifact(model, graph, out_dir or os.path.join("build", graph.spec.name))
+    click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
+    if emit_path:
+        from archspec.emit import emit_python
+
+        with open(emit_path, "w", encoding="utf-8") as fh:
+            fh.write(emit_python(model, graph))
+        click.echo(f"wrote {emit_path}")
+
+
+@cli.command()
+@click.argument("source", metavar="SPEC|RUN|ARTEFACT", type=click.Path(exists=True))
+@click.option("-f", "--to", "--format", "fmt", required=True, type=click.Choice(["torchscript", "exported-program", "onnx", "safetensors"]), help="What to write.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write (.pt, .pt2, .onnx, .safetensors).")
+@click.option("--part", help="Export only this named part (e.g. an encoder).")
+@seed_option
+@set_option
+def export(source: str, fmt: str, output: str, part: str | None, seed: int | None, overrides: Sequence[str]) -> None:
+    """Export a model, or one part of it, for inference without archspec.
+
+    SOURCE is a spec (freshly initialised weights), a training run directory (its best
+    checkpoint) or an artefact written by `archspec compile`. The model is exported in eval
+    mode and checked against the eager model before the file is written.
+
+    \b
+    Examples:
+      archspec export runs/unet --to torchscript -o unet.pt
+      archspec export examples/autoencoder.yaml --to exported-program --part encoder -o encoder.pt2
+    """
+    from archspec.export import export_model
+
+    model, graph = _model_and_graph(source, overrides, seed)
+    result = export_model(model, graph, fmt, output, part=part)
+    click.echo(f"wrote {result.path} ({result.fmt}, {result.how})")
+
+
+@cli.command("check-init")
+@click.argument("source", metavar="SPEC|RUN|ARTEFACT", type=click.Path(exists=True))
+@click.option("--batch", type=click.IntRange(min=2), default=64, show_default=True, help="Standard-normal samples to push through.")
+@seed_option
+@format_option
+@set_option
+def check_init_cmd(source: str, batch: int, seed: int | None, fmt: str, overrides: Sequence[str]) -> None:
+    """Push a standard-normal batch through the initialised network and report per-layer statistics.
+
+    Activation mean/std and dead units per node, gradient norms per parameter, and warnings for
+    vanishing or exploding signals and gradients, dead units and symmetric (constant) weights.
+    Exits 0 even with warnings; read them, or use --format json in CI.
+    """
+    from archspec.diagnostics import check_init
+
+    model, graph = _model_and_graph(source, overrides, seed)
+    report = check_init(model, graph, batch=batch, seed=seed or 0)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.to_text())
+
+
 # -- render and diff -----------------------------------------------------------------------------
 
 _DIAGRAM_SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".png": "png", ".pdf": "pdf"}

@@ -383,7 +383,7 @@ def _split_shape(args, shapes):
 def _split_build(args, shapes):
     import torch
 
-    return Call(torch.split, kwargs={"split_size_or_sections": list(args["sizes"]), "dim": args["dim"]})
+    return Call(torch.split, extra=(list(args["sizes"]),), kwargs={"dim": args["dim"]})
 
 
 SPLIT = OpDef(
