@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from archspec.errors import ArchSpecError, SpecError
+from archspec.plugins import enabled_from_env, load_plugins
 
 EXIT_OK, EXIT_USAGE, EXIT_SPEC, EXIT_RUNTIME = 0, 1, 2, 3
 
@@ -74,7 +75,8 @@ spec_argument = click.argument("spec_file", metavar="SPEC", type=click.Path(dir_
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="archspec")
-def cli() -> None:
+@click.option("--plugin", "plugins", multiple=True, metavar="NAME", help="Enable a plugin (an installed 'archspec.ops' entry point or a module) that adds ops. Plugins run Python code: enable only those you trust. Also: ARCHSPEC_PLUGINS=a,b.")
+def cli(plugins: Sequence[str]) -> None:
     """archspec: declarative YAML neural-network architectures for PyTorch.
 
     Describe a network as a YAML graph; archspec validates it, infers every tensor shape,
@@ -86,7 +88,11 @@ def cli() -> None:
       archspec validate mynet.yaml            check it (no torch needed)
       archspec summary mynet.yaml             shapes, parameters, MACs per node
       archspec train mynet.yaml               train it on the data it names
+      archspec render mynet.yaml -o net.svg   draw it (no torch needed)
     """
+    names = [*plugins, *enabled_from_env()]
+    if names:
+        load_plugins(names)
 
 
 # -- validate ------------------------------------------------------------------------------------
@@ -191,6 +197,24 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(summary_table(rows))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-t", "--template", default="mlp", show_default=True, help="Starter architecture: linear, mlp, cnn, autoencoder, unet.")
+@click.option("-d", "--directory", type=click.Path(file_okay=False), default=".", show_default=True, help="Where to write NAME.yaml.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(name: str, template: str, directory: str, force: bool) -> None:
+    """Write NAME.yaml, a commented starter spec that validates and trains as it is.
+
+    The file starts with the editor-schema line, so editors with yaml-language-server complete
+    keys and op arguments.
+    """
+    from archspec.init_cmd import write_template
+
+    path = write_template(name, template, directory=directory, force=force)
+    click.echo(f"wrote {path}")
+    click.echo(f"next: archspec validate {path} && archspec train {path}")
 
 
 # -- compile, export, check-init -----------------------------------------------------------------

@@ -329,7 +329,7 @@ class _Expander:
     def _lookup_op(self, name: Any, path: tuple) -> OpDef | None:
         op = get_op(name) if isinstance(name, str) else None
         if op is None:
-            hint = suggest_op(name) or "run 'archspec ops' to list the ops"
+            hint = suggest_op(name) or _plugin_hint() or "run 'archspec ops' to list the ops"
             self.fail(SchemaError(f"unknown op {name!r}", loc=self.doc.loc(path + ("op",)), hint=hint))
         return op
 
@@ -548,6 +548,13 @@ def _contains_expr(value: Any) -> bool:
     if isinstance(value, dict):
         return any(_contains_expr(v) for v in value.values())
     return has_expr(value)
+
+
+def _plugin_hint() -> str | None:
+    from archspec.plugins import available_plugins
+
+    names = available_plugins()
+    return f"installed plugins that may define it: {', '.join(names)} (enable with --plugin NAME)" if names else None
 
 
 def _known_hint(known: list[str]) -> str | None:

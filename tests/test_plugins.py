@@ -1,0 +1,86 @@
+"""Plugins add ops from Python only, and only when the user enables them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from archspec.cli import cli
+from archspec.ops import CATALOGUE
+from tests.conftest import ROOT
+
+PLUGIN_DIR = ROOT / "tests" / "plugins"
+
+SPEC = """\
+archspec: 1
+inputs: {x: {shape: [6]}}
+nodes:
+  glu: {op: gated_linear, out_features: 4}
+  act: {op: scaled_tanh, scale: 2.0}
+"""
+
+
+@pytest.fixture
+def plugin_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+    yield
+    for name in ("scaled_tanh", "gated_linear"):
+        CATALOGUE.pop(name, None)
+    from archspec import plugins
+
+    plugins._LOADED.discard("archspec_demo_plugin")
+    plugins._LOADED.discard("demo")
+
+
+def test_an_op_from_a_disabled_plugin_is_unknown(tmp_path, plugin_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert result.exit_code == 2
+    assert "unknown op 'gated_linear'" in result.output
+
+
+def test_enabled_plugin_ops_validate_compile_and_infer_shapes_on_meta(tmp_path, plugin_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    result = CliRunner().invoke(cli, ["--plugin", "archspec_demo_plugin", "summary", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "[N, 4]" in result.output
+    assert "total: 56 parameters" in result.output  # two 6->4 linears, found on the meta device
+    import archspec
+    from archspec.pipeline import load_text
+
+    model = archspec.build(archspec.analyse(load_text(SPEC)))
+    x = torch.randn(3, 6)
+    expected = torch.tanh(model.glu.value(x) * torch.sigmoid(model.glu.gate(x))) * 2.0
+    torch.testing.assert_close(model(x), expected)
+
+
+def test_an_unknown_plugin_is_a_clear_usage_error(plugin_path):
+    result = CliRunner().invoke(cli, ["--plugin", "no_such_plugin_xyz", "ops"])
+    assert result.exit_code == 1
+    assert "no plugin or module named 'no_such_plugin_xyz'" in result.output
+
+
+def test_plugins_load_from_the_environment_variable(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    env = {"ARCHSPEC_PLUGINS": "archspec_demo_plugin", "PYTHONPATH": str(PLUGIN_DIR), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "archspec.cli", "validate", str(spec)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def test_entry_point_plugins_are_found_by_name(tmp_path, plugin_path, monkeypatch):
+    dist = tmp_path / "archspec_demo-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: archspec-demo\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[archspec.ops]\ndemo = archspec_demo_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from archspec.plugins import available_plugins, load_plugins
+
+    assert "demo" in available_plugins()
+    assert load_plugins(["demo"]) == ["gated_linear", "scaled_tanh"]
