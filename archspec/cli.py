@@ -445,6 +445,8 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
 
     options = RunOptions(run_dir=Path(run_dir or "."), device=device, progress=progress, checkpoint_every=checkpoint_every, max_steps=max_steps, detect_anomaly=detect_anomaly, log=lambda m: click.echo(m, err=True))
     if resume_dir:
+        if overrides or spec_file:
+            raise click.UsageError("--resume continues a run with its own spec: drop SPEC and --set (they would make it another run)")
         result = resume_run(Path(resume_dir), options)
     elif spec_file:
         if not run_dir:

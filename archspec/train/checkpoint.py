@@ -57,12 +57,16 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[str, torch.Tensor], state: Mapping[str, Any], *, pointers: tuple[str, ...] = ("latest",), keep: int = 2) -> Path:
     """Save ``weights`` and ``state`` as ``root/name``; point ``root/<pointer>`` at it."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     final = root / name
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+    except OSError as exc:
+        raise CheckpointError(f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact") from exc
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
         save_file(_unshare(tensors), str(tmp / WEIGHTS), metadata={"format": "archspec-checkpoint-1"})
@@ -75,14 +79,18 @@ def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[st
             shutil.rmtree(final)
         os.replace(tmp, final)
         _fsync_dir(root)
-    except OSError as exc:
+    except (OSError, RuntimeError, SafetensorError) as exc:  # a full disk shows up as any of these
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact") from exc
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:200]
+        raise CheckpointError(f"could not write checkpoint {final}: {why}; the previous checkpoint is intact") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for pointer in pointers:
-        write_atomic(root / pointer, (name + "\n").encode())
+        try:
+            write_atomic(root / pointer, (name + "\n").encode())
+        except OSError as exc:
+            raise CheckpointError(f"wrote {final} but could not update {root / pointer}: {exc.strerror or exc}; it still names the previous checkpoint, which is intact") from exc
     _prune(root, keep, protect={name, *(_read_pointer(root, p) for p in ("latest", "best"))})
     return final
 
@@ -112,6 +120,8 @@ def _prune(root: Path, keep: int, protect: set[str | None]) -> None:
             shutil.rmtree(old, ignore_errors=True)
     for tmp in root.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)  # left by a crash mid-write
+    for tmp in (*root.glob(".latest.*"), *root.glob(".best.*")):
+        tmp.unlink(missing_ok=True)  # a pointer's temporary file, left by a crash mid-write
 
 
 def latest_checkpoint(root: str | os.PathLike[str], pointer: str = "latest") -> Path | None:

@@ -56,7 +56,7 @@ def solve(x: torch.Tensor, y: torch.Tensor, ridge: float) -> tuple[torch.Tensor,
     xm, ym = x.mean(0), y.mean(0)
     xc, yc = x - xm, y - ym
     gram = xc.T @ xc + ridge * torch.eye(x.shape[1], dtype=x.dtype)
-    weight = torch.linalg.lstsq(gram, xc.T @ yc).solution
+    weight = torch.linalg.lstsq(gram, xc.T @ yc, driver="gelsd").solution  # gelsy returns 0 on a singular gram
     return weight, ym - xm @ weight
 
 

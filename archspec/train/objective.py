@@ -27,7 +27,7 @@ PENALTIES = ("l1", "l2")
 class LossTerm:
     name: str
     fn: str
-    weight: float
+    weight: float | str  # a number, or a ${...} expression over step, epoch and total_steps
     stream: str | None = None
     pred: str | None = None
     target: str | None = None
@@ -38,11 +38,20 @@ class LossTerm:
     def is_penalty(self) -> bool:
         return self.stream is None and self.fn in PENALTIES
 
+    def weight_at(self, step: int, epoch: int, total_steps: int) -> float:
+        """The term's weight now: constant, or a schedule such as ``${min(1, step / 500)}``."""
+        if isinstance(self.weight, (int, float)):
+            return float(self.weight)
+        from archspec.spec.expr import substitute
+
+        return float(substitute(self.weight, {"step": step, "epoch": epoch, "total_steps": max(total_steps, 1)}))
+
 
 @dataclass
 class Objective:
     terms: list[LossTerm]
     spec: Spec
+    total_steps: int = 1
     penalised: dict[str, list[torch.Tensor]] = field(default_factory=dict)
 
     def bind_params(self, model: nn.Module) -> None:
@@ -61,7 +70,7 @@ class Objective:
         """The training streams the loss reads, in first-use order."""
         return list(dict.fromkeys(t.stream for t in self.terms if t.stream))
 
-    def compute(self, model: nn.Module, outputs: Mapping[str, Mapping[str, torch.Tensor]], batches: Mapping[str, Mapping[str, torch.Tensor]], step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def compute(self, model: nn.Module, outputs: Mapping[str, Mapping[str, torch.Tensor]], batches: Mapping[str, Mapping[str, torch.Tensor]], step: int, epoch: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The weighted total and each term's (unweighted) value; stops on a non-finite term."""
         from archspec.train.losses import LOSSES, penalty
 
@@ -77,10 +86,25 @@ class Objective:
             if not torch.isfinite(value.detach()).all():
                 raise TrainingError(f"loss term {term.name!r} ({term.fn}) is {value.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
             values[term.name] = value
-            weighted = value * term.weight
+            weighted = value * term.weight_at(step, epoch, self.total_steps)
             total = weighted if total is None else total + weighted
         assert total is not None
         return total, values
+
+
+def _weight(raw: Any, loc: Any, errors: list[SpecError]) -> float | str:
+    """A constant weight, or an expression checked now (at step 0) so typos fail before training."""
+    if not isinstance(raw, str):
+        return float(raw)
+    from archspec.spec.expr import ExprError, substitute
+
+    try:
+        value = substitute(raw, {"step": 0, "epoch": 0, "total_steps": 1})
+        float(value)
+    except (ExprError, TypeError, ValueError) as exc:
+        errors.append(SchemaError(f"invalid loss weight {raw!r}: {getattr(exc, 'message', exc)}", loc=loc, hint=getattr(exc, "hint", None) or "names available: step, epoch, total_steps"))
+        return 0.0
+    return raw
 
 
 def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objective:
@@ -97,7 +121,7 @@ def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objecti
             return spec.doc.loc(("losses", _name, key))
 
         fn = raw["fn"]
-        weight = float(raw.get("weight", 1.0))
+        weight = _weight(raw.get("weight", 1.0), loc("weight"), errors)
         if fn in PENALTIES and "params" in raw:
             patterns = raw["params"] if isinstance(raw["params"], list) else [raw["params"]]
             terms.append(LossTerm(name, fn, weight, params=patterns))

@@ -56,15 +56,19 @@ def build_optimizer(model: nn.Module, config: Mapping[str, Any], parts: Mapping[
     return cls(groups, **base)
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None, total_steps: int) -> Any:
-    """A per-step LR scheduler (``plateau`` steps per epoch on the validation metric)."""
+def build_schedule(optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None, total_steps: int, *, mode: str = "min") -> Any:
+    """A per-step LR scheduler (``plateau`` steps per epoch on the validation metric).
+
+    ``mode`` says whether that metric is better when lower (``min``, a loss) or higher
+    (``max``, an accuracy); the runner passes the early-stopping monitor's mode.
+    """
     if not config:
         return None
     name = config["name"]
     warmup = int(config.get("warmup", 0))
     if name == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=config.get("factor", 0.1), patience=config.get("patience", 5), min_lr=config.get("min_lr", 0.0)
+            optimizer, mode=mode, factor=config.get("factor", 0.1), patience=config.get("patience", 5), min_lr=config.get("min_lr", 0.0)
         )
     if name == "one_cycle":
         max_lr = config.get("max_lr") or [g["lr"] for g in optimizer.param_groups]

@@ -90,8 +90,8 @@ class Trainer:
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training
-        self.rank, self.world = _dist_info()
         self.device = resolve_device(self.cfg.get("device", options.device) if options.device == "auto" else options.device)
+        self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(int(self.cfg.get("seed", self.spec.seed)))  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
@@ -109,9 +109,10 @@ class Trainer:
         self.accumulate = int(self.cfg.get("accumulate", 1))
         steps = self.epochs * self.streams[self.primary].steps_per_epoch() // self.accumulate
         self.total_steps = min(steps, options.max_steps or steps)
-        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps)
-        self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
+        self.objective.total_steps = self.total_steps
         self.metrics = self._metric_plan()
+        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps, mode=self._monitor()[1])
+        self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
         self.state: dict[str, Any] = {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
         self.amp = self._amp()
 
@@ -153,6 +154,17 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids)
 
+    def _mean_over_ranks(self, values: dict[str, float]) -> dict[str, float]:
+        """Average the ranks' epoch means (equal step counts), so that every rank logs and
+        decides early stopping and plateau cuts on the same global loss, as one process would."""
+        if self.world <= 1 or not values:
+            return values
+        import torch.distributed as dist
+
+        summed = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
+        dist.all_reduce(summed)
+        return dict(zip(values, (summed / self.world).tolist()))
+
     def _amp(self) -> tuple[bool, torch.dtype | None]:
         precision = str(self.cfg.get("precision", "auto"))
         if self.device.type != "cuda" or precision == "32":
@@ -186,6 +198,7 @@ class Trainer:
         history = self._read_history()
         if self.opt.detect_anomaly:
             torch.autograd.set_detect_anomaly(True)
+            self._watch_non_finite()
         primary = self.streams[self.primary]
         start = time.perf_counter()
         while self.state["epoch"] < self.epochs and not self.state["stopped"] and not self._out_of_steps():
@@ -205,8 +218,8 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, primary: Stream, ckpt_root: Path) -> dict[str, float]:
         self.module.train()
-        sums: dict[str, float] = {}
-        count = 0
+        sums: dict[str, float] = dict(self.state.get("epoch_sums") or {})
+        count = int(sums.pop("_count", 0))
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
         for step, batch in primary.batches(epoch, self.state["epoch_step"]):
@@ -215,6 +228,7 @@ class Trainer:
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
             self.state["epoch_step"] = step + 1
+            self.state["epoch_sums"] = {**sums, "_count": float(count)}
             if bar is not None:
                 bar.update(1, values)
             every = self.opt.checkpoint_every
@@ -224,6 +238,8 @@ class Trainer:
                 break
         if bar is not None:
             bar.close()
+        if self.state["epoch_step"] >= steps:
+            self.state["epoch_sums"] = {}
         return {k: v / max(count, 1) for k, v in sums.items()}
 
     def _next_batches(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
@@ -248,6 +264,23 @@ class Trainer:
             batch = apply_augment(batch, stream.augment, self.aug_gen)
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
+    def _watch_non_finite(self) -> None:
+        """--detect-anomaly: stop at the first node whose output holds a NaN or an infinity."""
+        for node in self.model.graph.nodes:
+            if node.op == "call_module":
+                self.model.get_submodule(node.target).register_forward_hook(self._non_finite_hook(str(node.target)))
+
+    def _non_finite_hook(self, node_id: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            outs = output.values() if isinstance(output, Mapping) else output if isinstance(output, (tuple, list)) else (output,)
+            if all(torch.isfinite(o).all() for o in outs if isinstance(o, torch.Tensor) and o.is_floating_point()):
+                return
+            inputs_ok = all(torch.isfinite(a).all() for a in args if isinstance(a, torch.Tensor) and a.is_floating_point())
+            why = "from finite inputs" if inputs_ok else "because its input already was (check the data)"
+            raise TrainingError(f"node {node_id!r} ({type(module).__name__}) produced a non-finite output {why} at step {self.state['step']}; stopping without saving")
+
+        return hook
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.module(*[batch[name] for name in self.spec.inputs])
         return out if isinstance(out, dict) else {next(iter(self.spec.outputs)): out}
@@ -258,7 +291,7 @@ class Trainer:
         use_amp, dtype = self.amp
         with torch.autocast(self.device.type, dtype=dtype, enabled=use_amp):
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            total, terms = self.objective.compute(self.model, outputs, batches, step)
+            total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
         (total / self.accumulate).backward()
         micro = self.state.get("micro", 0) + 1
         self.state["micro"] = micro
@@ -284,6 +317,7 @@ class Trainer:
 
     def _end_epoch(self, epoch: int, train_means: dict[str, float], elapsed: float) -> dict[str, Any]:
         metrics = self.evaluate_streams()
+        train_means = self._mean_over_ranks(train_means)
         row: dict[str, Any] = {"epoch": epoch + 1, "step": self.state["step"], "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(elapsed, 3)}
         row.update({f"train_{k}": v for k, v in train_means.items()})
         row.update(metrics)
@@ -414,8 +448,11 @@ class Trainer:
             "positions": {k: list(v) for k, v in self.state["positions"].items()},
             "rng_torch": torch.get_rng_state(),
             "rng_augment": self.aug_gen.get_state(),
+            "epoch_sums": dict(self.state.get("epoch_sums") or {}),
             "spec": self.fingerprint(),
         }
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
         save_checkpoint(root, f"step-{self.state['step']:08d}-{self.state['epoch_step']:06d}", self.model.state_dict(), state, pointers=pointers)
 
@@ -446,7 +483,10 @@ class Trainer:
         self.state["best"] = state["best"]
         self.state["positions"] = {k: tuple(v) for k, v in state["positions"].items()}
         torch.set_rng_state(state["rng_torch"])
+        if "rng_cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.aug_gen.set_state(state["rng_augment"])
+        self.state["epoch_sums"] = dict(state.get("epoch_sums") or {})
         self._truncate_logs()
         if self.rank == 0:
             self.opt.log(f"resumed from {path.name} (step {self.state['step']}, epoch {self.state['epoch']})")
@@ -462,7 +502,7 @@ class Trainer:
             if not rows:
                 continue
             idx = rows[0].index(key)
-            keep = [rows[0]] + [r for r in rows[1:] if int(float(r[idx])) < limit + (1 if key == "epoch" else 0)]
+            keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and _before(r[idx], limit + (1 if key == "epoch" else 0))]
             write_atomic(path, "".join(",".join(r) + "\n" for r in keep).encode())
 
     def _finish(self, history: list[dict[str, Any]]) -> None:
@@ -507,6 +547,14 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     return plan
 
 
+def _before(cell: str, limit: int) -> bool:
+    """Whether a log row's step/epoch cell is below ``limit`` (a cell cut short by a kill is not)."""
+    try:
+        return int(float(cell)) < limit
+    except ValueError:
+        return False
+
+
 def _num(text: str) -> Any:
     try:
         value = float(text)
@@ -515,13 +563,20 @@ def _num(text: str) -> Any:
     return int(value) if value.is_integer() and "." not in text and "e" not in text else value
 
 
-def _dist_info() -> tuple[int, int]:
+def _dist_info(device: torch.device) -> tuple[int, int, torch.device]:
+    """``(rank, world size, device)`` under ``torchrun``; ``(0, 1, device)`` otherwise.
+
+    On GPUs each rank takes the one its ``LOCAL_RANK`` names and talks over NCCL; on the CPU
+    (also ``--device cpu`` on a GPU machine) the ranks talk over gloo.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return 0, 1
+        return 0, 1, device
     import torch.distributed as dist
 
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    return dist.get_rank(), dist.get_world_size()
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device

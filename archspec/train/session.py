@@ -111,9 +111,9 @@ def predict_run(run_dir: str | Path, out: str | Path, *, stream: str | None = No
     with torch.no_grad():
         n = next(iter(tensors.values())).shape[0]
         for i in range(0, n, 256):
-            out = model(*[tensors[k][i : i + 256].to(dev) for k in spec.inputs])
-            out = out if isinstance(out, dict) else {next(iter(spec.outputs)): out}
-            for k, v in out.items():
+            got = model(*[tensors[k][i : i + 256].to(dev) for k in spec.inputs])
+            got = got if isinstance(got, dict) else {next(iter(spec.outputs)): got}
+            for k, v in got.items():
                 results.setdefault(k, []).append(v.float().cpu().numpy())
     merged = {k: np.concatenate(v) for k, v in results.items()}
     return _save_predictions(merged, Path(out))

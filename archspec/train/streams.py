@@ -88,7 +88,8 @@ def build_streams(spec: Spec, *, base_dir: str | None = None, roles: tuple[str, 
             continue
         loc = spec.doc.loc(("data", name), key=True)
         arrays = _read(raw, base, spec.seed, loc)
-        arrays = _map_fields(arrays, raw.get("fields"), spec, name)
+        if "csv" not in raw:  # the CSV reader has already named its columns by ``fields``
+            arrays = _map_fields(arrays, raw.get("fields"), spec, name)
         tensors = {k: _tensor(v) for k, v in arrays.items()}
         augs = []
         if raw.get("augment"):
@@ -146,8 +147,8 @@ def _path(base: str, path: str) -> str:
 
 
 def _map_fields(arrays: dict[str, np.ndarray], fields: Mapping[str, Any] | None, spec: Spec, stream: str) -> dict[str, np.ndarray]:
-    if not fields or set(fields) == set(arrays):
-        return arrays  # no mapping, or a CSV whose columns the reader already mapped
+    if not fields:
+        return arrays
     out = {}
     for name, source in fields.items():
         if source not in arrays:
