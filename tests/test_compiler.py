@@ -300,8 +300,9 @@ def test_init_schemes_have_the_variances_the_lecture_gives():
     assert torch.all(model.le.bias == 0.5)
 
 
-def test_torch_compile_fullgraph_runs_on_a_compiled_example():
-    model, graph = compiled("two_branch")
+@pytest.mark.parametrize("name", ["two_branch", "autoencoder", "unet", "cnn"])
+def test_torch_compile_fullgraph_runs_on_compiled_examples(name):
+    model, graph = compiled(name)
     model.eval()
     inputs = list(example_inputs(graph, batch=3).values())
     fast = torch.compile(model, fullgraph=True, backend="aot_eager")
