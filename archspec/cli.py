@@ -449,6 +449,8 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
             raise click.UsageError("--resume continues a run with its own spec: drop SPEC and --set (they would make it another run)")
         result = resume_run(Path(resume_dir), options)
     elif spec_file:
+        if not run_dir and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise click.UsageError("under torchrun, give every rank the same --run-dir")
         if not run_dir:
             from archspec.pipeline import load
 
@@ -456,7 +458,9 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
         result = start_run(spec_file, overrides, options)
     else:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if not k.startswith("train_") and k != "lr")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if not k.startswith("train_") and k not in ("lr", "seconds"))
     click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
     click.echo(f"next: archspec evaluate {result.run_dir}")
 

@@ -285,7 +285,6 @@ TRAINING = _closed(
         "precision": {"enum": ["32", "bf16", "fp16", "auto"]},
         "device": {"enum": ["auto", "cpu", "cuda", "mps"]},
         "primary": {"type": "string", "description": "the stream that defines an epoch"},
-        "val": {"type": "string", "description": "the stream used for validation metrics"},
         "metrics": {"type": "array", "items": {"type": "string"}},
         "early_stopping": _closed(
             {"metric": {"type": "string"}, "patience": POS_INT, "mode": {"enum": ["min", "max"]}}, ("metric",)

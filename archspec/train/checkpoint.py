@@ -55,7 +55,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[str, torch.Tensor], state: Mapping[str, Any], *, pointers: tuple[str, ...] = ("latest",), keep: int = 2) -> Path:
+def save_checkpoint(
+    root: str | os.PathLike[str],
+    name: str,
+    weights: Mapping[str, torch.Tensor],
+    state: Mapping[str, Any],
+    *,
+    pointers: tuple[str, ...] = ("latest",),
+    keep: int = 2,
+) -> Path:
     """Save ``weights`` and ``state`` as ``root/name``; point ``root/<pointer>`` at it."""
     from safetensors import SafetensorError
     from safetensors.torch import save_file
@@ -66,7 +74,9 @@ def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[st
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
     except OSError as exc:
-        raise CheckpointError(f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact") from exc
+        raise CheckpointError(
+            f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact"
+        ) from exc
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
         save_file(_unshare(tensors), str(tmp / WEIGHTS), metadata={"format": "archspec-checkpoint-1"})
@@ -82,7 +92,9 @@ def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[st
     except (OSError, RuntimeError, SafetensorError) as exc:  # a full disk shows up as any of these
         shutil.rmtree(tmp, ignore_errors=True)
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:200]
-        raise CheckpointError(f"could not write checkpoint {final}: {why}; the previous checkpoint is intact") from exc
+        raise CheckpointError(
+            f"could not write checkpoint {final}: {why}; the previous checkpoint is intact"
+        ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -90,7 +102,9 @@ def save_checkpoint(root: str | os.PathLike[str], name: str, weights: Mapping[st
         try:
             write_atomic(root / pointer, (name + "\n").encode())
         except OSError as exc:
-            raise CheckpointError(f"wrote {final} but could not update {root / pointer}: {exc.strerror or exc}; it still names the previous checkpoint, which is intact") from exc
+            raise CheckpointError(
+                f"wrote {final} but could not update {root / pointer}: {exc.strerror or exc}; it still names the previous checkpoint, which is intact"
+            ) from exc
     _prune(root, keep, protect={name, *(_read_pointer(root, p) for p in ("latest", "best"))})
     return final
 
@@ -114,7 +128,9 @@ def _read_pointer(root: Path, pointer: str) -> str | None:
 
 
 def _prune(root: Path, keep: int, protect: set[str | None]) -> None:
-    steps = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")), key=lambda p: p.name)
+    steps = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")), key=lambda p: p.name
+    )
     for old in steps[:-keep] if keep > 0 else []:
         if old.name not in protect:
             shutil.rmtree(old, ignore_errors=True)
@@ -148,7 +164,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: incomplete checkpoint ({exc.filename} is missing)") from None
     except (SafetensorError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path}: corrupt or unsafe checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise CheckpointError(
+            f"{path}: corrupt or unsafe checkpoint ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     except Exception as exc:  # pickle.UnpicklingError for code-carrying pickles, and friends
         raise CheckpointError(f"{path}: refused to load ({type(exc).__name__}: {str(exc)[:200]})") from None
     return weights, state

@@ -106,6 +106,8 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts)
         self.primary = self._primary()
         self.epochs = int(self.cfg.get("epochs", 10))
+        options.max_steps = options.max_steps or self.cfg.get("max_steps")  # the CLI flag wins
+        options.checkpoint_every = options.checkpoint_every or self.cfg.get("checkpoint_every")
         self.accumulate = int(self.cfg.get("accumulate", 1))
         steps = self.epochs * self.streams[self.primary].steps_per_epoch() // self.accumulate
         self.total_steps = min(steps, options.max_steps or steps)
@@ -115,6 +117,8 @@ class Trainer:
         self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
         self.state: dict[str, Any] = {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
         self.amp = self._amp()
+        self._step_rows: list[list[Any]] = []  # steps.csv rows not yet on disk (see _log_step)
+        self._steps_flushed = time.monotonic()
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -292,7 +296,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=dtype, enabled=use_amp):
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
             total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
-        (total / self.accumulate).backward()
+        (total / self.accumulate if self.accumulate > 1 else total).backward()  # no extra node at 1
         micro = self.state.get("micro", 0) + 1
         self.state["micro"] = micro
         if micro % self.accumulate == 0:
@@ -311,6 +315,9 @@ class Trainer:
         if self.schedule is not None and not isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.schedule.step()
         self.state["step"] = step + 1
+        params = [p for p in self.model.parameters() if p.numel()]
+        if not params or bool(torch.isfinite(torch.stack(torch._foreach_norm(params, math.inf))).all()):
+            return  # one fused check per step (max |p| is NaN or inf iff p holds one), not one per tensor
         for name, p in self.model.named_parameters():
             if not torch.isfinite(p).all():
                 raise TrainingError(f"parameter {name!r} became non-finite at step {step + 1}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
@@ -417,15 +424,25 @@ class Trainer:
             (run / name).unlink(missing_ok=True)
 
     def _log_step(self, step: int, values: dict[str, float]) -> None:
+        """Buffer a steps.csv row. Rows reach the file every 2 s, before every checkpoint (so
+        the file holds every row a resume from that checkpoint keeps) and at the end."""
         if self.rank != 0:
             return
+        if not self._step_rows:
+            self._step_rows.append(["step", *values])  # the header, written only to a new file
+        self._step_rows.append([step, *(repr(v) for v in values.values())])
+        if time.monotonic() - self._steps_flushed > 2.0:
+            self._flush_steps()
+
+    def _flush_steps(self) -> None:
+        self._steps_flushed = time.monotonic()
+        if len(self._step_rows) <= 1:
+            return
         path = self.opt.run_dir / "steps.csv"
-        new = not path.exists()
+        rows = self._step_rows if not path.exists() else self._step_rows[1:]
         with open(path, "a", newline="") as fh:
-            writer = csv.writer(fh)
-            if new:
-                writer.writerow(["step", *values])
-            writer.writerow([step, *(repr(v) for v in values.values())])
+            csv.writer(fh).writerows(rows)
+        self._step_rows = []
 
     def _read_history(self) -> list[dict[str, Any]]:
         path = self.opt.run_dir / "metrics.csv"
@@ -438,6 +455,7 @@ class Trainer:
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
         if self.rank != 0:
             return
+        self._flush_steps()
         if row is not None:
             self._append_metrics(row)
         state = {
@@ -508,6 +526,7 @@ class Trainer:
     def _finish(self, history: list[dict[str, Any]]) -> None:
         if self.rank != 0:
             return
+        self._flush_steps()
         from archspec.train.plots import plot_history
 
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)

@@ -6,6 +6,7 @@ predict. A run directory holds ``spec.yaml`` (the text as written), ``run.json``
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> 
     if (options.run_dir / "checkpoints" / "latest").exists():
         raise CheckpointError(f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}")
     info = {"spec_file": str(spec_file), "overrides": list(overrides), "base_dir": str(Path(spec_file).resolve().parent)}
-    write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
     return train(graph, options)
 
 
@@ -48,7 +50,10 @@ def _run_graph(run_dir: Path) -> Graph:
         raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
     info = _info(run_dir)
     spec = load_text(spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", []))
-    spec.doc.file = str(Path(info.get("base_dir", run_dir)) / "spec.yaml")  # data paths stay relative to the original spec
+    base = info.get("base_dir")
+    if not base or not Path(base).is_dir():
+        base = run_dir  # the project moved: data paths are read relative to the run directory
+    spec.doc.file = str(Path(base) / "spec.yaml")  # data paths stay relative to the original spec
     return analyse(spec)
 
 

@@ -1,0 +1,256 @@
+"""``torchrun`` data parallelism on CPU (gloo): two ranks with a global batch of 64 must train the
+same model as one process with a batch of 64, jobs started side by side must not collide, and a
+job that loses a rank must fail instead of hanging.
+
+Each torchrun job starts two Python processes that import torch, so these tests take tens of
+seconds together on a 2-core machine; every subprocess has a timeout.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from archspec.pipeline import analyse, load
+from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
+from archspec.train.runner import RunOptions, train
+from archspec.train.streams import build_streams
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+TIMEOUT = 120
+
+# No dropout, no batch norm, no augmentation: the two runs may differ only in the order of float
+# additions (a mean over 64 samples vs two means over 32 averaged by all-reduce).
+SPEC = """\
+archspec: 1
+name: ddp-moons
+inputs:
+  x: {shape: [2]}
+nodes:
+  h: {op: linear, out_features: 32}
+  a: {op: tanh}
+  out: {op: linear, out_features: 2}
+outputs: {logits: out}
+data:
+  train: {dataset: moons, split: train, batch_size: 64}
+losses:
+  ce: {fn: cross_entropy, stream: train, pred: logits, target: label}
+training:
+  optimizer: {name: adam, lr: 0.01}
+  epochs: 2
+"""
+
+# Runs the ordinary CLI in each rank, then saves that rank's final parameters, so the test can
+# see every rank's weights (the run itself writes only rank 0's).
+RANK_DUMP = """\
+import os, sys
+from safetensors.torch import save_file
+from archspec.train import runner
+
+_run = runner.Trainer.run
+
+def run(self):
+    result = _run(self)
+    weights = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+    save_file(weights, os.path.join(sys.argv[1], f"rank{self.rank}-of-{self.world}.safetensors"))
+    return result
+
+runner.Trainer.run = run
+from archspec.cli import main
+main(sys.argv[2:])
+"""
+
+
+def env() -> dict[str, str]:
+    out = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out.pop("WORLD_SIZE", None)
+    return out
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    weights, _ = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+    return weights
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ddp") / "ddp.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def train_losses(run_dir: Path) -> list[float]:
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        return [float(row["train_loss"]) for row in csv.DictReader(fh)]
+
+
+@pytest.fixture(scope="module")
+def one_process(spec_file) -> dict[str, torch.Tensor]:
+    """The reference: one process, batch 64."""
+    run_dir = spec_file.parent / "one"
+    result = train(analyse(load(spec_file)), RunOptions(run_dir=run_dir, progress=False, log=lambda s: None))
+    assert result.steps == 2 * 11  # 700 samples / 64 rounded up, 2 epochs
+    return {"weights": final_weights(run_dir), "train_loss": train_losses(run_dir)}
+
+
+def assert_matches_one_process(weights: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> None:
+    # Tolerance: per step the two gradients differ by a few float32 ulps (relative ~1e-7) from
+    # summation order; Adam divides by sqrt(v), so each update differs by about lr x 1e-7 and
+    # 22 steps of lr 0.01 drift by < 1e-7 absolute. We measured <= 6e-8; 1e-5 leaves room for
+    # other BLAS kernels while still catching a wrong batch split or a missing gradient
+    # average, which move the weights by 1e-3 or more.
+    reference = reference["weights"]
+    assert weights.keys() == reference.keys()
+    for k in reference:
+        torch.testing.assert_close(
+            weights[k], reference[k], rtol=0, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}"
+        )
+
+
+def test_each_rank_takes_a_disjoint_slice_of_the_global_batch(spec_file):
+    spec = load(spec_file)
+    single = build_streams(spec)["train"]
+    ranks = [build_streams(spec, rank=r, world=2)["train"] for r in range(2)]
+    assert [s.batch_size for s in ranks] == [32, 32]
+    assert [s.steps_per_epoch() for s in ranks] == [single.steps_per_epoch()] * 2
+    for epoch in range(2):
+        assert not set(ranks[0].order(epoch).tolist()) & set(ranks[1].order(epoch).tolist())
+        for (step, whole), (_, b0), (_, b1) in zip(
+            single.batches(epoch), ranks[0].batches(epoch), ranks[1].batches(epoch)
+        ):
+            together = torch.cat([b0["x"], b1["x"]])
+            assert len(b0["x"]) == len(b1["x"]), step  # equal shares: the mean of means is the mean
+            assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, whole["x"].tolist())), step
+
+
+def test_two_ranks_train_the_same_weights_as_one_process_with_the_same_global_batch(
+    spec_file, one_process, tmp_path
+):
+    (tmp_path / "dump.py").write_text(RANK_DUMP)
+    run_dir = tmp_path / "two"
+    command = [
+        *TORCHRUN,
+        str(tmp_path / "dump.py"),
+        str(tmp_path),
+        "train",
+        str(spec_file),
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (load_file(str(tmp_path / f"rank{r}-of-2.safetensors")) for r in range(2))
+    for k in rank0:
+        assert torch.equal(rank0[k], rank1[k]), f"ranks disagree on {k}"
+    saved = final_weights(run_dir)
+    for k in saved:
+        assert torch.equal(saved[k], rank0[k])
+    assert_matches_one_process(saved, one_process)
+    # the logged epoch loss is the mean over both ranks' halves, so early stopping and plateau
+    # cuts (which may watch train_loss) see what one process would see, on every rank
+    assert train_losses(run_dir) == pytest.approx(one_process["train_loss"], rel=1e-6)
+
+
+def test_two_jobs_started_together_pick_their_own_ports(spec_file, one_process, tmp_path):
+    jobs = []
+    for name in ("a", "b"):
+        command = [
+            *TORCHRUN,
+            "-m",
+            "archspec.cli",
+            "train",
+            str(spec_file),
+            "--run-dir",
+            str(tmp_path / name),
+            "--no-progress",
+        ]
+        jobs.append(
+            subprocess.Popen(
+                command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    for job in jobs:
+        _, err = job.communicate(timeout=TIMEOUT)
+        assert job.returncode == 0, err[-3000:]
+    for name in ("a", "b"):
+        assert_matches_one_process(final_weights(tmp_path / name), one_process)
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (from /proc; no psutil)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            frontier += kids
+    return found
+
+
+def rank_of(pid: int) -> int | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"RANK="):
+            return int(item[5:])
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to find the worker processes")
+def test_killing_one_rank_makes_the_job_fail_instead_of_hang(spec_file, tmp_path):
+    run_dir = tmp_path / "killed"
+    command = [
+        *TORCHRUN,
+        "-m",
+        "archspec.cli",
+        "train",
+        str(spec_file),
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        "--set",
+        "training.epochs=100000",
+    ]
+    job = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not (run_dir / "steps.csv").exists():  # rank 0 has taken a step: both ranks are in the loop
+            assert job.poll() is None, job.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the job never started training"
+            time.sleep(0.2)
+        victim = next(pid for pid in children(job.pid) if rank_of(pid) == 1)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        job.wait(timeout=60)
+        assert job.returncode != 0
+        assert time.monotonic() - killed_at < 60
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)  # our own session: torchrun and its workers
+            job.wait()
+        job.stderr.close()
