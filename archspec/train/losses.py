@@ -155,6 +155,13 @@ def _index_target(name: str, pred: Tensor, target: Tensor, ignore_index: int | N
     if target.is_floating_point() and not torch.equal(target, target.round()):
         raise ValueError(f"{name} needs whole-number class indices as targets, got fractional values")
     target = target.long()
+    if target.device.type == "cpu" and name != "dice":
+        return target  # torch checks the range itself on the CPU; _explain turns its error into ours
+    _check_range(name, pred, target, ignore_index)
+    return target
+
+
+def _check_range(name: str, pred: Tensor, target: Tensor, ignore_index: int | None) -> None:
     c = pred.shape[1]
     bad = (target < 0) | (target >= c)
     if ignore_index is not None:
@@ -162,7 +169,15 @@ def _index_target(name: str, pred: Tensor, target: Tensor, ignore_index: int | N
     if bool(bad.any()):
         value = int(target[bad][0])
         raise ValueError(f"{name} target holds class {value} but pred has {c} classes (0..{c - 1})")
-    return target
+
+
+def _explain(name: str, fn: Any, pred: Tensor, target: Tensor, ignore: int | None, **kwargs: Any) -> Tensor:
+    """Call torch's loss; if it rejects the targets, say which class was out of range."""
+    try:
+        return fn(pred, target, **kwargs)
+    except (IndexError, RuntimeError):
+        _check_range(name, pred, target, ignore)
+        raise
 
 
 def _weight(opts: Mapping[str, Any], key: str, pred: Tensor, name: str, size: int | None) -> Tensor | None:
@@ -189,7 +204,7 @@ def _cross_entropy(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> 
         return F.cross_entropy(pred, target.to(pred.dtype), weight=weight, label_smoothing=smoothing)
     ignore = int(opts.get("ignore_index", -100))
     target = _index_target("cross_entropy", pred, target, ignore)
-    return F.cross_entropy(pred, target, weight=weight, ignore_index=ignore, label_smoothing=smoothing)
+    return _explain("cross_entropy", F.cross_entropy, pred, target, ignore, weight=weight, ignore_index=ignore, label_smoothing=smoothing)
 
 
 def _nll(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:
@@ -197,7 +212,7 @@ def _nll(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:
     _class_dim("nll", pred)
     weight = _weight(opts, "weight", pred, "nll", pred.shape[1])
     ignore = int(opts.get("ignore_index", -100))
-    return F.nll_loss(pred, _index_target("nll", pred, target, ignore), weight=weight, ignore_index=ignore)
+    return _explain("nll", F.nll_loss, pred, _index_target("nll", pred, target, ignore), ignore, weight=weight, ignore_index=ignore)
 
 
 def _bce(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archspec.errors import SchemaError, SpecError, TrainingError, did_you_mean
+from archspec.errors import DataError, SchemaError, SpecError, TrainingError, did_you_mean
 from archspec.spec.model import Spec
 
 __all__ = ["LossTerm", "Objective", "bind_objective"]
@@ -82,13 +82,18 @@ class Objective:
             else:
                 pred = outputs[term.stream][term.pred]
                 target = batches[term.stream][term.target]
-                value = LOSSES[term.fn](pred, target, term.options)
-            if not torch.isfinite(value.detach()).all():
-                raise TrainingError(f"loss term {term.name!r} ({term.fn}) is {value.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
+                try:
+                    value = LOSSES[term.fn](pred, target, term.options)
+                except ValueError as exc:
+                    raise DataError(f"loss term {term.name!r} on stream {term.stream!r}: {exc}") from None
             values[term.name] = value
             weighted = value * term.weight_at(step, epoch, self.total_steps)
             total = weighted if total is None else total + weighted
         assert total is not None
+        if not torch.isfinite(total.detach()):  # one check per step; name the culprit only on failure
+            name, bad = next(((k, v) for k, v in values.items() if not torch.isfinite(v.detach())), ("total", total))
+            fn = next((t.fn for t in self.terms if t.name == name), "weighted sum")
+            raise TrainingError(f"loss term {name!r} ({fn}) is {bad.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
         return total, values
 
 
