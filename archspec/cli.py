@@ -428,8 +428,9 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
 @click.option("--checkpoint-every", type=click.IntRange(min=1), help="Also checkpoint every N steps (default: every epoch).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on a terminal.")
 @click.option("--detect-anomaly", is_flag=True, help="Name the first op that produced a NaN/Inf (slow).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch (small models often train fastest on 1).")
 @set_option
-def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, device: str, max_steps: int | None, checkpoint_every: int | None, progress: bool, detect_anomaly: bool, overrides: Sequence[str]) -> None:
+def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, device: str, max_steps: int | None, checkpoint_every: int | None, progress: bool, detect_anomaly: bool, threads: int | None, overrides: Sequence[str]) -> None:
     """Train SPEC on the data, losses and training settings it names.
 
     \b
@@ -443,6 +444,10 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
     from archspec.train.runner import RunOptions
     from archspec.train.session import default_run_dir, resume_run, start_run
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     options = RunOptions(run_dir=Path(run_dir or "."), device=device, progress=progress, checkpoint_every=checkpoint_every, max_steps=max_steps, detect_anomaly=detect_anomaly, log=lambda m: click.echo(m, err=True))
     if resume_dir:
         if overrides or spec_file:

@@ -285,7 +285,13 @@ TRAINING = _closed(
         "precision": {"enum": ["32", "bf16", "fp16", "auto"]},
         "device": {"enum": ["auto", "cpu", "cuda", "mps"]},
         "primary": {"type": "string", "description": "the stream that defines an epoch"},
-        "metrics": {"type": "array", "items": {"type": "string"}},
+        "metrics": {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            ],
+            "description": "metrics per epoch on role: val streams; a list, or {output: [metrics]}",
+        },
         "early_stopping": _closed(
             {"metric": {"type": "string"}, "patience": POS_INT, "mode": {"enum": ["min", "max"]}}, ("metric",)
         ),

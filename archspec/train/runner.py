@@ -177,18 +177,10 @@ class Trainer:
 
     def _metric_plan(self) -> list[tuple[str, str, str, str]]:
         """(val stream, metric name, output, target) for every metric to report per epoch."""
-        from archspec.train.metrics import default_metrics
-
         plan = []
-        names = self.cfg.get("metrics")
         for stream_name, stream in self.streams.items():
-            if stream.role != "val":
-                continue
-            for term in self.objective.terms:
-                if term.is_penalty or term.target not in stream.tensors:
-                    continue
-                for metric in names or default_metrics(term.fn):
-                    plan.append((stream_name, metric, term.pred, term.target))
+            if stream.role == "val":
+                plan += [(stream_name, m, p, t) for m, p, t in _plan_for(self, stream)]
         return plan
 
     # -- the loop -------------------------------------------------------------------------------
@@ -556,13 +548,28 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+_CLASS_METRICS = ("accuracy", "top", "iou", "dice")
+
+
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
+    """Metrics per loss term: ``training.metrics`` as a mapping {output: [...]} picks them per
+    output; as a list, each metric goes to the terms whose targets it fits (class metrics to
+    integer targets, mse/mae to float ones); without it, each loss's default metrics."""
     from archspec.train.metrics import default_metrics
 
+    chosen = trainer.cfg.get("metrics")
     plan = []
     for term in trainer.objective.terms:
-        if not term.is_penalty and term.target in stream.tensors:
-            plan += [(m, term.pred, term.target) for m in (trainer.cfg.get("metrics") or default_metrics(term.fn))]
+        if term.is_penalty or term.target not in stream.tensors:
+            continue
+        if isinstance(chosen, dict):
+            names = chosen.get(term.pred, default_metrics(term.fn))
+        elif chosen:
+            classes = not stream.tensors[term.target].is_floating_point()
+            names = [m for m in chosen if m.startswith(_CLASS_METRICS) == classes]
+        else:
+            names = default_metrics(term.fn)
+        plan += [(m, term.pred, term.target) for m in names]
     return plan
 
 

@@ -44,11 +44,19 @@ def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> 
     return train(graph, options)
 
 
+def run_graph(run_dir: Path) -> Graph:
+    """The analysed spec a run was trained from (with the overrides it was started with)."""
+    return _run_graph(Path(run_dir))
+
+
 def _run_graph(run_dir: Path) -> Graph:
     spec_path = run_dir / "spec.yaml"
     if not spec_path.exists():
         raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
     info = _info(run_dir)
+    resolved = run_dir / "resolved.yaml"
+    if not info and resolved.exists():  # started from Python (no run.json): the resolved spec has the overrides
+        spec_path = resolved
     spec = load_text(spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", []))
     base = info.get("base_dir")
     if not base or not Path(base).is_dir():

@@ -60,7 +60,7 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
     The part's node ids in the earlier spec are matched to this spec's part by position, so the
     encoder can live under another name here. Shapes must agree exactly.
     """
-    from archspec.pipeline import load
+    from archspec.train.session import run_graph
 
     for part, source in config.items():
         if part not in spec.parts:
@@ -68,7 +68,7 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
         run = Path(source["run"])
         run = run if run.is_absolute() else base / run
         weights, path = run_weights(run)
-        old_spec = load(run / "spec.yaml")
+        old_spec = run_graph(run).spec
         old_part = source.get("part", part)
         if old_part not in old_spec.parts:
             raise CheckpointError(f"{run}: its spec has no part {old_part!r} (parts: {', '.join(old_spec.parts) or 'none'})")
