@@ -289,3 +289,24 @@ def test_load_text_round_trips_examples_deterministically():
     a = load_text(EXAMPLES[0].read_text(), name="a")
     b = load_text(EXAMPLES[0].read_text(), name="a")
     assert list(a.nodes) == list(b.nodes)
+
+
+def test_the_schemas_dataset_list_matches_the_registry():
+    from archspec.data import DATASETS
+    from archspec.spec.schema import DATASETS as LISTED
+
+    assert sorted(DATASETS) == LISTED
+
+
+def test_unknown_loss_dataset_and_metric_names_fail_validation_without_torch():
+    text = HEAD + (
+        "nodes:\n  a: {op: linear, out_features: 4}\n"
+        "data:\n  t: {dataset: digitz}\n"
+        "losses:\n  l: {fn: cross_entropi, target: label}\n"
+        "training: {metrics: [acuracy]}\n"
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:7:16: data.t.dataset: unknown value 'digitz' (hint: did you mean 'digits'?)",
+        "spec.yaml:9:11: losses.l.fn: unknown value 'cross_entropi' (hint: did you mean 'cross_entropy'?)",
+        "spec.yaml:10:22: training.metrics[0]: unknown metric 'acuracy' (hint: did you mean 'accuracy'?)",
+    ]

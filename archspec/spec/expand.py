@@ -102,6 +102,7 @@ class _Expander:
         self.pending: list[tuple[Node, list[_Lazy]]] = []
         self.shares: list[tuple[Node, _Lazy]] = []
         self.globals = self._globals()
+        self.over_limit = False  # MAX_NODES was passed: reported once, expansion stops
 
     # -- driver ----------------------------------------------------------------------------
 
@@ -109,6 +110,9 @@ class _Expander:
         inputs = self._inputs()
         top = _Namespace(prefix="", inputs={name: Ref(name) for name in inputs})
         ctx = _Ctx(ns=top, env=dict(self.globals), path=("nodes",))
+        self._precount(self.data.get("nodes") or {}, ctx)
+        if self.errors:
+            raise SpecErrors(self.errors)
         self._expand_nodes(self.data.get("nodes") or {}, ctx)
         self._resolve_pending()
         outputs = self._outputs(top)
@@ -207,8 +211,7 @@ class _Expander:
             path = ctx.path + (key,)
             if not isinstance(raw, Mapping):
                 continue  # the schema already reported it
-            if len(self.nodes) > MAX_NODES:
-                self.fail(ExpandError(f"the spec expands to more than {MAX_NODES} nodes", loc=self.doc.loc(path, key=True), hint="lower a repeat count"))
+            if self.over_limit:
                 return
             before = len(self.errors)
             entry = self._expand_entry(key, raw, ctx, path)
@@ -224,12 +227,17 @@ class _Expander:
         repeat = self._repeat(raw, ctx, path)
         if repeat is None:
             return None
+        if len(self.nodes) + (repeat if NodeKey.BLOCK.value not in raw else 1) > MAX_NODES:
+            self._too_many(path, ctx)
+            return None
         default_in = self._inputs_of(raw, ctx, path)
         if repeat == 1 and NodeKey.REPEAT.value not in raw:
             return self._expand_one(ctx.ns.prefix + key, raw, ctx, path, default_in, ctx.env)
         group = _Entry(default=None)
         prev_id: str | None = None
         for i in range(repeat):
+            if self.over_limit:
+                return None
             copy_in = default_in if prev_id is None else [_Lazy(f"{key}.{i - 1}", ctx.ns, self.doc.loc(path, key=True))]
             env = {**ctx.env, "index": i}
             entry = self._expand_one(f"{ctx.ns.prefix}{key}.{i}", raw, ctx, path, copy_in, env)
@@ -240,6 +248,39 @@ class _Expander:
             prev_id = str(i)
         group.inner = None
         return group
+
+    def _precount(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
+        """Refuse a spec that would expand past MAX_NODES before building any of it.
+
+        Counts literal ``repeat`` values through blocks (an expression counts as 1, and the
+        exact limit is enforced again during expansion), so a hostile spec costs milliseconds.
+        """
+        sizes: dict[str, int] = {}
+        total = 0
+        for key, raw in nodes.items():
+            total += self._size(raw, sizes, ())
+            if total > MAX_NODES:
+                self._too_many(ctx.path + (key,), ctx)
+                return
+
+    def _size(self, raw: Any, sizes: dict[str, int], stack: tuple[str, ...]) -> int:
+        if not isinstance(raw, Mapping):
+            return 1
+        repeat = raw.get(NodeKey.REPEAT.value, 1)
+        repeat = repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1
+        name = raw.get(NodeKey.BLOCK.value)
+        block = (self.data.get("blocks") or {}).get(name) if isinstance(name, str) else None
+        if not isinstance(block, Mapping) or name in stack:
+            return repeat
+        if name not in sizes:
+            inner = block.get("nodes") or {}
+            sizes[name] = min(sum(self._size(r, sizes, stack + (name,)) for r in inner.values()) if isinstance(inner, Mapping) else 1, MAX_NODES + 1)
+        return min(repeat * sizes[name], MAX_NODES + 1)
+
+    def _too_many(self, path: tuple, ctx: _Ctx) -> None:
+        if not self.over_limit:
+            self.over_limit = True
+            self.fail(ExpandError(f"the spec expands to more than {MAX_NODES} nodes", loc=self.doc.loc(path, key=True), hint="lower a repeat count", via=ctx.via))
 
     def _repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> int | None:
         value = self._subst(raw.get(NodeKey.REPEAT.value, 1), ctx.env, path + ("repeat",))

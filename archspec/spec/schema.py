@@ -143,6 +143,9 @@ EXPECT = _closed(
     }
 )
 
+DATASETS = ["digits", "moons", "paired", "shapes", "spirals", "xor"]  # a test keeps this equal to archspec.data's
+METRIC = {"type": "string", "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)$"}
+
 AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
 AUGMENT_ITEM = {
     "anyOf": [
@@ -176,7 +179,7 @@ AUGMENT_ITEM = {
 
 STREAM = _closed(
     {
-        "dataset": {"type": "string", "description": "a built-in dataset (digits, moons, spirals, xor, shapes, paired)"},
+        "dataset": {"enum": DATASETS, "description": "a built-in dataset"},
         "csv": {"type": "string"},
         "npz": {"type": "string"},
         "npy": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -211,7 +214,7 @@ PENALTIES = ["l1", "l2"]
 LOSS = {
     "type": "object",
     "properties": {
-        "fn": {"type": "string", "description": f"one of {', '.join(LOSSES)}; or l1/l2 with params: for a penalty"},
+        "fn": {"enum": [*LOSSES, *(p for p in PENALTIES if p not in LOSSES)], "description": "a loss; or l1/l2 with params: for a penalty"},
         "stream": {"type": "string"},
         "pred": {"type": "string", "description": "a model output name"},
         "target": {"type": "string", "description": "a stream field, or input:NAME for reconstruction"},
@@ -287,8 +290,8 @@ TRAINING = _closed(
         "primary": {"type": "string", "description": "the stream that defines an epoch"},
         "metrics": {
             "anyOf": [
-                {"type": "array", "items": {"type": "string"}},
-                {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                {"type": "array", "items": METRIC},
+                {"type": "object", "additionalProperties": {"type": "array", "items": METRIC}},
             ],
             "description": "metrics per epoch on role: val streams; a list, or {output: [metrics]}",
         },

@@ -30,6 +30,7 @@ _TYPE_NAMES = {
     "null": "null",
 }
 
+_METRICS = ["accuracy", "accuracy:0.5", "top5", "topk:3", "iou", "dice", "mse", "mae"]
 _YAML11 = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"}
 
 
@@ -187,6 +188,8 @@ def _one_of(doc: Document, err: Any, path: tuple) -> SpecError:
 
 
 def _pattern(doc: Document, err: Any, path: tuple) -> SpecError:
+    if "metrics" in path:
+        return SchemaError(f"unknown metric {err.instance!r}", loc=doc.loc(path), hint=did_you_mean(err.instance, _METRICS) or f"metrics: {', '.join(_METRICS)}")
     return SchemaError(f"{err.instance!r} does not match {err.validator_value!r}", loc=doc.loc(path))
 
 
