@@ -349,3 +349,19 @@ def test_a_loss_reading_an_unknown_output_is_a_located_error(tmp_path):
         str(info.value)
         == "moons.yaml:16:48: losses.ce.pred: loss 'ce' reads unknown output 'logit' (hint: did you mean 'logits'?)"
     )
+
+
+def test_epoch_metrics_are_mirrored_to_tensorboard_when_it_is_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    import archspec
+    from archspec.pipeline import load_text
+    from archspec.train.runner import RunOptions, train
+
+    spec = (
+        "archspec: 1\ninputs: {x: {shape: [2]}}\nnodes:\n  fc: {op: linear, out_features: 2}\n"
+        "data:\n  train: {dataset: moons}\n  val: {dataset: moons, split: val, role: val}\n"
+        "losses:\n  ce: {fn: cross_entropy, target: label}\ntraining: {epochs: 2}\n"
+    )
+    train(archspec.analyse(load_text(spec)), RunOptions(run_dir=tmp_path / "run", progress=False, log=lambda s: None))
+    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0

@@ -117,6 +117,9 @@ class Trainer:
         self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
         self.state: dict[str, Any] = {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
         self.amp = self._amp()
+        # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
+        self.tb: Any = None
         self._step_rows: list[list[Any]] = []  # steps.csv rows not yet on disk (see _log_step)
         self._steps_flushed = time.monotonic()
 
@@ -288,7 +291,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=dtype, enabled=use_amp):
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
             total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
-        (total / self.accumulate if self.accumulate > 1 else total).backward()  # no extra node at 1
+        loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         micro = self.state.get("micro", 0) + 1
         self.state["micro"] = micro
         if micro % self.accumulate == 0:
@@ -300,9 +304,15 @@ class Trainer:
 
     def _apply_gradients(self, step: int) -> None:
         clip = self.cfg.get("grad_clip")
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
         if clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(clip))
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.schedule is not None and not isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.schedule.step()
@@ -458,6 +468,7 @@ class Trainer:
             "positions": {k: list(v) for k, v in self.state["positions"].items()},
             "rng_torch": torch.get_rng_state(),
             "rng_augment": self.aug_gen.get_state(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "epoch_sums": dict(self.state.get("epoch_sums") or {}),
             "spec": self.fingerprint(),
         }
@@ -469,12 +480,28 @@ class Trainer:
     def _append_metrics(self, row: dict[str, Any]) -> None:
         path = self.opt.run_dir / "metrics.csv"
         clean = {k: v for k, v in row.items() if not k.startswith("_")}
+        self._tensorboard(clean)
         new = not path.exists()
         with open(path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(clean))
             if new:
                 writer.writeheader()
             writer.writerow(clean)
+
+    def _tensorboard(self, row: dict[str, Any]) -> None:
+        """Mirror the epoch row to TensorBoard (runs/<name>/tensorboard) when it is installed."""
+        if self.tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional
+                self.tb = False
+                return
+            self.tb = SummaryWriter(str(self.opt.run_dir / "tensorboard"))
+        if self.tb:
+            for key, value in row.items():
+                if isinstance(value, float) and key not in ("seconds",):
+                    self.tb.add_scalar(key.replace("_", "/", 1), value, int(row["step"]))
+            self.tb.flush()
 
     def _restore(self, root: Path) -> None:
         path = latest_checkpoint(root)
@@ -496,6 +523,8 @@ class Trainer:
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.aug_gen.set_state(state["rng_augment"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.state["epoch_sums"] = dict(state.get("epoch_sums") or {})
         self._truncate_logs()
         if self.rank == 0:
