@@ -13,6 +13,7 @@ Only rank 0 writes files when running under ``torchrun``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import math
@@ -261,6 +262,8 @@ class Trainer:
             from archspec.train.augment import apply_augment
 
             batch = apply_augment(batch, stream.augment, self.aug_gen)
+        if self.device.type == "cpu":
+            return batch
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _watch_non_finite(self) -> None:
@@ -288,9 +291,13 @@ class Trainer:
         batches = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
         step = self.state["step"]
         use_amp, dtype = self.amp
-        with torch.autocast(self.device.type, dtype=dtype, enabled=use_amp):
+        with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
+            try:
+                total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
+            except TrainingError:
+                self._check_params(step)  # blame a parameter the last update broke, if any
+                raise
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         micro = self.state.get("micro", 0) + 1
@@ -317,12 +324,17 @@ class Trainer:
         if self.schedule is not None and not isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.schedule.step()
         self.state["step"] = step + 1
+
+    def _check_params(self, step: int) -> None:
+        """Stop if an update made a parameter NaN/inf. Called before every save and when a loss
+        turns non-finite (the next step's loss always does), not after every step: a broken
+        parameter can never reach a checkpoint, and the hot loop stays as lean as a hand loop."""
         params = [p for p in self.model.parameters() if p.numel()]
         if not params or bool(torch.isfinite(torch.stack(torch._foreach_norm(params, math.inf))).all()):
-            return  # one fused check per step (max |p| is NaN or inf iff p holds one), not one per tensor
+            return  # one fused check (max |p| is NaN or inf iff p holds one), not one per tensor
         for name, p in self.model.named_parameters():
             if not torch.isfinite(p).all():
-                raise TrainingError(f"parameter {name!r} became non-finite at step {step + 1}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
+                raise TrainingError(f"parameter {name!r} became non-finite at step {step}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
 
     def _end_epoch(self, epoch: int, train_means: dict[str, float], elapsed: float) -> dict[str, Any]:
         metrics = self.evaluate_streams()
@@ -455,6 +467,7 @@ class Trainer:
         return [{k: _num(v) for k, v in r.items()} for r in rows if int(r["epoch"]) <= self.state["epoch"]]
 
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
+        self._check_params(self.state["step"])
         if self.rank != 0:
             return
         self._flush_steps()
