@@ -80,3 +80,20 @@ def test_spec_reference_examples_parse():
     assert len(complete) >= 8
     for block in complete:
         loads(block)
+
+
+def test_the_readme_error_messages_are_what_archspec_prints():
+    from archspec.errors import SpecErrors
+    from archspec.pipeline import analyse, load_text
+
+    readme = (ROOT / "README.md").read_text()
+    spec = re.search(r"## What a spec looks like\n\n```yaml\n(.*?)```", readme, re.S).group(1)
+    shown = re.search(r"```text\n(unet\.yaml.*?)```", readme, re.S).group(1).strip().splitlines()
+    analyse(load_text(spec, name="unet.yaml"))  # the spec itself is valid
+    for broken, line in ((spec.replace("in: [up1, enc1]", "in: [up1, enc3]"), shown[0]), (spec.replace("kernel_size: 2, stride: 2}", "kernel_size: 3, stride: 2}"), shown[1])):
+        try:
+            analyse(load_text(broken, name="unet.yaml"))
+        except SpecErrors as exc:
+            assert [str(e) for e in exc.errors] == [line]
+        else:
+            raise AssertionError("the broken spec validated")
