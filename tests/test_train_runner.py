@@ -365,3 +365,53 @@ def test_epoch_metrics_are_mirrored_to_tensorboard_when_it_is_installed(tmp_path
     train(archspec.analyse(load_text(spec)), RunOptions(run_dir=tmp_path / "run", progress=False, log=lambda s: None))
     events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+AE_SPEC = """\
+archspec: 1
+inputs: {x: {shape: [2]}}
+parts: {encoder: [enc], decoder: [dec]}
+nodes:
+  enc: {op: linear, out_features: 8}
+  act: {op: tanh}
+  dec: {op: linear, out_features: 2}
+data:
+  train: {dataset: moons}
+losses:
+  rec: {fn: mse, pred: output, target: x}
+training: {epochs: 1}
+"""
+
+CLS_SPEC = """\
+archspec: 1
+inputs: {x: {shape: [2]}}
+parts: {encoder: [feat]}
+nodes:
+  feat: {op: linear, out_features: WIDTH}
+  act: {op: tanh}
+  head: {op: linear, out_features: 2}
+data:
+  train: {dataset: moons}
+losses:
+  ce: {fn: cross_entropy, pred: output, target: label}
+training: {epochs: 1, init_from: {encoder: {run: RUN, part: encoder}}, freeze: [encoder]}
+"""
+
+
+def test_a_part_initialised_from_an_earlier_run_is_copied_and_frozen_or_refused_when_shapes_differ(tmp_path):
+    import archspec
+    from archspec.errors import CheckpointError
+    from archspec.pipeline import load_text
+    from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
+    from archspec.train.runner import RunOptions, train
+
+    quiet = {"progress": False, "log": lambda s: None}
+    train(archspec.analyse(load_text(AE_SPEC)), RunOptions(run_dir=tmp_path / "ae", **quiet))
+    ae_weights, _ = load_checkpoint(latest_checkpoint(tmp_path / "ae" / "checkpoints"))
+    good = CLS_SPEC.replace("WIDTH", "8").replace("RUN", str(tmp_path / "ae"))
+    train(archspec.analyse(load_text(good)), RunOptions(run_dir=tmp_path / "cls", **quiet))
+    cls_weights, _ = load_checkpoint(latest_checkpoint(tmp_path / "cls" / "checkpoints"))
+    assert torch.equal(cls_weights["feat.weight"], ae_weights["enc.weight"])  # copied, then frozen
+    bad = CLS_SPEC.replace("WIDTH", "16").replace("RUN", str(tmp_path / "ae"))
+    with pytest.raises(CheckpointError, match=r"'feat\.(weight|bias)' has shape \[8(, 2)?\] in the saved weights but \[16(, 2)?\] in this spec"):
+        train(archspec.analyse(load_text(bad)), RunOptions(run_dir=tmp_path / "cls2", **quiet))
