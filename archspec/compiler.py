@@ -23,10 +23,11 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from archspec.errors import GraphError, SpecError
+from archspec.errors import GraphError, ShapeError, SpecError, SpecErrors
 from archspec.graph import Graph
 from archspec.init import apply_init
 from archspec.ops import Call, get_op
+from archspec.ops.base import fmt_shape
 from archspec.spec.model import Node, Ref
 
 __all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "part_model"]
@@ -66,23 +67,51 @@ def part_model(model: fx.GraphModule, graph: Graph, part: str) -> fx.GraphModule
 
 
 def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
-    """Instantiate every node's module under a root, at the path of its id, in graph order."""
+    """Instantiate every node's module under a root, at the path of its id, in graph order.
+
+    Torch may still refuse arguments the spec checks accepted; every such refusal comes back
+    as a located :class:`SpecError` (all of them, as one :class:`SpecErrors`).
+    """
     spec = graph.spec
     root = nn.Module()
+    errors: list[SpecError] = []
+    failed: set[str] = set()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed if seed is None else seed)
         for name in graph.op_nodes():
             node = spec.nodes[name]
-            if node.share is not None:
-                continue
-            built = _build(node)
-            if isinstance(built, nn.Module):
-                _install(root, node.id, built)
-                op = get_op(node.op)
-                if op is not None and op.weighted:
-                    apply_init(built, spec.init, node.init)
-            node.meta["call"] = built if isinstance(built, Call) else None
+            if node.share is None and not _collect(errors, _build_owner, root, node, spec.init):
+                failed.add(name)
+    for name in graph.op_nodes():  # once every owner exists: a target may come later
+        node = spec.nodes[name]
+        if node.share is not None and node.share not in failed:
+            _collect(errors, _check_shared, root, node)
+    if errors:
+        raise SpecErrors(errors)
     return root
+
+
+def _collect(errors: list[SpecError], fn: Any, *args: Any) -> bool:
+    """Run one build step; a SpecError is kept (so every node gets reported), not raised."""
+    try:
+        fn(*args)
+    except SpecError as err:
+        errors.append(err)
+        return False
+    return True
+
+
+def _build_owner(root: nn.Module, node: Node, default_init: Any) -> None:
+    built = _build(node)
+    node.meta["call"] = built if isinstance(built, Call) else None
+    if isinstance(built, nn.Module):
+        _install(root, node.id, built)
+        op = get_op(node.op)
+        if op is not None and op.weighted:
+            try:
+                apply_init(built, default_init, node.init)
+            except (RuntimeError, ValueError, TypeError) as exc:
+                raise SpecError(f"init of {node.op} failed: {exc}", loc=node.where("init"), via=node.via) from exc
 
 
 def _build(node: Node) -> nn.Module | Call:
@@ -90,8 +119,44 @@ def _build(node: Node) -> nn.Module | Call:
     assert op is not None
     try:
         return op.build(op.with_defaults(node.args), node.meta["in_shapes"])
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except Exception as exc:  # torch refusing arguments the spec checks accepted
         raise SpecError(f"{node.op} could not be built: {exc}", loc=node.loc, via=node.via) from exc
+
+
+def _check_shared(root: nn.Module, node: Node) -> None:
+    """A sharing node reuses its owner's module; check that module fits this node's input.
+
+    The node's own module is built on the meta device (no memory, no random numbers) only to
+    compare parameter and buffer shapes. A functional op has no weights: it keeps its own call.
+    """
+    with torch.random.fork_rng(devices=[]):
+        try:
+            with torch.device("meta"):
+                probe = _build(node)
+        except SpecError:
+            probe = _build(node)  # a module that cannot be built on the meta device
+    node.meta["call"] = probe if isinstance(probe, Call) else None
+    if isinstance(probe, Call):
+        return
+    assert node.share is not None
+    mine, theirs = _state_shapes(probe), _state_shapes(root.get_submodule(node.share))
+    if mine != theirs:
+        key = next(k for k in {**mine, **theirs} if mine.get(k) != theirs.get(k))
+        got = " and ".join(fmt_shape(s) for s in node.meta["in_shapes"])
+        raise ShapeError(
+            f"cannot share weights with {node.share!r}: {node.op} on {got} needs {key} of shape {_fmt(mine.get(key))}, {node.share!r} has {_fmt(theirs.get(key))}",
+            loc=node.where("share"),
+            via=node.via,
+            hint="shared layers need inputs of the same size",
+        )
+
+
+def _state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in [*module.named_parameters(), *module.named_buffers()]}
+
+
+def _fmt(shape: tuple[int, ...] | None) -> str:
+    return "none" if shape is None else str(list(shape))
 
 
 def _install(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -179,12 +244,8 @@ def _select(g: fx.Graph, values: dict[Ref, fx.Node], ref: Ref, names: _Names) ->
 
 
 def _emit(g: fx.Graph, node: Node, args: list[fx.Node], values: dict[Ref, fx.Node], names: _Names) -> None:
-    call: Call | None = node.meta.get("call")
-    if node.share is not None:
-        call = None
-        target = node.share
-    else:
-        target = node.id
+    call: Call | None = node.meta.get("call")  # a functional op; a sharing node keeps its own
+    target = node.share or node.id
     op = get_op(node.op)
     assert op is not None
     if call is None:

@@ -18,7 +18,7 @@ import networkx as nx
 from archspec.errors import GraphError, SpecError, SpecErrors, SpecWarning
 from archspec.ops import get_op
 from archspec.spec.keys import GRAPH_MODULE_ATTRS, MODULE_ATTRS
-from archspec.spec.model import Spec
+from archspec.spec.model import Node, Spec
 
 __all__ = ["Graph", "build_graph"]
 
@@ -118,30 +118,44 @@ def _check_arity(spec: Spec) -> list[SpecError]:
 
 
 def _check_shares(spec: Spec) -> list[SpecError]:
+    """Point every sharing node at the node that owns the weights, and check they agree."""
     errors: list[SpecError] = []
-    for node in spec.nodes.values():
-        if node.share is None:
+    roots = {node.id: _share_root(spec, node) for node in spec.nodes.values() if node.share is not None}
+    reported: set[str] = set()
+    for node_id, root in roots.items():
+        node = spec.nodes[node_id]
+        if isinstance(root, list):
+            if not reported & set(root):
+                reported |= set(root)
+                steps = " -> ".join([*root, root[0]])
+                errors.append(GraphError(f"shared weights go round in a circle: {steps}", loc=node.where("share"), via=node.via, hint="one node in the chain must own the weights (no share:)"))
             continue
-        target = spec.nodes[node.share]
-        if target.share is not None:
-            node.share = target.share
-            target = spec.nodes[node.share]
-        if target.op != node.op:
-            errors.append(
-                GraphError(f"shares weights with {target.id!r}, which is a {target.op}, not a {node.op}", loc=node.where("share"), via=node.via)
-            )
-        elif node.args and node.args != target.args:
-            errors.append(
-                GraphError(
-                    f"shared node takes its arguments from {target.id!r}; they differ",
-                    loc=node.loc,
-                    via=node.via,
-                    hint="drop the arguments from the sharing node",
-                )
-            )
-        else:
-            node.args = dict(target.args)
+        node.share = root
+        errors += _check_share_pair(node, spec.nodes[root])
     return errors
+
+
+def _share_root(spec: Spec, node: Node) -> str | list[str]:
+    """The owner at the end of a ``share:`` chain, or the chain's cycle (a list of ids)."""
+    chain = [node.id]
+    current = node.share
+    while current is not None:
+        if current in chain:
+            return chain[chain.index(current) :]
+        chain.append(current)
+        current = spec.nodes[current].share
+    return chain[-1]
+
+
+def _check_share_pair(node: Node, target: Node) -> list[SpecError]:
+    if target.op != node.op:
+        return [GraphError(f"shares weights with {target.id!r}, which is a {target.op}, not a {node.op}", loc=node.where("share"), via=node.via)]
+    if node.args and node.args != target.args:
+        by_block = "shared_instance" in node.meta
+        hint = "give both block instances the same parameters" if by_block else "drop the arguments from the sharing node"
+        return [GraphError(f"shared node takes its arguments from {target.id!r}; they differ", loc=node.loc, via=node.via, hint=hint)]
+    node.args = dict(target.args)
+    return []
 
 
 def _check_outputs(spec: Spec, dag: nx.DiGraph) -> list[SpecError]:

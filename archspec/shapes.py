@@ -37,12 +37,34 @@ def infer_shapes(graph: Graph) -> Graph:
             failed.add(name)
             continue
         shapes[name] = node.meta["shape"]
+    for node in spec.nodes.values():
+        if node.share is not None and not {node.id, node.share} & failed:
+            err = _share_mismatch(node, spec.nodes[node.share])
+            errors += [err] if err else []
     if errors:
         raise SpecErrors(errors)
     for node in spec.nodes.values():
         if node.share is not None:
             node.meta["params"] = 0  # counted once, on the node that owns the weights
     return graph
+
+
+def _share_mismatch(node: Node, target: Node) -> SpecError | None:
+    """A node reusing ``target``'s weights must need weights of the same size for its input.
+
+    The parameter count is the torch-free proxy (a Linear on 6 features needs 6·out + out, not
+    8·out + out); the compiler compares the exact parameter and buffer shapes.
+    """
+    if node.meta["params"] == target.meta["params"]:
+        return None
+    got = " and ".join(fmt_shape(s) for s in node.meta["in_shapes"])
+    want = " and ".join(fmt_shape(s) for s in target.meta["in_shapes"])
+    return ShapeError(
+        f"cannot share weights with {target.id!r}: {node.op} on {got} needs {node.meta['params']:,} parameters, {target.id!r} (on {want}) has {target.meta['params']:,}",
+        loc=node.where("share"),
+        via=node.via,
+        hint="shared layers need inputs with the same number of features/channels",
+    )
 
 
 def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:

@@ -62,8 +62,9 @@ class _Entry:
 
     default: Ref | _Lazy | None
     named: dict[str, _Entry] = field(default_factory=dict)
-    node_id: str | None = None
-    inner: _Namespace | None = None
+    node_id: str | None = None  # an op node
+    inner: _Namespace | None = None  # a block instance: its scope
+    last: _Entry | None = None  # a repeat group: its last copy, what the group's name means
     failed: bool = False  # its definition had errors: references to it stay silent
 
 
@@ -73,6 +74,7 @@ class _Namespace:
     inputs: dict[str, Ref | _Lazy]
     entries: dict[str, _Entry] = field(default_factory=dict)
     last: str | None = None
+    via: tuple[Location, ...] = ()  # the block instances this scope is inside
 
 
 @dataclass
@@ -85,7 +87,7 @@ class _Ctx:
     scopes: tuple[Scope, ...] = ()
     via: tuple[Location, ...] = ()
     stack: tuple[str, ...] = ()
-
+    shared_by: str | None = None  # the block instance whose share: covers this scope
 
 def expand(doc: Document) -> Spec:
     """Expand a validated document into a :class:`Spec` of flat nodes (raises SpecErrors)."""
@@ -101,6 +103,10 @@ class _Expander:
         self.errors: list[SpecError] = []
         self.pending: list[tuple[Node, list[_Lazy]]] = []
         self.shares: list[tuple[Node, _Lazy]] = []
+        self.block_shares: dict[str, tuple[_Lazy, str]] = {}  # instance id -> (target, block)
+        self.implicit_shares: list[tuple[Node, str]] = []  # node -> the sharing instance it is in
+        self.via: tuple[Location, ...] = ()  # block instances around the node being expanded
+        self.seen: set[str] = set()
         self.globals = self._globals()
         self.over_limit = False  # MAX_NODES was passed: reported once, expansion stops
 
@@ -142,7 +148,13 @@ class _Expander:
         return env
 
     def fail(self, err: SpecError) -> None:
-        self.errors.append(err)
+        """Record an error once, pointing at the block instances it came through."""
+        if not err.via and self.via:
+            err = type(err)(err.message, loc=err.loc, hint=err.hint, via=self.via)
+        text = str(err)
+        if text not in self.seen:  # e.g. the same mistake in every copy of a repeat
+            self.seen.add(text)
+            self.errors.append(err)
 
     # -- inputs and outputs ----------------------------------------------------------------
 
@@ -207,6 +219,13 @@ class _Expander:
     # -- nodes -----------------------------------------------------------------------------
 
     def _expand_nodes(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
+        outer, self.via = self.via, ctx.via
+        try:
+            self._expand_scope(nodes, ctx)
+        finally:
+            self.via = outer
+
+    def _expand_scope(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
         for key, raw in nodes.items():
             path = ctx.path + (key,)
             if not isinstance(raw, Mapping):
@@ -231,6 +250,8 @@ class _Expander:
             self._too_many(path, ctx)
             return None
         default_in = self._inputs_of(raw, ctx, path)
+        if repeat > 1 and not self._chainable(raw, path):
+            return None
         if repeat == 1 and NodeKey.REPEAT.value not in raw:
             return self._expand_one(ctx.ns.prefix + key, raw, ctx, path, default_in, ctx.env)
         group = _Entry(default=None)
@@ -245,9 +266,24 @@ class _Expander:
                 return None
             group.named[str(i)] = entry
             group.default = entry.default
+            group.last = entry
             prev_id = str(i)
-        group.inner = None
         return group
+
+    def _chainable(self, raw: Mapping[str, Any], path: tuple) -> bool:
+        """``repeat`` feeds each copy the previous one: a block must take exactly one input."""
+        block = (self.data.get("blocks") or {}).get(raw.get(NodeKey.BLOCK.value))
+        names = list(block.get("inputs") or ["x"]) if isinstance(block, Mapping) else ["x"]
+        if len(names) == 1:
+            return True
+        self.fail(
+            GraphError(
+                f"repeat chains each copy into the next, but block {raw[NodeKey.BLOCK.value]!r} takes {len(names)} inputs ({', '.join(names)})",
+                loc=self.doc.loc(path + (NodeKey.REPEAT.value,)),
+                hint="repeat a block with one input, or write the copies out",
+            )
+        )
+        return False
 
     def _precount(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
         """Refuse a spec that would expand past MAX_NODES before building any of it.
@@ -355,8 +391,8 @@ class _Expander:
         self.pending.append((node, ins))
         if NodeKey.SHARE.value in raw:
             self.shares.append((node, _Lazy(str(raw[NodeKey.SHARE.value]), ctx.ns, node.where("share"))))
-        elif ctx.env.get("__share_prefix"):
-            node.share = ctx.env["__share_prefix"] + node_id[len(ctx.ns.prefix):]
+        elif ctx.shared_by is not None:
+            self.implicit_shares.append((node, ctx.shared_by))
         return self._op_entry(node_id, op, args)
 
     def _op_entry(self, node_id: str, op: OpDef, args: dict[str, Any]) -> _Entry:
@@ -428,19 +464,20 @@ class _Expander:
             return None
         scope = Scope(node_id, name, loc)
         self.scopes[node_id] = scope
-        inner_ns = _Namespace(prefix=node_id + ".", inputs=bound)
-        inner_env = {**self.globals, **params}
+        inner_ns = _Namespace(prefix=node_id + ".", inputs=bound, via=ctx.via + (loc,))
+        shared_by = ctx.shared_by
         if NodeKey.SHARE.value in raw:
-            inner_env["__share_prefix"] = ctx.ns.prefix + str(raw[NodeKey.SHARE.value]) + "."
-        elif env.get("__share_prefix"):
-            inner_env["__share_prefix"] = env["__share_prefix"] + node_id[len(ctx.ns.prefix) :] + "."
+            share_loc = self.doc.loc(path + (NodeKey.SHARE.value,))
+            self.block_shares[node_id] = (_Lazy(str(raw[NodeKey.SHARE.value]), ctx.ns, share_loc), name)
+            shared_by = node_id
         inner = _Ctx(
             ns=inner_ns,
-            env=inner_env,
+            env={**self.globals, **params},
             path=("blocks", name, "nodes"),
             scopes=ctx.scopes + (scope,),
             via=ctx.via + (loc,),
             stack=ctx.stack + (name,),
+            shared_by=shared_by,
         )
         self._expand_nodes(block.get("nodes") or {}, inner)
         return self._block_entry(name, block, inner_ns)
@@ -462,18 +499,28 @@ class _Expander:
             if key in values:
                 continue
             if isinstance(decl, Mapping) and "default" in decl:
-                values[key] = decl["default"]
+                values[key] = self._default(name, key, decl, {**self.globals, **values})
+                ok = ok and (values[key] is not None or decl["default"] is None)
             else:
                 self.fail(SchemaError(f"block {name!r} needs parameter {key!r}", loc=self.doc.loc(path, key=True), hint=f"add {key}: ... to the node"))
                 ok = False
         return values if ok else None
 
-    def _param_type_ok(self, block: str, key: str, decl: Any, value: Any, path: tuple) -> bool:
+    def _default(self, block: str, key: str, decl: Mapping[str, Any], env: dict[str, Any]) -> Any:
+        """A parameter's default: an expression over ``params`` and the parameters given so far."""
+        path = ("blocks", block, "params", key, "default")
+        value = self._subst(decl["default"], env, path)
+        if value is None:
+            return None  # null: an optional parameter, or an error already reported
+        loc = self.doc.loc(path)
+        return value if self._param_type_ok(block, key, decl, value, path[:-1], loc=loc) else None
+
+    def _param_type_ok(self, block: str, key: str, decl: Any, value: Any, path: tuple, loc: Location | None = None) -> bool:
         type_name = decl["type"] if isinstance(decl, Mapping) else decl
         types = _PARAM_TYPES.get(type_name, (object,))
         bad_bool = isinstance(value, bool) and type_name in ("int", "float")
         if value is None or bad_bool or not isinstance(value, types):
-            self.fail(SchemaError(f"parameter {key!r} of block {block!r} must be {type_name}, got {value!r}", loc=self.doc.loc(path + (key,))))
+            self.fail(SchemaError(f"parameter {key!r} of block {block!r} must be {type_name}, got {value!r}", loc=loc or self.doc.loc(path + (key,))))
             return False
         return True
 
@@ -489,7 +536,8 @@ class _Expander:
                 return None
             return dict(ins)
         if len(ins) != len(names):
-            self.fail(GraphError(f"block {name!r} takes {len(names)} input(s) ({', '.join(names)}), got {len(ins)}", loc=loc))
+            hint = f"name them with in: {{{', '.join(f'{n}: ...' for n in names)}}}" if len(names) > 1 else None
+            self.fail(GraphError(f"block {name!r} takes {len(names)} input(s) ({', '.join(names)}), got {len(ins)}", loc=loc, hint=hint))
             return None
         return dict(zip(names, ins))
 
@@ -516,35 +564,66 @@ class _Expander:
             node.inputs = [r for r in refs if r is not None]
         for node, lazy in self.shares:
             self._resolve_share(node, lazy)
-        for node in self.nodes.values():
-            if node.share is not None and node.share not in self.nodes:
-                self.fail(GraphError(f"shared node {node.share!r} does not exist", loc=node.loc, via=node.via))
-                node.share = None
+        targets = {inst: t for inst, (lazy, block) in self.block_shares.items() if (t := self._share_instance(inst, lazy, block))}
+        for node, inst in self.implicit_shares:
+            if inst in targets:
+                self._share_counterpart(node, inst, targets[inst])
 
     def _resolve_share(self, node: Node, lazy: _Lazy) -> None:
         entry = self._lookup(lazy)
         if entry is None or entry.failed:
             return
+        entry = entry.last or entry  # a repeat group's name means its last copy
         if entry.node_id is None:
-            self.fail(GraphError(f"'share' must name an op node, got {lazy.raw!r}", loc=lazy.loc, hint="to share a whole block, put share: on the block instance"))
+            self.fail(GraphError(f"'share' must name an op node, got {lazy.raw!r}", loc=lazy.loc, hint="to share a whole block, put share: on the block instance", via=lazy.ns.via))
+        elif entry.node_id == node.id:
+            self.fail(GraphError("a node cannot share weights with itself", loc=lazy.loc, via=lazy.ns.via, hint="name another node of the same op"))
+        else:
+            node.share = entry.node_id
+
+    def _share_instance(self, inst: str, lazy: _Lazy, block: str) -> str | None:
+        """The block instance that instance ``inst`` takes its weights from (None: an error)."""
+        entry = self._lookup(lazy)
+        if entry is None or entry.failed:
+            return None
+        entry = entry.last or entry
+        target = entry.inner.prefix[:-1] if entry.inner is not None else None
+        if target is None:
+            self.fail(GraphError(f"'share' on a block instance must name a block instance, got {lazy.raw!r}", loc=lazy.loc, via=lazy.ns.via, hint="to share one layer, put share: on an op node"))
+        elif target == inst:
+            self.fail(GraphError("a block instance cannot share weights with itself", loc=lazy.loc, via=lazy.ns.via, hint=f"name another instance of block {block!r}"))
+        elif self.scopes[target].block != block:
+            other = self.scopes[target].block
+            self.fail(GraphError(f"{lazy.raw!r} is an instance of block {other!r}, not {block!r}", loc=lazy.loc, via=lazy.ns.via, hint="instances that share weights must use the same block"))
+        else:
+            return target
+        return None
+
+    def _share_counterpart(self, node: Node, inst: str, target: str) -> None:
+        """A node inside a sharing instance shares with the same inner node of the target."""
+        other = target + node.id[len(inst) :]
+        if other not in self.nodes:
+            self.fail(GraphError(f"{node.id!r} has no counterpart {other!r} in {target!r} to share weights with", loc=node.loc, via=node.via, hint="instances that share weights need the same inner nodes"))
             return
-        node.share = entry.node_id
+        node.share = other
+        node.meta["shared_instance"] = inst
 
     def _resolve(self, lazy: _Lazy, depth: int = 0) -> Ref | None:
+        via = lazy.ns.via
         if depth > MAX_BLOCK_DEPTH * 4:
-            self.fail(GraphError(f"reference {lazy.raw!r} refers to itself", loc=lazy.loc))
+            self.fail(GraphError(f"reference {lazy.raw!r} refers to itself", loc=lazy.loc, via=via))
             return None
         head = lazy.raw.split(".", 1)[0]
         if head in lazy.ns.inputs and head not in lazy.ns.entries:
             if "." in lazy.raw:
-                self.fail(GraphError(f"input {head!r} has no outputs to select", loc=lazy.loc))
+                self.fail(GraphError(f"input {head!r} has no outputs to select", loc=lazy.loc, via=via))
                 return None
             return self._value(lazy.ns.inputs[head], lazy, depth)
         entry = self._lookup(lazy)
         if entry is None or entry.failed:
             return None
         if entry.default is None:
-            self.fail(GraphError(f"{lazy.raw!r} has no default output", loc=lazy.loc, hint="name one of: " + ", ".join(f"{lazy.raw}.{n}" for n in entry.named)))
+            self.fail(GraphError(f"{lazy.raw!r} has no default output", loc=lazy.loc, via=via, hint="name one of: " + ", ".join(f"{lazy.raw}.{n}" for n in entry.named)))
             return None
         return self._value(entry.default, lazy, depth)
 
@@ -557,16 +636,16 @@ class _Expander:
         entry = ns.entries.get(parts[0])
         if entry is None:
             known = [*ns.entries, *ns.inputs]
-            self.fail(GraphError(f"unknown node {parts[0]!r}", loc=lazy.loc, hint=did_you_mean(parts[0], known) or _known_hint(known)))
+            self.fail(GraphError(f"unknown node {parts[0]!r}", loc=lazy.loc, via=ns.via, hint=did_you_mean(parts[0], known) or _known_hint(known)))
             return None
         for i, part in enumerate(parts[1:], start=1):
             if entry.failed:
                 return entry
-            nxt = entry.named.get(part) or (entry.inner.entries.get(part) if entry.inner else None)
+            nxt = _child(entry, part) or (_child(entry.last, part) if entry.last else None)
             if nxt is None:
-                known = [*entry.named, *(entry.inner.entries if entry.inner else {})]
+                known = [*_children(entry), *(_children(entry.last) if entry.last else [])]
                 where = ".".join(parts[:i])
-                self.fail(GraphError(f"{where!r} has no output or node {part!r}", loc=lazy.loc, hint=did_you_mean(part, known) or _known_hint(known)))
+                self.fail(GraphError(f"{where!r} has no output or node {part!r}", loc=lazy.loc, via=ns.via, hint=did_you_mean(part, known) or _known_hint(known)))
                 return None
             entry = nxt
         return entry
@@ -581,6 +660,15 @@ class _Expander:
         except ExprError as exc:
             self.fail(ExpandError(exc.message, loc=self.doc.loc(path), hint=exc.hint))
             return None
+
+
+def _child(entry: _Entry, name: str) -> _Entry | None:
+    """A named output, a repeat copy or an inner node of ``entry``."""
+    return entry.named.get(name) or (entry.inner.entries.get(name) if entry.inner else None)
+
+
+def _children(entry: _Entry) -> list[str]:
+    return [*entry.named, *(entry.inner.entries if entry.inner else {})]
 
 
 def _contains_expr(value: Any) -> bool:

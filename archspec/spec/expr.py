@@ -127,7 +127,10 @@ class _Eval(ast.NodeVisitor):
             return False
         from archspec.errors import did_you_mean
 
-        raise ExprError(f"unknown name {node.id!r}", hint=did_you_mean(node.id, self.env))
+        if node.id == "index":
+            raise ExprError("unknown name 'index'", hint="index is defined only in a node with repeat:")
+        names = [k for k in self.env if not k.startswith("__")]
+        raise ExprError(f"unknown name {node.id!r}", hint=did_you_mean(node.id, names))
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         op = _BINOPS.get(type(node.op))

@@ -350,7 +350,12 @@ class Trainer:
             if key in row:
                 self.schedule.step(row[key])
         if self.rank == 0:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float))
+            single = len(self.objective.terms) == 1  # train_loss_<term> would repeat train_loss
+            shown = ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in row.items()
+                if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float) and not (single and k.startswith("train_loss_"))
+            )
             self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
         return row
 

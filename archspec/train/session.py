@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from archspec.errors import CheckpointError, DataError
+from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
 from archspec.graph import Graph
 from archspec.pipeline import analyse, load, load_text
 from archspec.train.checkpoint import write_atomic
 from archspec.train.runner import RunOptions, RunResult, Trainer, resolve_device, train
 
-__all__ = ["default_run_dir", "evaluate_run", "load_run", "predict_run", "resume_run", "start_run"]
+__all__ = ["RunUsageError", "default_run_dir", "evaluate_run", "load_run", "predict_run", "resume_run", "start_run"]
+
+
+class RunUsageError(ArchSpecError):
+    """A command-line choice that does not fit the run (an unknown stream or role): exit code 1."""
+
+    exit_code = 1
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
@@ -35,13 +42,41 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
 def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> RunResult:
     spec = load(spec_file, overrides)
     graph = analyse(spec)
+    _check_trainable(spec)
+    created = not options.run_dir.exists()
     options.run_dir.mkdir(parents=True, exist_ok=True)
     if (options.run_dir / "checkpoints" / "latest").exists():
         raise CheckpointError(f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}")
     info = {"spec_file": str(spec_file), "overrides": list(overrides), "base_dir": str(Path(spec_file).resolve().parent)}
-    if int(os.environ.get("RANK", "0")) == 0:
-        write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
-    return train(graph, options)
+    try:
+        if int(os.environ.get("RANK", "0")) == 0:
+            write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
+        return train(graph, options)
+    except BaseException:
+        if created:
+            _remove_if_unstarted(options.run_dir)
+        raise
+
+
+def _check_trainable(spec: Any) -> None:
+    """A spec with neither ``data:`` nor ``losses:`` describes a model, not a training run."""
+    if not spec.data and not spec.losses:
+        raise SchemaError(
+            "nothing to train: the spec has no 'data:' and no 'losses:' section",
+            loc=spec.doc.loc(()),
+            hint="add both (archspec init NAME -t mlp writes a complete example); validate, summary, render, compile and export need neither",
+        )
+
+
+def _remove_if_unstarted(run_dir: Path) -> None:
+    """Undo a run directory this command created when training failed before its first checkpoint."""
+    if (run_dir / "checkpoints").exists():
+        return
+    try:
+        (run_dir / "run.json").unlink(missing_ok=True)
+        run_dir.rmdir()  # only if nothing else was written
+    except OSError:
+        pass
 
 
 def run_graph(run_dir: Path) -> Graph:
@@ -75,7 +110,35 @@ def _info(run_dir: Path) -> dict[str, Any]:
 def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     graph = _run_graph(run_dir)
     options.run_dir, options.resume = run_dir, True
-    return train(graph, options)
+    before = _checkpoint_step(run_dir)
+    result = train(graph, options)
+    if before is not None and result.steps == before:
+        options.log(f"{run_dir} had already finished (epoch {result.epochs}, step {result.steps}): nothing left to do")
+    return result
+
+
+def _checkpoint_step(run_dir: Path) -> int | None:
+    """The step of a run's latest checkpoint, read from its name (``step-00000040-000000``)."""
+    from archspec.train.checkpoint import latest_checkpoint
+
+    try:
+        path = latest_checkpoint(Path(run_dir) / "checkpoints")
+    except (OSError, ArchSpecError):
+        return None
+    found = re.match(r"step-(\d+)-", path.name) if path is not None else None
+    return int(found.group(1)) if found else None
+
+
+def _require_checkpoint(run_dir: Path) -> None:
+    from archspec.train.checkpoint import latest_checkpoint
+
+    root = run_dir / "checkpoints"
+    if not root.is_dir() or latest_checkpoint(root) is None and latest_checkpoint(root, "best") is None:
+        spec_file = _info(run_dir).get("spec_file") or "SPEC"
+        raise CheckpointError(
+            f"{run_dir}: the run has no checkpoint yet (hint: a run saves one after each epoch, or every "
+            f"--checkpoint-every steps; wait for the first, or train it again: archspec train {spec_file} --run-dir {run_dir})"
+        )
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> tuple[Graph, torch.nn.Module]:
@@ -85,13 +148,26 @@ def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> t
 
     run_dir = Path(run_dir)
     graph = _run_graph(run_dir)
+    _require_checkpoint(run_dir)
     model = compile_model(graph)
     weights, path = run_weights(run_dir, which)
     load_weights(model, weights, where=str(path))
     return graph, model.to(resolve_device(device)).eval()
 
 
+def _stream_roles(graph: Graph) -> dict[str, str]:
+    return {name: (raw or {}).get("role", "train") for name, raw in graph.spec.data.items()}
+
+
 def evaluate_run(run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu") -> dict[str, float]:
+    graph = _run_graph(Path(run_dir))
+    streams = _stream_roles(graph)
+    if not any(role in roles for role in streams.values()):
+        have = ", ".join(f"{n} ({r})" for n, r in streams.items()) or "none"
+        raise RunUsageError(
+            f"{run_dir}: no stream with role {' or '.join(roles)} to evaluate on (streams: {have}); "
+            f"pick one with --role, e.g. --role {next(iter(streams.values()), 'train')}"
+        )
     graph, model = load_run(run_dir, device=device)
     options = RunOptions(run_dir=Path(run_dir), device=device, progress=False)
     trainer = Trainer(graph, options, for_eval=True)
@@ -99,36 +175,102 @@ def evaluate_run(run_dir: str | Path, roles: Sequence[str] = ("test", "val"), de
     return trainer.evaluate_streams(tuple(roles))
 
 
-def predict_run(run_dir: str | Path, out: str | Path, *, stream: str | None = None, inputs: str | None = None, device: str = "cpu") -> Path:
-    """Run the trained model over a stream (or an NPZ of inputs) and save its outputs."""
+def _default_stream(streams: dict[str, str]) -> str | None:
+    for role in ("test", "val", "train"):
+        found = next((n for n, r in streams.items() if r == role), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _input_tensors(spec: Any, inputs: str) -> dict[str, torch.Tensor]:
+    """The model's inputs from an ``.npz``, checked against the spec's per-sample shapes."""
     from archspec import data
 
+    arrays = data.read_npz(inputs)
+    wanted = ", ".join(f"{k} {_shape_text(spec.inputs[k].shape)}" for k in spec.inputs)
+    missing = [k for k in spec.inputs if k not in arrays]
+    if missing:
+        hint = did_you_mean(missing[0], arrays)
+        raise DataError(
+            f"{inputs}: no array {missing[0]!r}; the file holds {', '.join(sorted(arrays))}"
+            + (f" ({hint})" if hint else "")
+            + f"; the model's inputs: {wanted}"
+        )
+    tensors = {}
+    for k, inp in spec.inputs.items():
+        arr = np.asarray(arrays[k])
+        expected = tuple(inp.shape)
+        got = tuple(arr.shape[1:])
+        if len(got) != len(expected) or any(isinstance(e, int) and e != g for e, g in zip(expected, got)):
+            raise DataError(
+                f"{inputs}: array {k!r} has shape {list(arr.shape)}, but input {k!r} takes {_shape_text(expected)} per sample "
+                f"(hint: give an array of shape [N, {', '.join(map(str, expected))}], N samples)"
+            )
+        floating = str(inp.dtype).startswith("float")
+        if not floating and not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"{inputs}: array {k!r} holds {arr.dtype} values, but input {k!r} takes integers ({inp.dtype})")
+        tensors[k] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32 if floating else np.int64))
+    lengths = {len(t) for t in tensors.values()}
+    if len(lengths) > 1:
+        raise DataError(f"{inputs}: the input arrays hold different numbers of samples ({', '.join(f'{k}: {len(t)}' for k, t in tensors.items())})")
+    return tensors
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def predict_run(
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    stream: str | None = None,
+    inputs: str | None = None,
+    device: str = "cpu",
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Run the trained model over a stream (or an NPZ of inputs) and save its outputs.
+
+    Without ``stream`` or ``inputs`` it predicts on the test stream, else the validation
+    stream, else the first training stream; ``log`` is told when it is not the test stream."""
+    graph = _run_graph(Path(run_dir))
+    spec = graph.spec
+    if inputs is None:
+        roles = _stream_roles(graph)
+        name = stream if stream is not None else _default_stream(roles)
+        if name not in roles:
+            hint = did_you_mean(name, roles)
+            raise RunUsageError(
+                f"no stream {name!r} to predict on" + (f" ({hint})" if hint else "") + f"; the run's streams: {', '.join(roles) or 'none'}"
+                + ("" if roles else " (give the inputs with --inputs FILE.npz)")
+            )
     graph, model = load_run(run_dir, device=device)
     spec = graph.spec
     if inputs is not None:
-        arrays = data.read_npz(inputs)
-        missing = [k for k in spec.inputs if k not in arrays]
-        if missing:
-            raise DataError(f"{inputs}: no array {missing[0]!r} (the model's inputs: {', '.join(spec.inputs)})")
-        tensors = {k: torch.from_numpy(np.asarray(arrays[k], dtype=np.float32 if spec.inputs[k].dtype.startswith("float") else np.int64)) for k in spec.inputs}
+        tensors = _input_tensors(spec, inputs)
+        source = inputs
     else:
         from archspec.train.streams import build_streams
 
-        streams = build_streams(spec)
-        name = stream or next((n for n, s in streams.items() if s.role == "test"), None) or next(iter(streams), None)
-        if name not in streams:
-            raise DataError(f"no stream {name!r} to predict on (streams: {', '.join(streams) or 'none'})")
+        streams = build_streams(spec, roles=(roles[name],))
         tensors = streams[name].tensors
+        source = f"stream {name!r} ({roles[name]})"
+        missing = [k for k in spec.inputs if k not in tensors]
+        if missing:
+            raise DataError(f"stream {name!r} does not provide model input {missing[0]!r} (it has {', '.join(tensors)})")
     results: dict[str, list[np.ndarray]] = {}
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    n = next(iter(tensors.values())).shape[0]
     with torch.no_grad():
-        n = next(iter(tensors.values())).shape[0]
         for i in range(0, n, 256):
             got = model(*[tensors[k][i : i + 256].to(dev) for k in spec.inputs])
             got = got if isinstance(got, dict) else {next(iter(spec.outputs)): got}
             for k, v in got.items():
                 results.setdefault(k, []).append(v.float().cpu().numpy())
     merged = {k: np.concatenate(v) for k, v in results.items()}
+    if log is not None and inputs is None and stream is None and roles[name] != "test":  # not what --help promises
+        log(f"no test stream: predicted {n:,} samples from {source}: " + ", ".join(f"{k} {list(v.shape)}" for k, v in merged.items()))
     return _save_predictions(merged, Path(out))
 
 
