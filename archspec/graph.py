@@ -154,6 +154,8 @@ def _check_share_pair(node: Node, target: Node) -> list[SpecError]:
         by_block = "shared_instance" in node.meta
         hint = "give both block instances the same parameters" if by_block else "drop the arguments from the sharing node"
         return [GraphError(f"shared node takes its arguments from {target.id!r}; they differ", loc=node.loc, via=node.via, hint=hint)]
+    if node.init and "shared_instance" not in node.meta:
+        return [GraphError(f"a sharing node has no weights of its own to initialise; they belong to {target.id!r}", loc=node.where("init"), via=node.via, hint=f"move init: to {target.id!r}")]
     node.args = dict(target.args)
     return []
 

@@ -23,6 +23,7 @@ def infer_shapes(graph: Graph) -> Graph:
     """Annotate every node of ``graph`` with shapes, parameter counts and MACs."""
     spec = graph.spec
     shapes: dict[str, Shape | dict[str, Shape]] = {name: inp.shape for name, inp in spec.inputs.items()}
+    dtypes: dict[str, str] = {name: inp.dtype for name, inp in spec.inputs.items()}
     errors: list[SpecError] = []
     failed: set[str] = set()
     for name in graph.op_nodes():
@@ -32,6 +33,7 @@ def infer_shapes(graph: Graph) -> Graph:
             continue
         try:
             _infer_node(node, shapes)
+            dtypes[name] = _infer_dtype(node, dtypes)
         except SpecError as err:
             errors.append(err)
             failed.add(name)
@@ -84,6 +86,30 @@ def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
         raise ShapeError(f"{node.op} cannot take inputs {[fmt_shape(s) for s in in_shapes]}: {exc}", loc=node.loc, via=node.via) from None
     node.meta["in_shapes"] = in_shapes
     node.meta["shape"] = out
+
+
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def _infer_dtype(node: Node, dtypes: Mapping[str, str]) -> str:
+    """The element type a node produces, after checking it can take what it is given."""
+    op = get_op(node.op)
+    assert op is not None
+    given = [(ref, dtypes.get(ref.node, "float32")) for ref in node.inputs]
+    if op.dtypes == "index":
+        ref, dtype = given[0]
+        if dtype in _FLOATS:
+            raise ShapeError(f"{node.op} needs integer indices, got {dtype} from {str(ref)!r}", loc=node.loc, via=node.via, hint="declare the input with dtype: int64")
+        node.meta["dtype"] = "float32"
+    elif op.dtypes == "float":
+        for ref, dtype in given:
+            if dtype not in _FLOATS:
+                raise ShapeError(f"{node.op} needs floating-point values, got {dtype} from {str(ref)!r}", loc=node.loc, via=node.via, hint="embed integer indices with op: embedding, or declare the input with dtype: float32")
+        node.meta["dtype"] = given[0][1] if given else "float32"
+    else:
+        floats = [d for _, d in given if d in _FLOATS]
+        node.meta["dtype"] = floats[0] if floats else (given[0][1] if given else "float32")
+    return node.meta["dtype"]
 
 
 def _pick(shapes: Mapping[str, Any], ref: Ref, node: Node) -> Shape:

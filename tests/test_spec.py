@@ -310,3 +310,44 @@ def test_unknown_loss_dataset_and_metric_names_fail_validation_without_torch():
         "spec.yaml:9:11: losses.l.fn: unknown value 'cross_entropi' (hint: did you mean 'cross_entropy'?)",
         "spec.yaml:10:22: training.metrics[0]: unknown metric 'acuracy' (hint: did you mean 'accuracy'?)",
     ]
+
+
+def test_element_types_are_checked_before_torch_runs():
+    text = (
+        "archspec: 1\ninputs: {tok: {shape: [12], dtype: int64}, x: {shape: [8]}}\nnodes:\n"
+        "  a: {op: linear, in: tok, out_features: 4}\n"
+        "  e: {op: embedding, in: x, num_embeddings: 10, embedding_dim: 3}\n"
+        "  ok: {op: embedding, in: tok, num_embeddings: 10, embedding_dim: 3}\n"
+        "  f: {op: flatten}\n  g: {op: linear, out_features: 2}\noutputs: {a: a, e: e, g: g}\n"
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:4:3: nodes.a: linear needs floating-point values, got int64 from 'tok' (hint: embed integer indices with op: embedding, or declare the input with dtype: float32)",
+        "spec.yaml:5:3: nodes.e: embedding needs integer indices, got float32 from 'x' (hint: declare the input with dtype: int64)",
+    ]
+
+
+def test_common_pytorch_names_suggest_ours():
+    errors = spec_errors(HEAD + "nodes:\n  a: {op: cat, in: [x, x], dim: 1}\n")
+    assert errors == ["spec.yaml:5:11: nodes.a.op: unknown op 'cat' (hint: did you mean 'concat'?)"]
+
+
+def test_errors_in_overridden_values_point_at_the_set_option(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(HEAD + "nodes:\n  a: {op: linear, out_features: 4}\n")
+    from archspec.errors import SpecErrors
+
+    with pytest.raises(SpecErrors) as info:
+        load(path, overrides=["nodes.a.out_features=0"])
+    assert str(info.value) == "--set nodes.a.out_features=0: nodes.a.out_features: expected at least 1, got 0"
+
+
+def test_init_on_a_sharing_node_is_refused():
+    text = (
+        "archspec: 1\ninputs: {a: {shape: [8]}, b: {shape: [8]}}\nnodes:\n"
+        "  fa: {op: linear, in: a, out_features: 4}\n"
+        "  fb: {op: linear, in: b, share: fa, init: {weight: zeros}}\n"
+        "  d: {op: subtract, in: [fa, fb]}\n"
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:5:44: nodes.fb.init: a sharing node has no weights of its own to initialise; they belong to 'fa' (hint: move init: to 'fa')"
+    ]

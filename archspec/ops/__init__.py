@@ -42,16 +42,52 @@ def get_op(name: str) -> OpDef | None:
     return CATALOGUE.get(name)
 
 
+# Names people bring from PyTorch and Keras, mapped to ours (only used for hints).
+_ALIASES = {
+    "mul": "multiply",
+    "cat": "concat",
+    "concatenate": "concat",
+    "sub": "subtract",
+    "dense": "linear",
+    "fc": "linear",
+    "conv": "conv2d",
+    "convtranspose2d": "conv_transpose2d",
+    "deconv2d": "conv_transpose2d",
+    "maxpool": "maxpool2d",
+    "avgpool": "avgpool2d",
+    "batchnorm": "batchnorm2d",
+    "bn": "batchnorm2d",
+    "globalaveragepooling2d": "global_avgpool",
+    "view": "reshape",
+    "swish": "silu",
+    "attention": "multihead_attention",
+}
+
+
 def suggest_op(name: object) -> str | None:
+    if isinstance(name, str) and name.lower().replace("_", "") in _ALIASES:
+        return f"did you mean {_ALIASES[name.lower().replace('_', '')]!r}?"
     return did_you_mean(name, CATALOGUE)
 
 
+# Ops that move, cut or join values without arithmetic that needs floats: they take integer
+# tensors too and pass their dtype through. Embedding takes integer indices. Every other
+# built-in op needs floating-point inputs.
+_ANY_DTYPE = frozenset(
+    "identity flatten reshape permute transpose squeeze unsqueeze concat stack split chunk pad crop_to add subtract multiply sum".split()
+)
+_INDEX_DTYPE = frozenset({"embedding"})
+
+
 def _load_builtin() -> None:
+    import dataclasses
+
     from archspec.ops import _families
 
     for module in _families.MODULES:
         for op in module.OPS:
-            register(op)
+            kind = "any" if op.name in _ANY_DTYPE else "index" if op.name in _INDEX_DTYPE else "float"
+            register(dataclasses.replace(op, dtypes=kind))
 
 
 _load_builtin()

@@ -130,6 +130,9 @@ class OpDef:
     macs:     multiply-accumulates per sample (an estimate; 0 where negligible).
     outputs:  names of a multi-output op's outputs, computed from its args.
     weighted: the module has ``weight``/``bias`` that ``init:`` applies to.
+    dtypes:   what element types the op takes (checked before torch ever runs): ``float``,
+              ``index`` (integer indices, e.g. embedding) or ``any`` (shape ops that pass an
+              integer tensor through unchanged).
     """
 
     name: str
@@ -144,6 +147,7 @@ class OpDef:
     outputs: Callable[[Args], tuple[str, ...]] | None = None
     weighted: bool = False
     key_args: tuple[str, ...] = ()  # shown in diagrams and summaries
+    dtypes: str = "float"  # "float": needs floating inputs; "index": integer indices; "any": passes the dtype through
 
     def input_range(self) -> tuple[int, int | None]:
         if isinstance(self.inputs, int):

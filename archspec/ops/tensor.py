@@ -484,6 +484,8 @@ def _pad_shape(args, shapes):
                 f"pad mode 'circular' needs pads at most the size {x[d]} of dim {d + 1}, got ({lo}, {hi})"
             )
         out[d] = x[d] + lo + hi
+        if x[d] + min(lo, 0) + min(hi, 0) < 0:  # torch crops negative pads off the input first
+            raise OpShapeError(f"pad ({lo}, {hi}) crops more than the size {x[d]} of dim {d + 1}")
         if out[d] < 1:
             raise OpShapeError(f"pad ({lo}, {hi}) leaves nothing of dim {d + 1} of {fmt_shape(x)}")
     return tuple(out)

@@ -93,14 +93,18 @@ class Document:
     text: str = field(repr=False)
     marks: dict[Path, Mark] = field(repr=False)
     key_marks: dict[Path, Mark] = field(repr=False)
+    overridden: dict[Path, str] = field(default_factory=dict, repr=False)  # path -> the --set item
 
     def loc(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
         """Location for ``path``; falls back to the nearest ancestor that has a mark.
 
         With ``key=True`` the mark of the mapping key that introduces a path is preferred to
-        the mark of its value.
+        the mark of its value. A value set on the command line is located at its ``--set``.
         """
         full = tuple(path)
+        for end in range(len(full), 0, -1):
+            if full[:end] in self.overridden:
+                return Location(f"--set {self.overridden[full[:end]]}", None, None, full)
         for end in range(len(full), -1, -1):
             mark = self._mark(full[:end], key)
             if mark is not None:

@@ -28,11 +28,16 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
 
 
 def apply_overrides(doc: Document, items: Sequence[str]) -> Document:
-    """Set each ``KEY=VALUE`` in ``doc.data`` (creating mappings on the way); returns ``doc``."""
+    """Set each ``KEY=VALUE`` in ``doc.data`` (creating mappings on the way); returns ``doc``.
+
+    Errors about an overridden value are then located at its ``--set`` (``Document.overridden``).
+    """
     for item in items:
         path, value = parse_override(item)
         target: Any = doc.data
+        real: list[str | int] = []
         for i, part in enumerate(path[:-1]):
+            real.append(part if isinstance(target, list) else str(part))
             target = _step(target, part, path[: i + 1], item)
         last = path[-1]
         if isinstance(target, list):
@@ -40,7 +45,9 @@ def apply_overrides(doc: Document, items: Sequence[str]) -> Document:
                 raise LoadError(f"override {item!r}: no list item {last!r}", loc=Location("--set"))
             target[last] = value
         else:
-            target[str(last)] = value
+            last = str(last)
+            target[last] = value
+        doc.overridden[(*real, last)] = item
     return doc
 
 
