@@ -9,15 +9,16 @@ Everything that decides the next step — weights, optimiser and scheduler state
 each stream's (epoch, step) position, early-stopping counters — is in the checkpoint, so a run
 killed at any point and resumed with ``--resume`` ends with exactly the same weights.
 Only rank 0 writes files when running under ``torchrun``.
+
+This module holds the loop itself (set-up, epochs, steps, gradients, evaluation, early
+stopping). What a checkpoint holds is in ``resume``, the run directory's logs in ``runlog``,
+and ``torch.distributed`` in ``distributed``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,16 +27,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
-from archspec.errors import CheckpointError, SpecError, TrainingError
+from archspec.errors import SpecError, TrainingError
 from archspec.graph import Graph
-from archspec.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_atomic
+from archspec.train.checkpoint import save_checkpoint
+from archspec.train.distributed import dist_info as _dist_info
+from archspec.train.distributed import mean_over_ranks, wrap_ddp
 from archspec.train.objective import bind_objective
+from archspec.train.resume import (
+    checkpoint_name,
+    checkpoint_state,
+    fresh_state,
+    load_latest,
+    resolved_fingerprint,
+    restore_state,
+)
+from archspec.train.resume import spec_fingerprint as spec_fingerprint
+from archspec.train.runlog import Progress, RunLog
 from archspec.train.streams import Stream, build_streams
 
-__all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "train"]
+__all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
 
 @dataclass
@@ -81,19 +93,17 @@ def train(graph: Graph, options: RunOptions) -> RunResult:
     return Trainer(graph, options).run()
 
 
-def spec_fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 class Trainer:
     def __init__(self, graph: Graph, options: RunOptions, *, for_eval: bool = False) -> None:
+        # The order matters for exact reproduction: the seed is set before the streams are
+        # built and the model is compiled, since both draw from torch's RNG.
         from archspec.compiler import compile_model
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training
         self.device = resolve_device(self.cfg.get("device", options.device) if options.device == "auto" else options.device)
         self.rank, self.world, self.device = _dist_info(self.device)
-        torch.manual_seed(int(self.cfg.get("seed", self.spec.seed)))  # dropout and friends
+        torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
         self._check_inputs()
@@ -101,11 +111,35 @@ class Trainer:
         if not for_eval:
             self._init_from()
         self.objective.bind_params(self.model)
-        self.module = self._wrap_ddp(self.model)
+        self.module = wrap_ddp(self.model, self.device, self.world)
+        self._build_optimisation()
+        self.aug_gen = torch.Generator().manual_seed(self._seed() + 17)
+        self.state: dict[str, Any] = fresh_state()
+        self.amp = self._amp()
+        # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
+        self.runlog = RunLog(options.run_dir)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _seed(self) -> int:
+        return int(self.cfg.get("seed", self.spec.seed))
+
+    def _build_optimisation(self) -> None:
+        """Optimiser, run length and schedule: the schedule needs the run's total step count,
+        and a plateau schedule the early-stopping monitor's mode, hence the metric plan."""
         from archspec.train.optim import build_optimizer, build_schedule
 
         self.optimizer = build_optimizer(self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts)
         self.primary = self._primary()
+        self._plan_length()
+        self.metrics = self._metric_plan()
+        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps, mode=self._monitor()[1])
+
+    def _plan_length(self) -> None:
+        """Epochs, optimiser steps per run, and when to checkpoint. The CLI flags win over
+        ``training:``; they are written back into the options so that the loop reads one place."""
+        options = self.opt
         self.epochs = int(self.cfg.get("epochs", 10))
         options.max_steps = options.max_steps or self.cfg.get("max_steps")  # the CLI flag wins
         options.checkpoint_every = options.checkpoint_every or self.cfg.get("checkpoint_every")
@@ -113,18 +147,6 @@ class Trainer:
         steps = self.epochs * self.streams[self.primary].steps_per_epoch() // self.accumulate
         self.total_steps = min(steps, options.max_steps or steps)
         self.objective.total_steps = self.total_steps
-        self.metrics = self._metric_plan()
-        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps, mode=self._monitor()[1])
-        self.aug_gen = torch.Generator().manual_seed(int(self.cfg.get("seed", self.spec.seed)) + 17)
-        self.state: dict[str, Any] = {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
-        self.amp = self._amp()
-        # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
-        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
-        self.tb: Any = None
-        self._step_rows: list[list[Any]] = []  # steps.csv rows not yet on disk (see _log_step)
-        self._steps_flushed = time.monotonic()
-
-    # -- set-up ---------------------------------------------------------------------------------
 
     def _check_inputs(self) -> None:
         for name in self.objective.streams:
@@ -153,25 +175,6 @@ class Trainer:
             for name, p in self.model.named_parameters():
                 if any(param_matches(name, pat, self.spec.parts) for pat in frozen):
                     p.requires_grad_(False)
-
-    def _wrap_ddp(self, model: nn.Module) -> nn.Module:
-        if self.world <= 1:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
-
-    def _mean_over_ranks(self, values: dict[str, float]) -> dict[str, float]:
-        """Average the ranks' epoch means (equal step counts), so that every rank logs and
-        decides early stopping and plateau cuts on the same global loss, as one process would."""
-        if self.world <= 1 or not values:
-            return values
-        import torch.distributed as dist
-
-        summed = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
-        dist.all_reduce(summed)
-        return dict(zip(values, (summed / self.world).tolist()))
 
     def _amp(self) -> tuple[bool, torch.dtype | None]:
         precision = str(self.cfg.get("precision", "auto"))
@@ -205,18 +208,24 @@ class Trainer:
             epoch = self.state["epoch"]
             sums = self._train_epoch(epoch, primary, ckpt_root)
             if self._out_of_steps() and self.state["epoch_step"] < primary.steps_per_epoch():
-                break
+                break  # stopped mid-epoch by max_steps: no epoch row for a partial epoch
             row = self._end_epoch(epoch, sums, time.perf_counter() - start)
             history.append(row)
             self._save(ckpt_root, row)
         self._finish(history)
+        return self._result(history)
+
+    def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
-        return RunResult(self.opt.run_dir, self.state["step"], self.state["epoch"], {k: v for k, v in last.items() if isinstance(v, float)}, history, self.state["stopped"])
+        metrics = {k: v for k, v in last.items() if isinstance(v, float)}
+        return RunResult(self.opt.run_dir, self.state["step"], self.state["epoch"], metrics, history, self.state["stopped"])
 
     def _out_of_steps(self) -> bool:
         return self.opt.max_steps is not None and self.state["step"] >= self.opt.max_steps
 
     def _train_epoch(self, epoch: int, primary: Stream, ckpt_root: Path) -> dict[str, float]:
+        """One pass over the primary stream, from wherever a resume left it. The running sums
+        live in ``state`` so that a checkpoint taken mid-epoch resumes the epoch's means too."""
         self.module.train()
         sums: dict[str, float] = dict(self.state.get("epoch_sums") or {})
         count = int(sums.pop("_count", 0))
@@ -231,9 +240,7 @@ class Trainer:
             self.state["epoch_sums"] = {**sums, "_count": float(count)}
             if bar is not None:
                 bar.update(1, values)
-            every = self.opt.checkpoint_every
-            if every and self.state["step"] % every == 0 and self.state["epoch_step"] < steps:
-                self._save(ckpt_root, None)
+            self._checkpoint_within_epoch(ckpt_root, steps)
             if self._out_of_steps():
                 break
         if bar is not None:
@@ -241,6 +248,12 @@ class Trainer:
         if self.state["epoch_step"] >= steps:
             self.state["epoch_sums"] = {}
         return {k: v / max(count, 1) for k, v in sums.items()}
+
+    def _checkpoint_within_epoch(self, ckpt_root: Path, steps: int) -> None:
+        """``checkpoint_every`` steps; the epoch's last step is saved by ``_end_epoch``'s row."""
+        every = self.opt.checkpoint_every
+        if every and self.state["step"] % every == 0 and self.state["epoch_step"] < steps:
+            self._save(ckpt_root, None)
 
     def _next_batches(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
         """Add a batch from every other training stream the loss reads (cycling as needed)."""
@@ -287,17 +300,13 @@ class Trainer:
         out = self.module(*[batch[name] for name in self.spec.inputs])
         return out if isinstance(out, dict) else {next(iter(self.spec.outputs)): out}
 
+    # -- one step -------------------------------------------------------------------------------
+
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
+        """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
         batches = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
         step = self.state["step"]
-        use_amp, dtype = self.amp
-        with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
-            outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            try:
-                total, terms = self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
-            except TrainingError:
-                self._check_params(step)  # blame a parameter the last update broke, if any
-                raise
+        total, terms = self._loss(batches, step)
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         micro = self.state.get("micro", 0) + 1
@@ -308,6 +317,17 @@ class Trainer:
         values.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
         self._log_step(step, values)
         return values
+
+    def _loss(self, batches: dict[str, dict[str, torch.Tensor]], step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The combined loss and its terms, under autocast when mixed precision is on."""
+        use_amp, dtype = self.amp
+        with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
+            outputs = {name: self.forward(batch) for name, batch in batches.items()}
+            try:
+                return self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
+            except TrainingError:
+                self._check_params(step)  # blame a parameter the last update broke, if any
+                raise
 
     def _apply_gradients(self, step: int) -> None:
         clip = self.cfg.get("grad_clip")
@@ -336,30 +356,42 @@ class Trainer:
             if not torch.isfinite(p).all():
                 raise TrainingError(f"parameter {name!r} became non-finite at step {step}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
 
+    # -- end of an epoch ------------------------------------------------------------------------
+
     def _end_epoch(self, epoch: int, train_means: dict[str, float], elapsed: float) -> dict[str, Any]:
+        """Evaluate, build the epoch's row, and let early stopping and a plateau schedule see it."""
         metrics = self.evaluate_streams()
-        train_means = self._mean_over_ranks(train_means)
+        train_means = mean_over_ranks(train_means, self.device, self.world)
         row: dict[str, Any] = {"epoch": epoch + 1, "step": self.state["step"], "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(elapsed, 3)}
         row.update({f"train_{k}": v for k, v in train_means.items()})
         row.update(metrics)
         self.state["epoch"] = epoch + 1
         self.state["epoch_step"] = 0
         self._early_stopping(row)
+        self._plateau_step(row)
+        if self.rank == 0:
+            self._log_epoch(epoch, row)
+        return row
+
+    def _plateau_step(self, row: dict[str, Any]) -> None:
+        """ReduceLROnPlateau steps once per epoch on the monitored value; others step per update."""
         if isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
             key = self._monitor()[0]
             if key in row:
                 self.schedule.step(row[key])
-        if self.rank == 0:
-            single = len(self.objective.terms) == 1  # train_loss_<term> would repeat train_loss
-            shown = ", ".join(
-                f"{k} {v:.4g}"
-                for k, v in row.items()
-                if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float) and not (single and k.startswith("train_loss_"))
-            )
-            self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
-        return row
+
+    def _log_epoch(self, epoch: int, row: dict[str, Any]) -> None:
+        single = len(self.objective.terms) == 1  # train_loss_<term> would repeat train_loss
+        shown = ", ".join(
+            f"{k} {v:.4g}"
+            for k, v in row.items()
+            if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float) and not (single and k.startswith("train_loss_"))
+        )
+        self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
 
     def _monitor(self) -> tuple[str, str]:
+        """(row key, "min" or "max") that early stopping, ``best`` and plateau cuts follow:
+        ``early_stopping.metric``, else the first validation metric, else the training loss."""
         es = self.cfg.get("early_stopping") or {}
         if es.get("metric"):
             key = es["metric"]
@@ -373,6 +405,8 @@ class Trainer:
         return "train_loss", "min"
 
     def _early_stopping(self, row: dict[str, Any]) -> None:
+        """Track the best monitored value (``row["_better"]`` marks a new best checkpoint) and
+        stop after ``patience`` epochs without one."""
         key, mode = self._monitor()
         value = row.get(key)
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -395,204 +429,85 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate_streams(self, roles: tuple[str, ...] = ("val",)) -> dict[str, float]:
-        from archspec.train.metrics import make_metric
-
+        """Every metric on every stream whose role is in ``roles``, keyed ``<stream>_<metric>``
+        (with ``_<output>`` appended when the model has several outputs)."""
         self.module.eval()
         out: dict[str, float] = {}
         for stream_name, stream in self.streams.items():
-            if stream.role not in roles:
-                continue
-            plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
-            metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
-            from archspec.train.augment import apply_augment, eval_augments
-
-            fixed = eval_augments(stream.augment)
-            for batch in stream.all_batches():
-                if fixed:
-                    batch = apply_augment(batch, fixed, torch.Generator())
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                outputs = self.forward(batch)
-                for (_, p, t), metric in metrics.items():
-                    metric.update(outputs[p].float(), batch[t])
-            for (m, p, _), metric in metrics.items():
-                suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
-                out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+            if stream.role in roles:
+                out.update(self._evaluate_stream(stream_name, stream))
         self.module.train()
         return out
 
-    # -- files ----------------------------------------------------------------------------------
+    def _evaluate_stream(self, stream_name: str, stream: Stream) -> dict[str, float]:
+        """One pass over ``stream`` with its evaluation-time augments only (fixed, not random)."""
+        from archspec.train.augment import apply_augment, eval_augments
+        from archspec.train.metrics import make_metric
+
+        plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
+        metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
+        fixed = eval_augments(stream.augment)
+        for batch in stream.all_batches():
+            if fixed:
+                batch = apply_augment(batch, fixed, torch.Generator())
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            outputs = self.forward(batch)
+            for (_, p, t), metric in metrics.items():
+                metric.update(outputs[p].float(), batch[t])
+        out: dict[str, float] = {}
+        for (m, p, _), metric in metrics.items():
+            suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
+            out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+        return out
+
+    # -- files: see runlog (logs) and resume (checkpoint state) ---------------------------------
 
     def fingerprint(self) -> str:
         """Identifies the resolved spec (text and overrides) a checkpoint belongs to."""
-        return spec_fingerprint(yaml.safe_dump(self.spec.doc.data, sort_keys=True))
+        return resolved_fingerprint(self.spec.doc.data)
 
-    def _bar(self, steps: int, epoch: int) -> Any:
+    def _bar(self, steps: int, epoch: int) -> Progress | None:
         if not self.opt.progress or self.rank != 0:
             return None
-        return _Progress(steps, f"epoch {epoch + 1}/{self.epochs}")
+        return Progress(steps, f"epoch {epoch + 1}/{self.epochs}")
 
     def _start_run_dir(self) -> None:
-        run = self.opt.run_dir
-        if (run / "checkpoints" / "latest").exists():
-            raise CheckpointError(f"{run} already holds a run; resume it with --resume, or choose another --run-dir")
-        run.mkdir(parents=True, exist_ok=True)
-        write_atomic(run / "spec.yaml", self.spec.doc.text.encode())
-        resolved = yaml.safe_dump(self.spec.doc.data, sort_keys=False)
-        write_atomic(run / "resolved.yaml", resolved.encode())
-        for name in ("metrics.csv", "steps.csv"):
-            (run / name).unlink(missing_ok=True)
+        self.runlog.start(self.spec.doc.text, self.spec.doc.data)
 
     def _log_step(self, step: int, values: dict[str, float]) -> None:
-        """Buffer a steps.csv row. Rows reach the file every 2 s, before every checkpoint (so
-        the file holds every row a resume from that checkpoint keeps) and at the end."""
-        if self.rank != 0:
-            return
-        if not self._step_rows:
-            self._step_rows.append(["step", *values])  # the header, written only to a new file
-        self._step_rows.append([step, *(repr(v) for v in values.values())])
-        if time.monotonic() - self._steps_flushed > 2.0:
-            self._flush_steps()
-
-    def _flush_steps(self) -> None:
-        self._steps_flushed = time.monotonic()
-        if len(self._step_rows) <= 1:
-            return
-        path = self.opt.run_dir / "steps.csv"
-        rows = self._step_rows if not path.exists() else self._step_rows[1:]
-        with open(path, "a", newline="") as fh:
-            csv.writer(fh).writerows(rows)
-        self._step_rows = []
+        """Record a step's losses in steps.csv (rank 0 only; buffered, see ``RunLog.log_step``)."""
+        if self.rank == 0:
+            self.runlog.log_step(step, values)
 
     def _read_history(self) -> list[dict[str, Any]]:
-        path = self.opt.run_dir / "metrics.csv"
-        if not path.exists():
-            return []
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        return [{k: _num(v) for k, v in r.items()} for r in rows if int(r["epoch"]) <= self.state["epoch"]]
+        return self.runlog.read_history(self.state["epoch"])
 
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
+        """Checkpoint now; ``row`` is the epoch's row at an epoch's end, ``None`` within one.
+        Every rank checks its parameters (so all stop together); only rank 0 writes."""
         self._check_params(self.state["step"])
         if self.rank != 0:
             return
-        self._flush_steps()
+        self.runlog.flush_steps()
         if row is not None:
-            self._append_metrics(row)
-        state = {
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict() if self.schedule is not None else {},
-            "counters": {k: self.state[k] for k in ("step", "epoch", "epoch_step", "bad_epochs", "stopped", "micro") if k in self.state},
-            "best": self.state["best"],
-            "positions": {k: list(v) for k, v in self.state["positions"].items()},
-            "rng_torch": torch.get_rng_state(),
-            "rng_augment": self.aug_gen.get_state(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "epoch_sums": dict(self.state.get("epoch_sums") or {}),
-            "spec": self.fingerprint(),
-        }
-        if self.device.type == "cuda":
-            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+            self.runlog.append_metrics(row)
         pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
-        save_checkpoint(root, f"step-{self.state['step']:08d}-{self.state['epoch_step']:06d}", self.model.state_dict(), state, pointers=pointers)
-
-    def _append_metrics(self, row: dict[str, Any]) -> None:
-        path = self.opt.run_dir / "metrics.csv"
-        clean = {k: v for k, v in row.items() if not k.startswith("_")}
-        self._tensorboard(clean)
-        new = not path.exists()
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(clean))
-            if new:
-                writer.writeheader()
-            writer.writerow(clean)
-
-    def _tensorboard(self, row: dict[str, Any]) -> None:
-        """Mirror the epoch row to TensorBoard (runs/<name>/tensorboard) when it is installed."""
-        if self.tb is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is optional
-                self.tb = False
-                return
-            self.tb = SummaryWriter(str(self.opt.run_dir / "tensorboard"))
-        if self.tb:
-            for key, value in row.items():
-                if isinstance(value, float) and key not in ("seconds",):
-                    self.tb.add_scalar(key.replace("_", "/", 1), value, int(row["step"]))
-            self.tb.flush()
+        save_checkpoint(root, checkpoint_name(self.state), self.model.state_dict(), checkpoint_state(self), pointers=pointers)
 
     def _restore(self, root: Path) -> None:
-        path = latest_checkpoint(root)
-        if path is None:
-            raise CheckpointError(f"{self.opt.run_dir}: nothing to resume (no checkpoints/latest)")
-        weights, state = load_checkpoint(path)
-        if state.get("spec") != self.fingerprint():
-            raise CheckpointError(f"{self.opt.run_dir} was trained from another spec; resume with the run's own spec.yaml")
-        from archspec.train.transfer import load_weights
-
-        load_weights(self.model, weights, where=str(path))
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.schedule is not None and state.get("schedule"):
-            self.schedule.load_state_dict(state["schedule"])
-        self.state.update(state["counters"])
-        self.state["best"] = state["best"]
-        self.state["positions"] = {k: tuple(v) for k, v in state["positions"].items()}
-        torch.set_rng_state(state["rng_torch"])
-        if "rng_cuda" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
-        self.aug_gen.set_state(state["rng_augment"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.state["epoch_sums"] = dict(state.get("epoch_sums") or {})
-        self._truncate_logs()
+        path, weights, state = load_latest(root, self.opt.run_dir)
+        restore_state(self, path, weights, state)
+        self.runlog.truncate(self.state["step"], self.state["epoch"])
         if self.rank == 0:
             self.opt.log(f"resumed from {path.name} (step {self.state['step']}, epoch {self.state['epoch']})")
-
-    def _truncate_logs(self) -> None:
-        """Drop log rows written after the checkpoint we resume from."""
-        for name, key, limit in (("steps.csv", "step", self.state["step"]), ("metrics.csv", "epoch", self.state["epoch"])):
-            path = self.opt.run_dir / name
-            if not path.exists():
-                continue
-            with open(path, newline="") as fh:
-                rows = list(csv.reader(fh))
-            if not rows:
-                continue
-            idx = rows[0].index(key)
-            keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and _before(r[idx], limit + (1 if key == "epoch" else 0))]
-            write_atomic(path, "".join(",".join(r) + "\n" for r in keep).encode())
 
     def _finish(self, history: list[dict[str, Any]]) -> None:
         if self.rank != 0:
             return
-        self._flush_steps()
+        self.runlog.flush_steps()
         from archspec.train.plots import plot_history
 
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
-
-
-class _Progress:
-    """A one-line progress bar on a terminal (epoch, step, loss terms, throughput)."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.n = total, label, 0
-        self.start = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-
-    def update(self, n: int, values: Mapping[str, float]) -> None:
-        self.n += n
-        if not self.tty:
-            return
-        rate = self.n / max(time.perf_counter() - self.start, 1e-9)
-        width = 24
-        done = int(width * self.n / max(self.total, 1))
-        terms = " ".join(f"{k}={v:.4g}" for k, v in list(values.items())[:4])
-        sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} {terms} {rate:.1f} it/s ")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
 
 
 _CLASS_METRICS = ("accuracy", "top", "iou", "dice")
@@ -618,38 +533,3 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
             names = default_metrics(term.fn)
         plan += [(m, term.pred, term.target) for m in names]
     return plan
-
-
-def _before(cell: str, limit: int) -> bool:
-    """Whether a log row's step/epoch cell is below ``limit`` (a cell cut short by a kill is not)."""
-    try:
-        return int(float(cell)) < limit
-    except ValueError:
-        return False
-
-
-def _num(text: str) -> Any:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() and "." not in text and "e" not in text else value
-
-
-def _dist_info(device: torch.device) -> tuple[int, int, torch.device]:
-    """``(rank, world size, device)`` under ``torchrun``; ``(0, 1, device)`` otherwise.
-
-    On GPUs each rank takes the one its ``LOCAL_RANK`` names and talks over NCCL; on the CPU
-    (also ``--device cpu`` on a GPU machine) the ranks talk over gloo.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, device
-    import torch.distributed as dist
-
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device
