@@ -13,16 +13,14 @@ part alone, ``archspec_part``.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 import yaml
 from torch import fx, nn
 
 from archspec.errors import CheckpointError
+from archspec.fileio import write_atomic_with
 from archspec.graph import Graph
 
 __all__ = ["FORMAT", "WEIGHTS", "load_artifact", "save_artifact", "save_weights"]
@@ -37,7 +35,7 @@ def save_artifact(model: nn.Module, graph: Graph, out_dir: str | os.PathLike[str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_weights(model, graph, out / WEIGHTS)
-    _atomic_write(out / SPEC_COPY, lambda tmp: Path(tmp).write_text(_spec_text(graph), encoding="utf-8"))
+    write_atomic_with(out / SPEC_COPY, lambda tmp: Path(tmp).write_text(_spec_text(graph), encoding="utf-8"))
     return out / WEIGHTS
 
 
@@ -57,7 +55,7 @@ def save_weights(
     tensors = _tensors(model)
     out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    write_atomic_with(out, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return out
 
 
@@ -103,18 +101,6 @@ def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:
         if tensor.numel():
             seen.add(storage)
     return out
-
-
-def _atomic_write(dest: Path, write: Callable[[str], Any]) -> None:
-    """Write through a temporary file in ``dest``'s directory, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- reading --------------------------------------------------------------------------------------

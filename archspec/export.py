@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 from torch import fx
 
 from archspec.errors import RunError
+from archspec.fileio import write_atomic_with
 from archspec.graph import Graph
 
 __all__ = ["FORMATS", "Exported", "export_model"]
@@ -91,7 +91,7 @@ def _torchscript(model: fx.GraphModule, inputs: dict[str, torch.Tensor], out: Pa
                 ) from exc
             how = f"traced (scripting failed: {_first_line(script_error)})"
         _check_same(model, scripted, args, "TorchScript")
-        _atomic_write(out, lambda tmp: torch.jit.save(scripted, tmp))
+        write_atomic_with(out, lambda tmp: torch.jit.save(scripted, tmp))
     return how
 
 
@@ -108,7 +108,7 @@ def _exported_program(model: fx.GraphModule, inputs: dict[str, torch.Tensor], ou
             raise RunError(f"torch.export failed: {_first_line(exc)}") from exc
         how = "exported with a static batch of 2"
     _check_same(model, program.module(), args, "the exported program")
-    _atomic_write(out, lambda tmp: torch.export.save(program, tmp))
+    write_atomic_with(out, lambda tmp: torch.export.save(program, tmp))
     return how
 
 
@@ -171,17 +171,6 @@ def _quiet_jit() -> Iterator[None]:
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
         warnings.filterwarnings("ignore", category=UserWarning, message=r"The TorchScript type system")
         yield
-
-
-def _atomic_write(dest: Path, write: Callable[[str], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _first_line(exc: BaseException) -> str:

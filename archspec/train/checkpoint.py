@@ -21,38 +21,13 @@ from typing import Any
 import torch
 
 from archspec.errors import CheckpointError
+from archspec.fileio import fsync_dir as _fsync_dir
+from archspec.fileio import write_atomic
 
 __all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint", "write_atomic"]
 
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def save_checkpoint(
