@@ -7,21 +7,15 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from click.testing import CliRunner
 
-from archspec.cli import cli
-from tests.conftest import EXAMPLES, ROOT
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
+from tests.conftest import EXAMPLES, ROOT, invoke
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".html", ".dot", ".mmd"])
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_renders_in_every_text_format(tmp_path, path, suffix):
     out = tmp_path / f"net{suffix}"
-    result = run("render", str(path), "-o", str(out))
+    result = invoke("render", str(path), "-o", str(out))
     assert result.exit_code == 0, result.output
     text = out.read_text()
     if suffix == ".svg":
@@ -31,19 +25,19 @@ def test_every_example_renders_in_every_text_format(tmp_path, path, suffix):
 
 def test_render_options_and_errors(tmp_path):
     unet = str(ROOT / "examples" / "unet.yaml")
-    full = run("render", unet).output
-    collapsed = run("render", unet, "--depth", "0").output
+    full = invoke("render", unet).output
+    collapsed = invoke("render", unet, "--depth", "0").output
     assert full.count('class="node') > collapsed.count('class="node')
-    assert "\nflowchart LR\n" in run("render", unet, "--direction", "LR", "--format", "mermaid").output
-    assert run("render", unet, "--part", "encoder").exit_code == 0
-    bad_part = run("render", unet, "--part", "encodr")
+    assert "\nflowchart LR\n" in invoke("render", unet, "--direction", "LR", "--format", "mermaid").output
+    assert invoke("render", unet, "--part", "encoder").exit_code == 0
+    bad_part = invoke("render", unet, "--part", "encodr")
     assert bad_part.exit_code == 1 and "unknown part 'encodr'" in bad_part.output
-    assert run("render", unet, "-o", str(tmp_path / "x.bmp")).exit_code == 1
+    assert invoke("render", unet, "-o", str(tmp_path / "x.bmp")).exit_code == 1
 
 
 def test_png_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    result = run("render", str(ROOT / "examples" / "mlp.yaml"), "-o", str(tmp_path / "x.png"))
+    result = invoke("render", str(ROOT / "examples" / "mlp.yaml"), "-o", str(tmp_path / "x.png"))
     assert result.exit_code == 3
     assert "Graphviz 'dot' was not found" in result.output and "apt-get install graphviz" in result.output
 
@@ -51,18 +45,18 @@ def test_png_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
 def test_render_draws_a_spec_whose_shapes_do_not_check_with_no_shapes(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text("archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  c: {op: conv2d, out_channels: 3, kernel_size: 3}\n")
-    assert run("render", str(spec)).exit_code == 2
-    assert run("render", str(spec), "--no-shapes").exit_code == 0
+    assert invoke("render", str(spec)).exit_code == 2
+    assert invoke("render", str(spec), "--no-shapes").exit_code == 0
 
 
 def test_diff_reports_changes_as_text_json_and_a_highlighted_diagram(tmp_path):
     old = ROOT / "examples" / "mlp.yaml"
     new = tmp_path / "mlp2.yaml"
     new.write_text(old.read_text().replace("out_features: 128", "out_features: 256"))
-    text = run("diff", str(old), str(new))
+    text = invoke("diff", str(old), str(new))
     assert text.exit_code == 0 and "hidden" in text.output
-    data = json.loads(run("diff", str(old), str(new), "--format", "json").output)
+    data = json.loads(invoke("diff", str(old), str(new), "--format", "json").output)
     assert data["params"]["new"] > data["params"]["old"]
     out = tmp_path / "d.svg"
-    assert run("diff", str(old), str(new), "-o", str(out)).exit_code == 0
+    assert invoke("diff", str(old), str(new), "-o", str(out)).exit_code == 0
     assert "highlight-changed" in out.read_text()

@@ -6,21 +6,15 @@ import json
 import subprocess
 import sys
 
-from click.testing import CliRunner
-
-from archspec.cli import cli
 from archspec.spec.schema import schema_text
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, invoke
 
 BAD = "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  a: {op: relu}\n  b: {op: relu, in: c}\n"
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args))
-
 
 def test_validate_accepts_every_example_and_reports_the_time():
-    result = run("validate", *map(str, EXAMPLES))
+    result = invoke("validate", *map(str, EXAMPLES))
     assert result.exit_code == 0, result.output
     assert f"validated {len(EXAMPLES)} file(s) in" in result.output
 
@@ -28,7 +22,7 @@ def test_validate_accepts_every_example_and_reports_the_time():
 def test_validate_exits_2_with_located_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)
-    result = run("validate", str(bad))
+    result = invoke("validate", str(bad))
     assert result.exit_code == 2
     assert f"{bad}:5:21: nodes.b.in: unknown node 'c' (hint: known here: a, b, x)" in result.output
 
@@ -36,7 +30,7 @@ def test_validate_exits_2_with_located_errors(tmp_path):
 def test_validate_json_lists_errors_with_positions(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)
-    result = run("validate", "--format", "json", str(bad))
+    result = invoke("validate", "--format", "json", str(bad))
     assert result.exit_code == 2
     report = json.loads(result.stdout)
     (error,) = report["files"][0]["errors"]
@@ -45,19 +39,19 @@ def test_validate_json_lists_errors_with_positions(tmp_path):
 
 
 def test_a_missing_file_is_a_spec_error_not_a_traceback(tmp_path):
-    result = run("validate", str(tmp_path / "nope.yaml"))
+    result = invoke("validate", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2
     assert "nope.yaml: no such file" in result.output
     assert "Traceback" not in result.output
 
 
 def test_usage_errors_exit_1():
-    assert run("validate").exit_code == 1
-    assert run("no-such-command").exit_code == 1
+    assert invoke("validate").exit_code == 1
+    assert invoke("no-such-command").exit_code == 1
 
 
 def test_help_lists_commands():
-    result = run("--help")
+    result = invoke("--help")
     assert result.exit_code == 0
     for command in ("validate", "schema", "ops"):
         assert command in result.output
@@ -95,18 +89,18 @@ def test_validate_and_schema_do_not_import_torch():
 
 
 def test_ops_lists_the_catalogue_and_explains_one_op():
-    result = run("ops")
+    result = invoke("ops")
     assert result.exit_code == 0 and "conv2d" in result.output
-    result = run("ops", "linear")
+    result = invoke("ops", "linear")
     assert "out_features" in result.output
-    assert run("ops", "linaer").exit_code == 1
+    assert invoke("ops", "linaer").exit_code == 1
 
 
 def test_summary_prints_totals_and_json_has_per_node_rows():
     path = str(ROOT / "examples" / "resnet18.yaml")
-    result = run("summary", path)
+    result = invoke("summary", path)
     assert result.exit_code == 0
     assert "total: 11,689,512 parameters" in result.output
-    data = json.loads(run("summary", path, "--format", "json").stdout)
+    data = json.loads(invoke("summary", path, "--format", "json").stdout)
     assert data["total_params"] == 11_689_512
     assert sum(r["params"] for r in data["rows"]) == 11_689_512

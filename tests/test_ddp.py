@@ -8,7 +8,6 @@ seconds together on a 2-core machine; every subprocess has a timeout.
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -21,11 +20,10 @@ import torch
 from safetensors.torch import load_file
 
 from archspec.pipeline import analyse, load
-from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
-from archspec.train.runner import RunOptions, train
+from archspec.train.runner import train
 from archspec.train.streams import build_streams
+from tests.conftest import ROOT, csv_column, latest_weights, quiet
 
-ROOT = Path(__file__).resolve().parent.parent
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 TIMEOUT = 120
 
@@ -77,11 +75,6 @@ def env() -> dict[str, str]:
     return out
 
 
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    weights, _ = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
-    return weights
-
-
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ddp") / "ddp.yaml"
@@ -90,20 +83,19 @@ def spec_file(tmp_path_factory) -> Path:
 
 
 def train_losses(run_dir: Path) -> list[float]:
-    with open(run_dir / "metrics.csv", newline="") as fh:
-        return [float(row["train_loss"]) for row in csv.DictReader(fh)]
+    return csv_column(run_dir / "metrics.csv", "train_loss")
 
 
 @pytest.fixture(scope="module")
-def one_process(spec_file) -> dict[str, torch.Tensor]:
-    """The reference: one process, batch 64."""
+def one_process(spec_file) -> dict:
+    """The reference: one process, batch 64: its final weights and per-epoch train losses."""
     run_dir = spec_file.parent / "one"
-    result = train(analyse(load(spec_file)), RunOptions(run_dir=run_dir, progress=False, log=lambda s: None))
+    result = train(analyse(load(spec_file)), quiet(run_dir))
     assert result.steps == 2 * 11  # 700 samples / 64 rounded up, 2 epochs
-    return {"weights": final_weights(run_dir), "train_loss": train_losses(run_dir)}
+    return {"weights": latest_weights(run_dir), "train_loss": train_losses(run_dir)}
 
 
-def assert_matches_one_process(weights: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> None:
+def assert_matches_one_process(weights: dict[str, torch.Tensor], reference: dict) -> None:
     # Tolerance: per step the two gradients differ by a few float32 ulps (relative ~1e-7) from
     # summation order; Adam divides by sqrt(v), so each update differs by about lr x 1e-7 and
     # 22 steps of lr 0.01 drift by < 1e-7 absolute. We measured <= 6e-8; 1e-5 leaves room for
@@ -125,9 +117,9 @@ def test_each_rank_takes_a_disjoint_slice_of_the_global_batch(spec_file):
     assert [s.steps_per_epoch() for s in ranks] == [single.steps_per_epoch()] * 2
     for epoch in range(2):
         assert not set(ranks[0].order(epoch).tolist()) & set(ranks[1].order(epoch).tolist())
-        for (step, whole), (_, b0), (_, b1) in zip(
-            single.batches(epoch), ranks[0].batches(epoch), ranks[1].batches(epoch)
-        ):
+        batches = [list(s.batches(epoch)) for s in (single, *ranks)]
+        assert [len(b) for b in batches] == [single.steps_per_epoch()] * 3  # zip below drops nothing
+        for (step, whole), (_, b0), (_, b1) in zip(*batches):
             together = torch.cat([b0["x"], b1["x"]])
             assert len(b0["x"]) == len(b1["x"]), step  # equal shares: the mean of means is the mean
             assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, whole["x"].tolist())), step
@@ -151,11 +143,11 @@ def test_two_ranks_train_the_same_weights_as_one_process_with_the_same_global_ba
     done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (load_file(str(tmp_path / f"rank{r}-of-2.safetensors")) for r in range(2))
+    saved = latest_weights(run_dir)
+    assert rank0.keys() == rank1.keys() == saved.keys() == one_process["weights"].keys()
     for k in rank0:
         assert torch.equal(rank0[k], rank1[k]), f"ranks disagree on {k}"
-    saved = final_weights(run_dir)
-    for k in saved:
-        assert torch.equal(saved[k], rank0[k])
+        assert torch.equal(saved[k], rank0[k]), f"the checkpoint is not rank 0's {k}"
     assert_matches_one_process(saved, one_process)
     # the logged epoch loss is the mean over both ranks' halves, so early stopping and plateau
     # cuts (which may watch train_loss) see what one process would see, on every rank
@@ -184,7 +176,7 @@ def test_two_jobs_started_together_pick_their_own_ports(spec_file, one_process, 
         _, err = job.communicate(timeout=TIMEOUT)
         assert job.returncode == 0, err[-3000:]
     for name in ("a", "b"):
-        assert_matches_one_process(final_weights(tmp_path / name), one_process)
+        assert_matches_one_process(latest_weights(tmp_path / name), one_process)
 
 
 def children(pid: int) -> list[int]:

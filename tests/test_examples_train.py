@@ -18,16 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from archspec.cli import cli
 from archspec.data import load_dataset
 from archspec.pipeline import analyse, load
 from archspec.summary import summarise
-from archspec.train.runner import RunOptions, RunResult
+from archspec.train.runner import RunResult
 from archspec.train.session import evaluate_run, load_run, start_run
-
-from .conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, invoke, quiet
 
 EX = ROOT / "examples"
 SCHEMA_LINE = "# yaml-language-server: $schema=../schemas/archspec.schema.json"
@@ -46,9 +43,7 @@ def _one_thread() -> Iterator[None]:
 def _train(run: Path, spec: Path | str, *overrides: str) -> tuple[RunResult, dict[str, float]]:
     """Train ``spec`` into ``run`` and evaluate its best checkpoint on the test and val streams."""
     start = time.perf_counter()
-    result = start_run(
-        str(spec), list(overrides), RunOptions(run_dir=run, progress=False, log=lambda s: None)
-    )
+    result = start_run(str(spec), list(overrides), quiet(run))
     scores = evaluate_run(run, roles=("test", "val"))
     print(f"{Path(spec).name} {' '.join(overrides)}: {_fmt(scores)} ({time.perf_counter() - start:.1f} s)")
     return result, scores
@@ -75,7 +70,7 @@ def _weights(run: Path, prefix: str, which: str = "best") -> dict[str, torch.Ten
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_renders_through_the_cli(path, tmp_path):
     out = tmp_path / "x.svg"
-    result = CliRunner().invoke(cli, ["render", str(path), "-o", str(out)])
+    result = invoke("render", str(path), "-o", str(out))
     assert result.exit_code == 0, result.output
     assert out.read_text().lstrip().startswith(("<svg", "<?xml"))
 
@@ -93,11 +88,9 @@ def test_every_example_names_its_schema_and_the_prior_knowledge_it_encodes(path)
 def test_linear_softmax_trains_and_evaluates_through_the_cli(tmp_path):
     run = tmp_path / "run"
     spec = str(EX / "linear_softmax.yaml")
-    trained = CliRunner().invoke(
-        cli, ["train", spec, "--run-dir", str(run), "--no-progress", "--set", "training.epochs=10"]
-    )
+    trained = invoke("train", spec, "--run-dir", str(run), "--no-progress", "--set", "training.epochs=10")
     assert trained.exit_code == 0, trained.output
-    evaluated = CliRunner().invoke(cli, ["evaluate", str(run), "--format", "json"])
+    evaluated = invoke("evaluate", str(run), "--format", "json")
     assert evaluated.exit_code == 0, evaluated.output
     scores = json.loads(evaluated.stdout)
     print(f"linear_softmax.yaml (10 epochs): {_fmt(scores)}")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from archspec.cli import cli
 from archspec.init_cmd import TEMPLATES
 from archspec.pipeline import analyse, load
+from tests.conftest import invoke
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_every_template_writes_a_valid_spec_with_the_editor_schema_line(tmp_path, template):
-    result = CliRunner().invoke(cli, ["init", "net", "--template", template, "-d", str(tmp_path)])
+    result = invoke("init", "net", "--template", template, "-d", str(tmp_path))
     assert result.exit_code == 0, result.output
     text = (tmp_path / "net.yaml").read_text()
     assert text.startswith("# yaml-language-server: $schema=archspec.schema.json")
@@ -24,9 +23,8 @@ def test_every_template_writes_a_valid_spec_with_the_editor_schema_line(tmp_path
 
 
 def test_init_refuses_to_overwrite_and_names_templates(tmp_path):
-    runner = CliRunner()
-    assert runner.invoke(cli, ["init", "net", "-d", str(tmp_path)]).exit_code == 0
-    again = runner.invoke(cli, ["init", "net", "-d", str(tmp_path)])
+    assert invoke("init", "net", "-d", str(tmp_path)).exit_code == 0
+    again = invoke("init", "net", "-d", str(tmp_path))
     assert again.exit_code == 1 and "already exists (use --force to overwrite)" in again.output
-    bad = runner.invoke(cli, ["init", "x", "-t", "unett", "-d", str(tmp_path)])
+    bad = invoke("init", "x", "-t", "unett", "-d", str(tmp_path))
     assert bad.exit_code == 1 and "unknown template 'unett' (did you mean 'unet'?)" in bad.output

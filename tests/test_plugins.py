@@ -7,11 +7,9 @@ import sys
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from archspec.cli import cli
 from archspec.ops import CATALOGUE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, invoke
 
 PLUGIN_DIR = ROOT / "tests" / "plugins"
 
@@ -39,7 +37,7 @@ def plugin_path(monkeypatch):
 def test_an_op_from_a_disabled_plugin_is_unknown(tmp_path, plugin_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    result = CliRunner().invoke(cli, ["validate", str(spec)])
+    result = invoke("validate", str(spec))
     assert result.exit_code == 2
     assert "unknown op 'gated_linear'" in result.output
 
@@ -47,7 +45,7 @@ def test_an_op_from_a_disabled_plugin_is_unknown(tmp_path, plugin_path):
 def test_enabled_plugin_ops_validate_compile_and_infer_shapes_on_meta(tmp_path, plugin_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    result = CliRunner().invoke(cli, ["--plugin", "archspec_demo_plugin", "summary", str(spec)])
+    result = invoke("--plugin", "archspec_demo_plugin", "summary", str(spec))
     assert result.exit_code == 0, result.output
     assert "[N, 4]" in result.output
     assert "total: 56 parameters" in result.output  # two 6->4 linears, found on the meta device
@@ -61,7 +59,7 @@ def test_enabled_plugin_ops_validate_compile_and_infer_shapes_on_meta(tmp_path, 
 
 
 def test_an_unknown_plugin_is_a_clear_usage_error(plugin_path):
-    result = CliRunner().invoke(cli, ["--plugin", "no_such_plugin_xyz", "ops"])
+    result = invoke("--plugin", "no_such_plugin_xyz", "ops")
     assert result.exit_code == 1
     assert "no plugin or module named 'no_such_plugin_xyz'" in result.output
 

@@ -555,14 +555,13 @@ def test_dot_to_file_reports_what_dot_said(monkeypatch, tmp_path):
 def test_mermaid_has_safe_ids_subgraphs_and_every_node():
     g = unet()
     text = to_mermaid(g)
-    assert text.startswith("flowchart TB\n") or text.splitlines()[1] == "flowchart TB"
+    assert text.splitlines()[:2] == [f"%% {g.title}", "flowchart TB"]
     for n in g.nodes:
         assert f"<b>{n.title}</b>" in text
     assert "n_enc1_inner_c2" in text and "subgraph c_encoder[" in text
-    for line in text.splitlines():
-        m = re.match(r"\s*(n_\S+)\[", line)
-        if m:
-            assert re.fullmatch(r"[A-Za-z0-9_]+", m.group(1))
+    ids = [m.group(1) for line in text.splitlines() if (m := re.match(r"\s*(n_\S+)\[", line))]
+    assert len(ids) == len(g.nodes)  # one declaration per node, each a safe identifier
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", i) for i in ids), ids
     assert text.count("subgraph ") == len(g.clusters)
     assert 'n_enc1_inner_c2 -.->|"skip"| n_cat1' in text
     assert "classDef f_conv fill:" in text

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from archspec.cli import cli
 from archspec.compiler import compile_model
-from archspec.errors import SpecError
+from archspec.errors import CheckpointError, SpecError
 from archspec.pipeline import analyse, load_text
 from archspec.train.optim import build_optimizer, build_schedule
-from archspec.train.runner import RunOptions, RunResult, Trainer, train
+from archspec.train.runner import RunResult, Trainer, train
 from archspec.train.session import start_run
+from tests.conftest import csv_column, invoke, latest_weights, quiet
 
 MOONS = """\
 archspec: 1
@@ -51,17 +50,12 @@ def graph_of(*overrides: str, text: str = MOONS):
     return analyse(load_text(text, name="moons.yaml", overrides=list(overrides)))
 
 
-def options(run_dir: Path, **kw) -> RunOptions:
-    return RunOptions(run_dir=run_dir, progress=False, log=lambda s: None, **kw)
-
-
 def run(tmp_path: Path, *overrides: str, **kw) -> RunResult:
-    return train(graph_of(*overrides), options(tmp_path / "run", **kw))
+    return train(graph_of(*overrides), quiet(tmp_path / "run", **kw))
 
 
 def step_losses(run_dir: Path) -> list[float]:
-    with open(run_dir / "steps.csv", newline="") as fh:
-        return [float(r["loss"]) for r in csv.DictReader(fh)]
+    return csv_column(run_dir / "steps.csv", "loss")
 
 
 def params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -85,7 +79,7 @@ OPTIMISERS = {
 def test_every_optimiser_takes_steps_that_lower_the_loss(tmp_path, name):
     config, cls = OPTIMISERS[name]
     graph = graph_of(f"training.optimizer={config}", "training.epochs=3")
-    trainer = Trainer(graph, options(tmp_path / "run"))
+    trainer = Trainer(graph, quiet(tmp_path / "run"))
     assert type(trainer.optimizer) is cls
     if name == "sgd":
         assert (
@@ -123,7 +117,7 @@ def test_a_part_with_a_zero_learning_rate_stays_where_it_started(tmp_path):
     graph = graph_of(
         "training.optimizer={name: adam, lr: 0.01, groups: [{params: body, lr: 0.0}]}", "training.epochs=1"
     )
-    trainer = Trainer(graph, options(tmp_path / "run"))
+    trainer = Trainer(graph, quiet(tmp_path / "run"))
     before = params(trainer.model)
     trainer.run()
     after = params(trainer.model)
@@ -192,12 +186,12 @@ def test_the_plateau_schedule_cuts_the_lr_when_the_monitored_metric_stalls(tmp_p
 
 def test_the_plateau_schedule_follows_the_direction_of_the_monitored_metric(tmp_path):
     # accuracy is better when higher: a rising val_accuracy must not cut the lr
-    trainer = Trainer(graph_of("training.schedule={name: plateau}"), options(tmp_path / "run"))
+    trainer = Trainer(graph_of("training.schedule={name: plateau}"), quiet(tmp_path / "run"))
     assert trainer._monitor() == ("val_accuracy", "max")
     assert trainer.schedule.mode == "max"
     trainer = Trainer(
         graph_of("training.schedule={name: plateau}", "training.early_stopping={metric: val_loss}"),
-        options(tmp_path / "run"),
+        quiet(tmp_path / "run"),
     )
     assert trainer.schedule.mode == "min"
 
@@ -209,7 +203,7 @@ def one_step(
     tmp_path: Path, name: str, *overrides: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Parameters before and after exactly one optimiser step."""
-    trainer = Trainer(graph_of(*overrides), options(tmp_path / name, max_steps=1))
+    trainer = Trainer(graph_of(*overrides), quiet(tmp_path / name, max_steps=1))
     before = params(trainer.model)
     result = trainer.run()
     assert result.steps == 1
@@ -255,7 +249,7 @@ def finished_run(tmp_path_factory) -> tuple[Path, RunResult]:
     root = tmp_path_factory.mktemp("session")
     spec = root / "moons.yaml"
     spec.write_text(MOONS)
-    result = start_run(str(spec), ["training.epochs=3", "training.optimizer.lr=0.05"], options(root / "run"))
+    result = start_run(str(spec), ["training.epochs=3", "training.optimizer.lr=0.05"], quiet(root / "run"))
     return root / "run", result
 
 
@@ -299,12 +293,14 @@ def test_a_run_directory_holds_the_spec_logs_curves_and_checkpoints(finished_run
 
 
 def test_archspec_evaluate_reports_the_test_and_val_metrics(finished_run):
-    run_dir, _ = finished_run
-    result = CliRunner().invoke(cli, ["evaluate", str(run_dir), "--format", "json"])
+    run_dir, run = finished_run
+    result = invoke("evaluate", str(run_dir), "--format", "json")
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
     assert set(metrics) == {"test_accuracy", "val_accuracy"}
     assert all(0.75 < v <= 1.0 for v in metrics.values())
+    # evaluate scores the best checkpoint, the one with the best val_accuracy the run logged
+    assert metrics["val_accuracy"] == pytest.approx(max(row["val_accuracy"] for row in run.history))
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".csv"])
@@ -313,7 +309,7 @@ def test_archspec_predict_writes_one_row_of_outputs_per_test_sample(
 ):
     run_dir, _ = finished_run
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["predict", str(run_dir), "-o", f"out{suffix}"])
+    result = invoke("predict", str(run_dir), "-o", f"out{suffix}")
     assert result.exit_code == 0, result.output
     assert result.output == f"wrote out{suffix}\n"
     if suffix == ".npz":
@@ -334,7 +330,7 @@ def test_a_stream_field_that_the_source_lacks_is_a_located_error(tmp_path):
         "{dataset: moons, split: train, batch_size: 32, fields: {x: xy, label: label}}",
     )
     with pytest.raises(SpecError) as info:
-        Trainer(graph_of(text=text), options(tmp_path / "run"))
+        Trainer(graph_of(text=text), quiet(tmp_path / "run"))
     assert (
         str(info.value)
         == "moons.yaml:12:69: data.train.fields.x: stream 'train' has no field 'xy' (hint: did you mean 'x'?)"
@@ -344,7 +340,7 @@ def test_a_stream_field_that_the_source_lacks_is_a_located_error(tmp_path):
 def test_a_loss_reading_an_unknown_output_is_a_located_error(tmp_path):
     text = MOONS.replace("pred: logits", "pred: logit")
     with pytest.raises(SpecError) as info:
-        Trainer(graph_of(text=text), options(tmp_path / "run"))
+        Trainer(graph_of(text=text), quiet(tmp_path / "run"))
     assert (
         str(info.value)
         == "moons.yaml:16:48: losses.ce.pred: loss 'ce' reads unknown output 'logit' (hint: did you mean 'logits'?)"
@@ -353,18 +349,14 @@ def test_a_loss_reading_an_unknown_output_is_a_located_error(tmp_path):
 
 def test_epoch_metrics_are_mirrored_to_tensorboard_when_it_is_installed(tmp_path):
     pytest.importorskip("tensorboard")
-    import archspec
-    from archspec.pipeline import load_text
-    from archspec.train.runner import RunOptions, train
-
     spec = (
         "archspec: 1\ninputs: {x: {shape: [2]}}\nnodes:\n  fc: {op: linear, out_features: 2}\n"
         "data:\n  train: {dataset: moons}\n  val: {dataset: moons, split: val, role: val}\n"
         "losses:\n  ce: {fn: cross_entropy, target: label}\ntraining: {epochs: 2}\n"
     )
-    train(archspec.analyse(load_text(spec)), RunOptions(run_dir=tmp_path / "run", progress=False, log=lambda s: None))
-    events = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
-    assert events and events[0].stat().st_size > 0
+    train(analyse(load_text(spec)), quiet(tmp_path / "run"))
+    (events,) = (tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*")
+    assert events.stat().st_size > 0
 
 
 AE_SPEC = """\
@@ -399,19 +391,13 @@ training: {epochs: 1, init_from: {encoder: {run: RUN, part: encoder}}, freeze: [
 
 
 def test_a_part_initialised_from_an_earlier_run_is_copied_and_frozen_or_refused_when_shapes_differ(tmp_path):
-    import archspec
-    from archspec.errors import CheckpointError
-    from archspec.pipeline import load_text
-    from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
-    from archspec.train.runner import RunOptions, train
-
-    quiet = {"progress": False, "log": lambda s: None}
-    train(archspec.analyse(load_text(AE_SPEC)), RunOptions(run_dir=tmp_path / "ae", **quiet))
-    ae_weights, _ = load_checkpoint(latest_checkpoint(tmp_path / "ae" / "checkpoints"))
+    train(analyse(load_text(AE_SPEC)), quiet(tmp_path / "ae"))
+    ae_weights = latest_weights(tmp_path / "ae")
     good = CLS_SPEC.replace("WIDTH", "8").replace("RUN", str(tmp_path / "ae"))
-    train(archspec.analyse(load_text(good)), RunOptions(run_dir=tmp_path / "cls", **quiet))
-    cls_weights, _ = load_checkpoint(latest_checkpoint(tmp_path / "cls" / "checkpoints"))
-    assert torch.equal(cls_weights["feat.weight"], ae_weights["enc.weight"])  # copied, then frozen
+    train(analyse(load_text(good)), quiet(tmp_path / "cls"))
+    cls_weights = latest_weights(tmp_path / "cls")
+    for name in ("weight", "bias"):  # copied, then frozen through a whole epoch
+        assert torch.equal(cls_weights[f"feat.{name}"], ae_weights[f"enc.{name}"]), name
     bad = CLS_SPEC.replace("WIDTH", "16").replace("RUN", str(tmp_path / "ae"))
     with pytest.raises(CheckpointError, match=r"'feat\.(weight|bias)' has shape \[8(, 2)?\] in the saved weights but \[16(, 2)?\] in this spec"):
-        train(archspec.analyse(load_text(bad)), RunOptions(run_dir=tmp_path / "cls2", **quiet))
+        train(analyse(load_text(bad)), quiet(tmp_path / "cls2"))

@@ -85,7 +85,7 @@ class Objective:
                 try:
                     value = LOSSES[term.fn](pred, target, term.options)
                 except ValueError as exc:
-                    raise DataError(f"loss term {term.name!r} on stream {term.stream!r}: {exc}") from None
+                    raise self._target_error(term, exc) from None
             values[term.name] = value
             weighted = value * term.weight_at(step, epoch, self.total_steps)
             total = weighted if total is None else total + weighted
@@ -95,6 +95,14 @@ class Objective:
             fn = next((t.fn for t in self.terms if t.name == name), "weighted sum")
             raise TrainingError(f"loss term {name!r} ({fn}) is {bad.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
         return total, values
+
+    def _target_error(self, term: LossTerm, exc: ValueError) -> DataError:
+        """A target the loss cannot take, located at the term's ``target:`` in the spec."""
+        loc = self.spec.doc.loc(("losses", term.name, "target"))
+        return DataError(
+            f"{loc.prefix()}: {loc.yaml_path}: loss term {term.name!r} on stream {term.stream!r}, target {term.target!r}: {exc} "
+            f"(hint: check which field data.{term.stream} gives as {term.target!r}, or choose a loss that fits it)"
+        )
 
 
 def _weight(raw: Any, loc: Any, errors: list[SpecError]) -> float | str:

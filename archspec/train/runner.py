@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archspec.errors import SpecError, TrainingError
+from archspec.errors import DataError, SpecError, TrainingError
 from archspec.graph import Graph
 from archspec.train.checkpoint import save_checkpoint
 from archspec.train.distributed import dist_info as _dist_info
@@ -45,7 +45,7 @@ from archspec.train.resume import (
 )
 from archspec.train.resume import spec_fingerprint as spec_fingerprint
 from archspec.train.runlog import Progress, RunLog
-from archspec.train.streams import Stream, build_streams
+from archspec.train.streams import Stream, build_streams, check_model_inputs
 
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
@@ -149,14 +149,9 @@ class Trainer:
         self.objective.total_steps = self.total_steps
 
     def _check_inputs(self) -> None:
-        for name in self.objective.streams:
-            missing = [i for i in self.spec.inputs if i not in self.streams[name].tensors]
-            if missing:
-                raise SpecError(
-                    f"stream {name!r} does not provide model input {missing[0]!r}",
-                    loc=self.spec.doc.loc(("data", name), key=True),
-                    hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(self.streams[name].tensors)}",
-                )
+        """The streams the loss reads and those evaluated (val, test) all feed the model."""
+        evaluated = [name for name, s in self.streams.items() if s.role in ("val", "test")]
+        check_model_inputs(self.spec, self.streams, [*self.objective.streams, *evaluated])
 
     def _primary(self) -> str:
         primary = self.cfg.get("primary") or self.objective.streams[0]
@@ -452,13 +447,26 @@ class Trainer:
                 batch = apply_augment(batch, fixed, torch.Generator())
             batch = {k: v.to(self.device) for k, v in batch.items()}
             outputs = self.forward(batch)
-            for (_, p, t), metric in metrics.items():
-                metric.update(outputs[p].float(), batch[t])
+            for (m, p, t), metric in metrics.items():
+                self._update_metric(metric, stream_name, (m, p, t), outputs[p].float(), batch[t])
         out: dict[str, float] = {}
         for (m, p, _), metric in metrics.items():
             suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
         return out
+
+    def _update_metric(self, metric: Any, stream: str, plan: tuple[str, str, str], pred: torch.Tensor, target: torch.Tensor) -> None:
+        """A metric that cannot read a stream's field is a data error naming both."""
+        name, output, field_name = plan
+        try:
+            metric.update(pred, target)
+        except ValueError as exc:
+            where = ("training", "metrics") if self.cfg.get("metrics") else ("data", stream)
+            loc = self.spec.doc.loc(where)
+            raise DataError(
+                f"{loc.prefix()}: {loc.yaml_path}: stream {stream!r}, output {output!r} against field {field_name!r}: {exc} "
+                "(hint: pick metrics that fit this output in training.metrics, or give the field the shape the output's loss takes)"
+            ) from None
 
     # -- files: see runlog (logs) and resume (checkpoint state) ---------------------------------
 

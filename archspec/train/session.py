@@ -251,14 +251,12 @@ def predict_run(
         tensors = _input_tensors(spec, inputs)
         source = inputs
     else:
-        from archspec.train.streams import build_streams
+        from archspec.train.streams import build_streams, check_model_inputs
 
         streams = build_streams(spec, roles=(roles[name],))
+        check_model_inputs(spec, streams, [name])
         tensors = streams[name].tensors
         source = f"stream {name!r} ({roles[name]})"
-        missing = [k for k in spec.inputs if k not in tensors]
-        if missing:
-            raise DataError(f"stream {name!r} does not provide model input {missing[0]!r} (it has {', '.join(tensors)})")
     results: dict[str, list[np.ndarray]] = {}
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     n = next(iter(tensors.values())).shape[0]

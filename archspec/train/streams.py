@@ -12,7 +12,7 @@ targets) to the source's field names; without it the source's own names are used
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch
 from archspec.errors import DataError, SpecError
 from archspec.spec.model import Spec
 
-__all__ = ["Stream", "build_streams"]
+__all__ = ["Stream", "build_streams", "check_model_inputs"]
 
 
 @dataclass
@@ -86,11 +86,10 @@ def build_streams(spec: Spec, *, base_dir: str | None = None, roles: tuple[str, 
         role = raw.get("role", "train")
         if roles is not None and role not in roles:
             continue
-        loc = spec.doc.loc(("data", name), key=True)
-        arrays = _read(raw, base, spec.seed, loc)
+        arrays = _read(raw, base, spec, name)
         if "csv" not in raw:  # the CSV reader has already named its columns by ``fields``
             arrays = _map_fields(arrays, raw.get("fields"), spec, name)
-        tensors = {k: _tensor(v) for k, v in arrays.items()}
+        tensors = {k: _tensor(v, spec, name, k) for k, v in arrays.items()}
         augs = []
         if raw.get("augment"):
             try:
@@ -112,34 +111,184 @@ def build_streams(spec: Spec, *, base_dir: str | None = None, roles: tuple[str, 
     return out
 
 
-def _read(raw: Mapping[str, Any], base: str, seed: int, loc: Any) -> dict[str, np.ndarray]:
+def check_model_inputs(spec: Spec, streams: Mapping[str, Stream], names: Iterable[str]) -> None:
+    """Every stream in ``names`` gives every model input with the declared per-sample shape and
+    a usable dtype, so a mismatch is reported here, naming the stream and field, and never as a
+    torch error inside the first forward. Integer data for a float input becomes float32."""
+    for name in dict.fromkeys(names):
+        stream = streams[name]
+        missing = [i for i in spec.inputs if i not in stream.tensors]
+        if missing:
+            raise SpecError(
+                f"stream {name!r} does not provide model input {missing[0]!r}",
+                loc=spec.doc.loc(("data", name), key=True),
+                hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(stream.tensors)}",
+            )
+        for key, inp in spec.inputs.items():
+            stream.tensors[key] = _fit_input(spec, name, key, inp, stream.tensors[key])
+        _check_indices(spec, name, stream.tensors)
+
+
+def _fit_input(spec: Spec, stream: str, key: str, inp: Any, tensor: torch.Tensor) -> torch.Tensor:
+    raw = spec.data.get(stream) or {}
+    got, expected = list(tensor.shape[1:]), list(inp.shape)
+    if got != expected:
+        if "images" in raw:
+            hint = "an image folder is resized to the input's [C, H, W] when C is 1 (grayscale) or 3 (RGB); declare such a shape in inputs"
+        else:
+            hint = f"give {key!r} as an array of shape [N, {', '.join(map(str, expected))}], or change inputs.{key}.shape"
+        raise DataError(
+            _where(spec, stream, key)
+            + f"stream {stream!r} gives model input {key!r} a per-sample shape of {got}, but inputs.{key}.shape is {expected} (hint: {hint})"
+        )
+    if str(inp.dtype).startswith("float"):
+        return tensor if tensor.is_floating_point() else tensor.float()
+    if tensor.is_floating_point():
+        raise DataError(
+            _where(spec, stream, key)
+            + f"stream {stream!r} gives model input {key!r} float values, but inputs.{key}.dtype is {inp.dtype} "
+            f"(hint: store the field as integers, or declare inputs.{key}.dtype: float32)"
+        )
+    return tensor
+
+
+def _check_indices(spec: Spec, stream: str, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Indices an input feeds straight into an ``embedding`` fit its table (torch would only
+    say "index out of range in self" from inside the forward)."""
+    for node in spec.nodes.values():
+        if node.op != "embedding" or len(node.inputs) != 1 or node.inputs[0].node not in tensors:
+            continue
+        key, size = node.inputs[0].node, node.args.get("num_embeddings")
+        values = tensors[key]
+        if not isinstance(size, int) or values.is_floating_point() or not values.numel():
+            continue
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            fix = "re-index the data from 0" if low < 0 else f"raise nodes.{node.id}.num_embeddings to at least {high + 1}, or re-index the data"
+            raise DataError(
+                _where(spec, stream, key)
+                + f"stream {stream!r} gives model input {key!r} the index {bad}, but node {node.id!r} (embedding) "
+                f"has num_embeddings: {size}, so indices must be in 0..{size - 1} (hint: {fix})"
+            )
+
+
+def _where(spec: Spec, stream: str, key: str | None = None) -> str:
+    """``spec.yaml:12:3: data.train.fields.x: `` for a message about a stream's field."""
+    fields = (spec.data.get(stream) or {}).get("fields") or {}
+    loc = spec.doc.loc(("data", stream, "fields", key)) if key in fields else spec.doc.loc(("data", stream), key=True)
+    return f"{loc.prefix()}: {loc.yaml_path}: "
+
+
+def _read(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict[str, np.ndarray]:
+    split = raw.get("split", "train")
+    limit = _check_limit(raw.get("limit"), spec, name)
+    if "dataset" in raw:
+        arrays = _read_dataset(raw, spec, name, split, limit)
+    else:
+        arrays = _read_file(raw, base, spec, name)
+        total = _count(arrays)
+        if split != "all":
+            arrays = _split(arrays, raw, spec, name, split)
+        if limit is not None:
+            arrays = {k: v[:limit] for k, v in arrays.items()}
+        if _count(arrays) == 0:
+            where = _where(spec, name)
+            if total == 0:
+                raise DataError(where + f"stream {name!r} has no samples: its source holds none")
+            raise DataError(
+                where + f"stream {name!r} has no samples: split {split!r} of its {total} samples is empty "
+                "(hint: give it a larger fraction in splits:, add data, or use split: all)"
+            )
+    return arrays
+
+
+def _check_limit(limit: Any, spec: Spec, name: str) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise SpecError(
+            f"limit must be a positive integer, got {limit!r}",
+            loc=spec.doc.loc(("data", name, "limit")),
+            hint="limit keeps the first N samples of the split; remove it to keep them all",
+        )
+    return limit
+
+
+def _read_dataset(raw: Mapping[str, Any], spec: Spec, name: str, split: str, limit: int | None) -> dict[str, np.ndarray]:
+    """A built-in dataset; a bad option or a limit past its size is located in the spec."""
     from archspec import data
 
-    split = raw.get("split", "train")
-    limit = raw.get("limit")
-    if "dataset" in raw:
-        return data.load_dataset(raw["dataset"], split, seed=int(raw.get("seed", seed)), limit=limit, options=raw.get("options"))
+    dataset = data.get_dataset(raw["dataset"])
+    options = raw.get("options") or {}
+    for key, value in options.items():
+        try:
+            dataset.resolve({key: value})
+        except DataError as exc:
+            raise SpecError(str(exc), loc=spec.doc.loc(("data", name, "options", key), key=True)) from None
+    seed = int(raw.get("seed", spec.seed))
+    size = dataset.info(options).sizes[split]
+    if limit is not None and limit > size:
+        raise SpecError(
+            f"limit {limit} is more than the {size} samples in dataset {raw['dataset']!r}, split {split!r}",
+            loc=spec.doc.loc(("data", name, "limit")),
+            hint=f"use limit: {size} or less, or raise the dataset's n in options:",
+        )
+    return data.load_dataset(raw["dataset"], split, seed=seed, limit=limit, options=options)
+
+
+def _read_file(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict[str, np.ndarray]:
+    from archspec import data
+
+    loc = spec.doc.loc(("data", name), key=True)
     if "csv" in raw:
         columns = raw.get("fields")
         if not columns:
             raise SpecError("a csv stream needs fields: {name: column or [columns]}", loc=loc)
-        arrays = data.read_csv(_path(base, raw["csv"]), columns)
-    elif "npz" in raw:
-        arrays = data.read_npz(_path(base, raw["npz"]))
-    elif "npy" in raw:
-        arrays = {}
+        return data.read_csv(_path(base, raw["csv"]), columns)
+    if "npz" in raw:
+        return data.read_npz(_path(base, raw["npz"]))
+    if "npy" in raw:
+        arrays: dict[str, np.ndarray] = {}
         for key, path in raw["npy"].items():
             arrays.update(data.read_npy(_path(base, path), key))
-        data.check_lengths(arrays, source="npy")
-    elif "images" in raw:
-        arrays, _classes = data.read_image_folder(_path(base, raw["images"]))
-    else:
-        raise SpecError("a stream needs a source: dataset, csv, npz, npy or images", loc=loc)
-    if split != "all":
-        arrays = data.split_arrays(arrays, raw.get("splits"), split=split, seed=int(raw.get("seed", seed)))
-    if limit is not None:
-        arrays = {k: v[:limit] for k, v in arrays.items()}
-    return arrays
+        data.check_lengths(arrays, source=f"stream {name!r} (npy)")
+        return arrays
+    if "images" in raw:
+        size, gray = _image_geometry(raw, spec)
+        return data.read_image_folder(_path(base, raw["images"]), size=size, grayscale=gray)[0]
+    raise SpecError("a stream needs a source: dataset, csv, npz, npy or images", loc=loc)
+
+
+def _image_geometry(raw: Mapping[str, Any], spec: Spec) -> tuple[tuple[int, int] | None, bool]:
+    """Resize and colour-convert folder images to the model input they feed (``[C, H, W]``).
+
+    The input is the one whose field is the folder's ``image`` (via ``fields:``, else by name).
+    """
+    fields = raw.get("fields") or {}
+    name = next((k for k, v in fields.items() if v == "image"), "image")
+    inp = spec.inputs.get(name)
+    if inp is None or len(inp.shape) != 3 or inp.shape[0] not in (1, 3):
+        return None, False
+    channels, height, width = inp.shape
+    return (height, width), channels == 1
+
+
+def _split(arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, name: str, split: str) -> dict[str, np.ndarray]:
+    """One split of user data; bad ``splits:`` fractions or an unknown ``split:`` are located."""
+    from archspec import data
+
+    fractions = raw.get("splits")
+    try:
+        return data.split_arrays(arrays, fractions, split=split, seed=int(raw.get("seed", spec.seed)))
+    except DataError as exc:
+        key = "splits" if fractions is not None and "fraction" in str(exc) else "split"
+        hint = None if key == "splits" else "name a split of splits:, or use split: all"
+        raise SpecError(str(exc).replace("split_arrays", f"stream {name!r}"), loc=spec.doc.loc(("data", name, key)), hint=hint) from None
+
+
+def _count(arrays: Mapping[str, np.ndarray]) -> int:
+    return next(iter(arrays.values())).shape[0] if arrays else 0
 
 
 def _path(base: str, path: str) -> str:
@@ -160,9 +309,13 @@ def _map_fields(arrays: dict[str, np.ndarray], fields: Mapping[str, Any] | None,
     return out
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
+def _tensor(array: np.ndarray, spec: Spec, stream: str, key: str) -> torch.Tensor:
     if array.dtype.kind == "f":
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
     if array.dtype.kind in "iub":
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
-    raise DataError(f"unsupported array dtype {array.dtype}")
+    raise DataError(
+        _where(spec, stream, key)
+        + f"stream {stream!r} field {key!r} holds {array.dtype} values; archspec trains on numbers "
+        "(hint: store it as float32 for features, or int64 for class labels)"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archspec.errors import CheckpointError
+from archspec.errors import CheckpointError, SpecError, did_you_mean
 
 __all__ = ["init_from", "load_weights", "run_weights"]
 
@@ -64,14 +64,23 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
 
     for part, source in config.items():
         if part not in spec.parts:
-            raise CheckpointError(f"init_from names unknown part {part!r}; this spec's parts: {', '.join(spec.parts) or 'none'}")
+            raise SpecError(
+                f"init_from names unknown part {part!r}",
+                loc=spec.doc.loc(("training", "init_from", part), key=True),
+                hint=did_you_mean(part, spec.parts) or f"this spec's parts: {', '.join(spec.parts) or 'none (declare parts: first)'}",
+            )
         run = Path(source["run"])
         run = run if run.is_absolute() else base / run
         weights, path = run_weights(run)
         old_spec = run_graph(run).spec
         old_part = source.get("part", part)
         if old_part not in old_spec.parts:
-            raise CheckpointError(f"{run}: its spec has no part {old_part!r} (parts: {', '.join(old_spec.parts) or 'none'})")
+            where = ("training", "init_from", part, "part" if "part" in source else "run")
+            raise SpecError(
+                f"the run {str(run)!r} has no part {old_part!r}",
+                loc=spec.doc.loc(where),
+                hint=did_you_mean(old_part, old_spec.parts) or f"its parts: {', '.join(old_spec.parts) or 'none'}",
+            )
         mapping = _part_mapping(old_spec.parts[old_part], spec.parts[part], run, part)
         own = model.state_dict()
         chosen = {}
