@@ -16,7 +16,17 @@ from archspec.pipeline import load_text as load_text
 from archspec.spec.model import Spec as Spec
 
 __version__ = "0.1.0"
-__all__ = ["ArchSpecError", "Graph", "Spec", "SpecError", "__version__", "analyse", "build", "load", "load_text"]
+__all__ = [
+    "ArchSpecError",
+    "Graph",
+    "Spec",
+    "SpecError",
+    "__version__",
+    "analyse",
+    "build",
+    "load",
+    "load_text",
+]
 
 
 def build(spec: Spec | Graph | str, part: str | None = None, *, seed: int | None = None) -> Any:

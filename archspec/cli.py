@@ -56,7 +56,10 @@ class _Group(click.Group):
         except Exception as exc:  # a bug in archspec or torch: say so plainly, keep the details on request
             if os.environ.get("ARCHSPEC_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(exc).__name__}: {exc}\n(this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback and please report it)", err=True)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc}\n(this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback and please report it)",
+                err=True,
+            )
             ctx.exit(EXIT_RUNTIME)
 
 
@@ -85,8 +88,16 @@ def _error_text(exc: ArchSpecError) -> str:
 
 # -- shared options, defined once --------------------------------------------------------------
 
+
 def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output for people (text) or tools (json).")(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output for people (text) or tools (json).",
+    )(fn)
 
 
 def _check_overrides(ctx: click.Context, param: click.Parameter, items: Sequence[str]) -> Sequence[str]:
@@ -96,9 +107,15 @@ def _check_overrides(ctx: click.Context, param: click.Parameter, items: Sequence
     for item in items:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --set training.optimizer.lr=0.01)", ctx, param)
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE (e.g. --set training.optimizer.lr=0.01)", ctx, param
+            )
         if any(not part.strip() for part in key.split(".")):
-            raise click.BadParameter(f"{item!r}: the key {key!r} has an empty part (write dotted keys like training.optimizer.lr)", ctx, param)
+            raise click.BadParameter(
+                f"{item!r}: the key {key!r} has an empty part (write dotted keys like training.optimizer.lr)",
+                ctx,
+                param,
+            )
         try:
             parse_override(item)
         except SpecError as exc:
@@ -107,7 +124,14 @@ def _check_overrides(ctx: click.Context, param: click.Parameter, items: Sequence
 
 
 def set_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", callback=_check_overrides, help="Override a spec value, e.g. --set training.optimizer.lr=0.01 (repeatable).")(fn)
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_check_overrides,
+        help="Override a spec value, e.g. --set training.optimizer.lr=0.01 (repeatable).",
+    )(fn)
 
 
 class SpecPath(click.Path):
@@ -119,8 +143,16 @@ class SpecPath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and os.path.isdir(value):
             if _is_run_dir(value):
-                self.fail(f"{value!r} is a training run, not a spec; continue it with: archspec train --resume {value}", param, ctx)
-            self.fail(f"{value!r} is a directory; give a spec file (e.g. {os.path.join(value, '*.yaml')})", param, ctx)
+                self.fail(
+                    f"{value!r} is a training run, not a spec; continue it with: archspec train --resume {value}",
+                    param,
+                    ctx,
+                )
+            self.fail(
+                f"{value!r} is a directory; give a spec file (e.g. {os.path.join(value, '*.yaml')})",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
 
 
@@ -148,14 +180,27 @@ class RunDirPath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = str(value)
         if not os.path.exists(path):
-            self.fail(f"{path!r} does not exist (a run directory is what `archspec train --run-dir DIR` writes)", param, ctx)
+            self.fail(
+                f"{path!r} does not exist (a run directory is what `archspec train --run-dir DIR` writes)",
+                param,
+                ctx,
+            )
         if not os.path.isdir(path):
             if path.endswith((".yaml", ".yml")):
-                self.fail(f"{path!r} is a spec, not a training run; train it first: archspec train {path}", param, ctx)
+                self.fail(
+                    f"{path!r} is a spec, not a training run; train it first: archspec train {path}",
+                    param,
+                    ctx,
+                )
             self.fail(f"{path!r} is a file, not a run directory", param, ctx)
         if not os.path.isfile(os.path.join(path, "spec.yaml")):
             runs = sorted(d for d in os.listdir(path) if _is_run_dir(os.path.join(path, d)))
-            hint = f"; runs in it: {', '.join(os.path.join(path, d) for d in runs[:5])}" + (", ..." if len(runs) > 5 else "") if runs else ""
+            hint = (
+                f"; runs in it: {', '.join(os.path.join(path, d) for d in runs[:5])}"
+                + (", ..." if len(runs) > 5 else "")
+                if runs
+                else ""
+            )
             hint = hint or "; a run directory is what `archspec train` writes (runs/<spec name> by default)"
             self.fail(f"{path!r} is not a training run (no spec.yaml){hint}", param, ctx)
         return super().convert(value, param, ctx)
@@ -166,14 +211,20 @@ def _check_output(path: str | None, param_hint: str, suffixes: Sequence[str] = (
     if path is None:
         return
     if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
-        raise click.BadParameter(f"{path!r}: the file name must end in {' or '.join(suffixes)}", param_hint=param_hint)
+        raise click.BadParameter(
+            f"{path!r}: the file name must end in {' or '.join(suffixes)}", param_hint=param_hint
+        )
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise click.BadParameter(f"cannot write {path!r}: {parent!r} is a file, not a directory", param_hint=param_hint)
+        raise click.BadParameter(
+            f"cannot write {path!r}: {parent!r} is a file, not a directory", param_hint=param_hint
+        )
     if not os.access(parent, os.W_OK):
-        raise click.BadParameter(f"cannot write {path!r}: no permission to write in {parent!r}", param_hint=param_hint)
+        raise click.BadParameter(
+            f"cannot write {path!r}: no permission to write in {parent!r}", param_hint=param_hint
+        )
 
 
 def _check_device(device: str) -> None:
@@ -185,18 +236,32 @@ def _check_device(device: str) -> None:
     from archspec.errors import RunError
 
     if device == "cuda" and not torch.cuda.is_available():
-        raise RunError(f"--device cuda: torch {torch.__version__} sees no CUDA device here (hint: use --device cpu, or auto to pick what is there)")
+        raise RunError(
+            f"--device cuda: torch {torch.__version__} sees no CUDA device here (hint: use --device cpu, or auto to pick what is there)"
+        )
     mps = getattr(torch.backends, "mps", None)
     if device == "mps" and (mps is None or not mps.is_available()):
-        raise RunError(f"--device mps: torch {torch.__version__} sees no Apple MPS device here (hint: use --device cpu, or auto to pick what is there)")
+        raise RunError(
+            f"--device mps: torch {torch.__version__} sees no Apple MPS device here (hint: use --device cpu, or auto to pick what is there)"
+        )
 
 
 spec_argument = click.argument("spec_file", metavar="SPEC", type=SpecPath())
 
 
-@click.group(name="archspec", cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    name="archspec",
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="archspec")
-@click.option("--plugin", "plugins", multiple=True, metavar="NAME", help="Enable a plugin (an installed 'archspec.ops' entry point or a module) that adds ops. Plugins run Python code: enable only those you trust. Also: ARCHSPEC_PLUGINS=a,b.")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="NAME",
+    help="Enable a plugin (an installed 'archspec.ops' entry point or a module) that adds ops. Plugins run Python code: enable only those you trust. Also: ARCHSPEC_PLUGINS=a,b.",
+)
 def cli(plugins: Sequence[str]) -> None:
     """archspec: declarative YAML neural-network architectures for PyTorch.
 
@@ -218,9 +283,15 @@ def cli(plugins: Sequence[str]) -> None:
 
 # -- validate ------------------------------------------------------------------------------------
 
+
 @cli.command(short_help="Check spec files: schema, references, graph, shapes (no torch).")
 @click.argument("files", nargs=-1, required=True, type=SpecPath(), metavar="SPEC...")
-@click.option("--shapes/--no-shapes", default=True, show_default=True, help="Also infer and check every tensor shape (no torch needed).")
+@click.option(
+    "--shapes/--no-shapes",
+    default=True,
+    show_default=True,
+    help="Also infer and check every tensor shape (no torch needed).",
+)
 @format_option
 @set_option
 def validate(files: Sequence[str], shapes: bool, fmt: str, overrides: Sequence[str]) -> None:
@@ -246,7 +317,10 @@ def validate(files: Sequence[str], shapes: bool, fmt: str, overrides: Sequence[s
     else:
         for r in results:
             _echo_result(r)
-        click.echo(f"validated {len(results)} file(s) in {elapsed:.2f} s: {len(results) - bad} ok, {bad} invalid", err=True)
+        click.echo(
+            f"validated {len(results)} file(s) in {elapsed:.2f} s: {len(results) - bad} ok, {bad} invalid",
+            err=True,
+        )
     if bad:
         sys.exit(EXIT_SPEC)
 
@@ -264,6 +338,7 @@ def _echo_result(r: dict[str, Any]) -> None:
 
 
 # -- schema and ops ------------------------------------------------------------------------------
+
 
 @cli.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
@@ -292,10 +367,25 @@ def ops(name: str | None, fmt: str) -> None:
     from archspec.ops import CATALOGUE, suggest_op
 
     if name is not None and name not in CATALOGUE:
-        raise click.UsageError(f"unknown op {name!r}" + (f" ({suggest_op(name)})" if suggest_op(name) else ""))
+        raise click.UsageError(
+            f"unknown op {name!r}" + (f" ({suggest_op(name)})" if suggest_op(name) else "")
+        )
     chosen = [CATALOGUE[name]] if name else [CATALOGUE[k] for k in sorted(CATALOGUE)]
     if fmt == "json":
-        click.echo(json.dumps({op.name: {"family": op.family, "doc": op.doc, "inputs": op.input_range(), "args": op.args_schema()} for op in chosen}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    op.name: {
+                        "family": op.family,
+                        "doc": op.doc,
+                        "inputs": op.input_range(),
+                        "args": op.args_schema(),
+                    }
+                    for op in chosen
+                },
+                indent=2,
+            )
+        )
         return
     for op in chosen:
         lo, hi = op.input_range()
@@ -334,8 +424,21 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
 
 @cli.command(short_help="Write a commented starter spec (linear, mlp, cnn, autoencoder, unet).")
 @click.argument("name")
-@click.option("-t", "--template", default="mlp", show_default=True, help="Starter architecture: linear, mlp, cnn, autoencoder, unet.")
-@click.option("-d", "--directory", type=click.Path(file_okay=False), default=".", show_default=True, help="Where to write NAME.yaml.")
+@click.option(
+    "-t",
+    "--template",
+    default="mlp",
+    show_default=True,
+    help="Starter architecture: linear, mlp, cnn, autoencoder, unet.",
+)
+@click.option(
+    "-d",
+    "--directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where to write NAME.yaml.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(name: str, template: str, directory: str, force: bool) -> None:
     """Write NAME.yaml, a commented starter spec that validates and trains as it is.
@@ -357,6 +460,7 @@ def init(name: str, template: str, directory: str, force: bool) -> None:
 
 # -- compile, export, check-init -----------------------------------------------------------------
 
+
 def _model_and_graph(source: str, overrides: Sequence[str], seed: int | None) -> tuple[Any, Any]:
     """A SPEC compiles fresh (seeded); a training run or an artefact loads its trained weights."""
     if os.path.isdir(source) and (_is_run_dir(source) or os.path.isdir(os.path.join(source, "checkpoints"))):
@@ -367,7 +471,10 @@ def _model_and_graph(source: str, overrides: Sequence[str], seed: int | None) ->
         graph, model = load_run(source)
         return model, graph
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "model.safetensors")):
-        raise click.BadParameter(f"{source!r} is a directory but neither a training run (no spec.yaml) nor an artefact of `archspec compile` (no model.safetensors)", param_hint="SPEC|RUN|ARTEFACT")
+        raise click.BadParameter(
+            f"{source!r} is a directory but neither a training run (no spec.yaml) nor an artefact of `archspec compile` (no model.safetensors)",
+            param_hint="SPEC|RUN|ARTEFACT",
+        )
     if os.path.isdir(source) or source.endswith(".safetensors"):
         if overrides:
             raise click.UsageError("--set applies to a SPEC, not to a saved artefact")
@@ -386,11 +493,24 @@ seed_option = click.option("--seed", type=int, help="Initialisation seed [defaul
 
 @cli.command("compile", short_help="Compile a spec to a safetensors artefact and/or PyTorch source.")
 @spec_argument
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Artefact directory [default: build/<spec name>].")
-@click.option("--emit-python", "emit_path", type=click.Path(dir_okay=False), help="Also write a standalone PyTorch file (no archspec import).")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Artefact directory [default: build/<spec name>].",
+)
+@click.option(
+    "--emit-python",
+    "emit_path",
+    type=click.Path(dir_okay=False),
+    help="Also write a standalone PyTorch file (no archspec import).",
+)
 @seed_option
 @set_option
-def compile_cmd(spec_file: str, out_dir: str | None, emit_path: str | None, seed: int | None, overrides: Sequence[str]) -> None:
+def compile_cmd(
+    spec_file: str, out_dir: str | None, emit_path: str | None, seed: int | None, overrides: Sequence[str]
+) -> None:
     """Compile SPEC to a pickle-free artefact: model.safetensors (spec embedded) + spec.yaml.
 
     \b
@@ -419,12 +539,28 @@ def compile_cmd(spec_file: str, out_dir: str | None, emit_path: str | None, seed
 
 @cli.command(short_help="Export a model or one part: TorchScript, exported program, ONNX.")
 @click.argument("source", metavar="SPEC|RUN|ARTEFACT", type=click.Path(exists=True))
-@click.option("-f", "--to", "--format", "fmt", required=True, type=click.Choice(["torchscript", "exported-program", "onnx", "safetensors"]), help="What to write.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write (.pt, .pt2, .onnx, .safetensors).")
+@click.option(
+    "-f",
+    "--to",
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["torchscript", "exported-program", "onnx", "safetensors"]),
+    help="What to write.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The file to write (.pt, .pt2, .onnx, .safetensors).",
+)
 @click.option("--part", help="Export only this named part (e.g. an encoder).")
 @seed_option
 @set_option
-def export(source: str, fmt: str, output: str, part: str | None, seed: int | None, overrides: Sequence[str]) -> None:
+def export(
+    source: str, fmt: str, output: str, part: str | None, seed: int | None, overrides: Sequence[str]
+) -> None:
     """Export a model, or one part of it, for inference without archspec.
 
     SOURCE is a spec (freshly initialised weights), a training run directory (its best
@@ -442,15 +578,28 @@ def export(source: str, fmt: str, output: str, part: str | None, seed: int | Non
     suffix = os.path.splitext(output)[1].lower()
     meant = _EXPORT_SUFFIXES.get(suffix)
     if meant is not None and fmt not in meant:
-        raise click.BadParameter(f"{output!r} names a {suffix} file, but --to is {fmt} (use --to {meant[0]}, or a {_SUFFIX_OF[fmt]} file name)", param_hint="--output")
+        raise click.BadParameter(
+            f"{output!r} names a {suffix} file, but --to is {fmt} (use --to {meant[0]}, or a {_SUFFIX_OF[fmt]} file name)",
+            param_hint="--output",
+        )
     model, graph = _model_and_graph(source, overrides, seed)
     _check_part(part, graph.spec)
     result = export_model(model, graph, fmt, output, part=part)
     click.echo(f"wrote {result.path} ({result.fmt}, {result.how})")
 
 
-_EXPORT_SUFFIXES = {".pt": ("torchscript",), ".pt2": ("exported-program",), ".onnx": ("onnx",), ".safetensors": ("safetensors",)}
-_SUFFIX_OF = {"torchscript": ".pt", "exported-program": ".pt2", "onnx": ".onnx", "safetensors": ".safetensors"}
+_EXPORT_SUFFIXES = {
+    ".pt": ("torchscript",),
+    ".pt2": ("exported-program",),
+    ".onnx": ("onnx",),
+    ".safetensors": ("safetensors",),
+}
+_SUFFIX_OF = {
+    "torchscript": ".pt",
+    "exported-program": ".pt2",
+    "onnx": ".onnx",
+    "safetensors": ".safetensors",
+}
 
 
 def _check_part(part: str | None, spec: Any) -> None:
@@ -460,13 +609,24 @@ def _check_part(part: str | None, spec: Any) -> None:
 
     hint = did_you_mean(part, spec.parts)
     if spec.parts:
-        raise click.BadParameter(f"unknown part {part!r}" + (f" ({hint})" if hint else "") + f"; parts: {', '.join(spec.parts)}", param_hint="--part")
-    raise click.BadParameter(f"unknown part {part!r}: this spec declares no parts: (see docs/spec.md, parts)", param_hint="--part")
+        raise click.BadParameter(
+            f"unknown part {part!r}" + (f" ({hint})" if hint else "") + f"; parts: {', '.join(spec.parts)}",
+            param_hint="--part",
+        )
+    raise click.BadParameter(
+        f"unknown part {part!r}: this spec declares no parts: (see docs/spec.md, parts)", param_hint="--part"
+    )
 
 
 @cli.command("check-init", short_help="Activation and gradient statistics of the initialised network.")
 @click.argument("source", metavar="SPEC|RUN|ARTEFACT", type=click.Path(exists=True))
-@click.option("--batch", type=click.IntRange(min=2), default=64, show_default=True, help="Standard-normal samples to push through.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=2),
+    default=64,
+    show_default=True,
+    help="Standard-normal samples to push through.",
+)
 @seed_option
 @format_option
 @set_option
@@ -494,11 +654,24 @@ def check_init_cmd(source: str, batch: int, seed: int | None, fmt: str, override
 
 # -- render and diff -----------------------------------------------------------------------------
 
-_DIAGRAM_SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".png": "png", ".pdf": "pdf"}
+_DIAGRAM_SUFFIXES = {
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".png": "png",
+    ".pdf": "pdf",
+}
 
 
 def depth_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--depth", type=click.IntRange(min=0), help="Draw block instances nested deeper than this as one box each (0: every top-level block is one box).")(fn)
+    return click.option(
+        "--depth",
+        type=click.IntRange(min=0),
+        help="Draw block instances nested deeper than this as one box each (0: every top-level block is one box).",
+    )(fn)
 
 
 def _diagram_format(fmt: str | None, output: str | None) -> str:
@@ -508,7 +681,10 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
         return "svg"
     suffix = "." + output.rsplit(".", 1)[-1].lower() if "." in output else ""
     if suffix not in _DIAGRAM_SUFFIXES:
-        raise click.BadParameter(f"cannot tell the format from {output!r}; use one of {', '.join(_DIAGRAM_SUFFIXES)} or --format", param_hint="--output")
+        raise click.BadParameter(
+            f"cannot tell the format from {output!r}; use one of {', '.join(_DIAGRAM_SUFFIXES)} or --format",
+            param_hint="--output",
+        )
     return _DIAGRAM_SUFFIXES[suffix]
 
 
@@ -523,15 +699,48 @@ def _write_text(text: str, output: str | None) -> None:
 
 @cli.command(short_help="Draw the architecture: SVG, HTML, DOT, Mermaid (no torch).")
 @spec_argument
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file; its suffix picks the format (.svg .html .dot .mmd .png .pdf). Default: SVG on stdout.")
-@click.option("--format", "fmt", type=click.Choice(["svg", "html", "dot", "mermaid", "png", "pdf"]), help="Output format (default: from --output's suffix, else svg). png and pdf need Graphviz.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write to a file; its suffix picks the format (.svg .html .dot .mmd .png .pdf). Default: SVG on stdout.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "html", "dot", "mermaid", "png", "pdf"]),
+    help="Output format (default: from --output's suffix, else svg). png and pdf need Graphviz.",
+)
 @depth_option
 @click.option("--part", help="Draw only this part's nodes; what it reads is drawn as inputs.")
-@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB", show_default=True, help="Top to bottom or left to right.")
-@click.option("--shapes/--no-shapes", default=True, show_default=True, help="Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet).")
-@click.option("--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets.")
+@click.option(
+    "--direction",
+    type=click.Choice(["TB", "LR"], case_sensitive=False),
+    default="TB",
+    show_default=True,
+    help="Top to bottom or left to right.",
+)
+@click.option(
+    "--shapes/--no-shapes",
+    default=True,
+    show_default=True,
+    help="Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet).",
+)
+@click.option(
+    "--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets."
+)
 @set_option
-def render(spec_file: str, output: str | None, fmt: str | None, depth: int | None, part: str | None, direction: str, shapes: bool, losses: bool, overrides: Sequence[str]) -> None:
+def render(
+    spec_file: str,
+    output: str | None,
+    fmt: str | None,
+    depth: int | None,
+    part: str | None,
+    direction: str,
+    shapes: bool,
+    losses: bool,
+    overrides: Sequence[str],
+) -> None:
     """Draw the architecture: SVG, HTML (pan, zoom, details on hover), DOT or Mermaid — no torch.
 
     \b
@@ -548,7 +757,9 @@ def render(spec_file: str, output: str | None, fmt: str | None, depth: int | Non
     _check_output(output, "--output")
     spec = load(spec_file, overrides)
     if part is not None and part not in spec.parts:
-        raise click.BadParameter(f"unknown part {part!r} (parts: {', '.join(spec.parts) or 'none'})", param_hint="--part")
+        raise click.BadParameter(
+            f"unknown part {part!r} (parts: {', '.join(spec.parts) or 'none'})", param_hint="--part"
+        )
     graph = analyse(spec, shapes=shapes)
     g = to_rgraph(graph, depth=depth, part=part, direction=direction.upper(), shapes=shapes, losses=losses)
     if fmt in ("png", "pdf"):
@@ -563,12 +774,27 @@ def render(spec_file: str, output: str | None, fmt: str | None, depth: int | Non
 @cli.command(short_help="Compare two specs: nodes added, removed, changed; parameter delta.")
 @click.argument("old_file", metavar="OLD", type=click.Path(dir_okay=False))
 @click.argument("new_file", metavar="NEW", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also draw NEW with added and changed nodes highlighted and removed ones faded (.svg or .html).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Also draw NEW with added and changed nodes highlighted and removed ones faded (.svg or .html).",
+)
 @depth_option
-@click.option("--shapes/--no-shapes", default=True, show_default=True, help="Compare shapes and parameter counts too.")
+@click.option(
+    "--shapes/--no-shapes", default=True, show_default=True, help="Compare shapes and parameter counts too."
+)
 @format_option
 @set_option
-def diff(old_file: str, new_file: str, output: str | None, depth: int | None, shapes: bool, fmt: str, overrides: Sequence[str]) -> None:
+def diff(
+    old_file: str,
+    new_file: str,
+    output: str | None,
+    depth: int | None,
+    shapes: bool,
+    fmt: str,
+    overrides: Sequence[str],
+) -> None:
     """Compare two specs: nodes added, removed and changed (op, arguments, inputs, shapes,
     parameters) and the change in total parameters. Overrides apply to both.
 
@@ -596,21 +822,58 @@ def diff(old_file: str, new_file: str, output: str | None, depth: int | None, sh
         _write_text((to_svg if kind == "svg" else to_html)(g), output)
 
 
-device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True, help="Where to run.")
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+    default="auto",
+    show_default=True,
+    help="Where to run.",
+)
 
 
 @cli.command()
 @click.argument("spec_file", metavar="[SPEC]", required=False, type=SpecPath(), cls=_OptionalArgument)
-@click.option("--run-dir", type=click.Path(file_okay=False), help="Where the run is written [default: runs/<spec name>, or runs/<spec name>-2, ... if taken].")
-@click.option("--resume", "resume_dir", metavar="RUN_DIR", type=RunDirPath(), help="Continue the run in this directory exactly where it stopped.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False),
+    help="Where the run is written [default: runs/<spec name>, or runs/<spec name>-2, ... if taken].",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    metavar="RUN_DIR",
+    type=RunDirPath(),
+    help="Continue the run in this directory exactly where it stopped.",
+)
 @device_option
 @click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many optimiser steps.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), help="Also checkpoint every N steps (default: every epoch).")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on a terminal.")
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    help="Also checkpoint every N steps (default: every epoch).",
+)
+@click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on a terminal."
+)
 @click.option("--detect-anomaly", is_flag=True, help="Name the first op that produced a NaN/Inf (slow).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch (small models often train fastest on 1).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for torch (small models often train fastest on 1).",
+)
 @set_option
-def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, device: str, max_steps: int | None, checkpoint_every: int | None, progress: bool, detect_anomaly: bool, threads: int | None, overrides: Sequence[str]) -> None:
+def train(
+    spec_file: str | None,
+    run_dir: str | None,
+    resume_dir: str | None,
+    device: str,
+    max_steps: int | None,
+    checkpoint_every: int | None,
+    progress: bool,
+    detect_anomaly: bool,
+    threads: int | None,
+    overrides: Sequence[str],
+) -> None:
     """Train SPEC on the data, losses and training settings it names.
 
     \b
@@ -631,10 +894,20 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
         import torch
 
         torch.set_num_threads(threads)
-    options = RunOptions(run_dir=Path(run_dir or "."), device=device, progress=progress, checkpoint_every=checkpoint_every, max_steps=max_steps, detect_anomaly=detect_anomaly, log=lambda m: click.echo(m, err=True))
+    options = RunOptions(
+        run_dir=Path(run_dir or "."),
+        device=device,
+        progress=progress,
+        checkpoint_every=checkpoint_every,
+        max_steps=max_steps,
+        detect_anomaly=detect_anomaly,
+        log=lambda m: click.echo(m, err=True),
+    )
     if resume_dir:
         if overrides or spec_file:
-            raise click.UsageError("--resume continues a run with its own spec: drop SPEC and --set (they would make it another run)")
+            raise click.UsageError(
+                "--resume continues a run with its own spec: drop SPEC and --set (they would make it another run)"
+            )
         result = resume_run(Path(resume_dir), options)
     elif spec_file:
         if not run_dir and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -648,14 +921,26 @@ def train(spec_file: str | None, run_dir: str | None, resume_dir: str | None, de
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if not k.startswith("train_") and k not in ("lr", "seconds"))
+    shown = ", ".join(
+        f"{k} {v:.4g}"
+        for k, v in result.metrics.items()
+        if not k.startswith("train_") and k not in ("lr", "seconds")
+    )
     click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
     click.echo(f"next: archspec evaluate {result.run_dir}")
 
 
 @cli.command(short_help="Metrics of a trained run on its test and validation streams.")
 @click.argument("run_dir", type=RunDirPath())
-@click.option("--role", "roles", multiple=True, type=click.Choice(["test", "val", "train"]), default=("test", "val"), show_default=True, help="Evaluate the streams with these roles (repeatable).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["test", "val", "train"]),
+    default=("test", "val"),
+    show_default=True,
+    help="Evaluate the streams with these roles (repeatable).",
+)
 @device_option
 @format_option
 def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
@@ -673,7 +958,10 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
     elif not metrics:
-        click.echo(f"no metrics: the {'/'.join(roles)} streams of {run_dir} name no metric that fits their outputs", err=True)
+        click.echo(
+            f"no metrics: the {'/'.join(roles)} streams of {run_dir} name no metric that fits their outputs",
+            err=True,
+        )
     else:
         width = max(len(k) for k in metrics)
         for k, v in metrics.items():
@@ -682,9 +970,20 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
 
 @cli.command(short_help="Save a trained run's outputs on a stream or your inputs (NPZ or CSV).")
 @click.argument("run_dir", type=RunDirPath())
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write outputs: .npz (one array per output) or .csv (one column per value).")
-@click.option("--stream", help="Predict on this stream of the spec [default: the test stream, else val, else the first].")
-@click.option("--inputs", type=click.Path(dir_okay=False, exists=True), help="An .npz with one array per model input.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write outputs: .npz (one array per output) or .csv (one column per value).",
+)
+@click.option(
+    "--stream",
+    help="Predict on this stream of the spec [default: the test stream, else val, else the first].",
+)
+@click.option(
+    "--inputs", type=click.Path(dir_okay=False, exists=True), help="An .npz with one array per model input."
+)
 @device_option
 def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, device: str) -> None:
     """Run a trained run's best checkpoint and save its outputs (NPZ arrays or CSV columns).
@@ -701,7 +1000,14 @@ def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, d
         raise click.UsageError("give --stream or --inputs, not both")
     _check_output(output, "--output", (".npz", ".csv"))
     _check_device(device)
-    path = predict_run(run_dir, output, stream=stream, inputs=inputs, device="cpu" if device == "auto" else device, log=lambda m: click.echo(m, err=True))
+    path = predict_run(
+        run_dir,
+        output,
+        stream=stream,
+        inputs=inputs,
+        device="cpu" if device == "auto" else device,
+        log=lambda m: click.echo(m, err=True),
+    )
     click.echo(f"wrote {path}")
 
 

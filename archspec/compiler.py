@@ -111,7 +111,9 @@ def _build_owner(root: nn.Module, node: Node, default_init: Any) -> None:
             try:
                 apply_init(built, default_init, node.init)
             except (RuntimeError, ValueError, TypeError) as exc:
-                raise SpecError(f"init of {node.op} failed: {exc}", loc=node.where("init"), via=node.via) from exc
+                raise SpecError(
+                    f"init of {node.op} failed: {exc}", loc=node.where("init"), via=node.via
+                ) from exc
 
 
 def _build(node: Node) -> nn.Module | Call:
@@ -173,6 +175,7 @@ def _install(root: nn.Module, path: str, module: nn.Module) -> None:
 
 # -- signatures ---------------------------------------------------------------------------------
 
+
 def _whole(graph: Graph) -> _Signature:
     spec = graph.spec
     return _Signature(
@@ -187,7 +190,9 @@ def _part(graph: Graph, part: str) -> _Signature:
     if part not in spec.parts:
         from archspec.errors import did_you_mean
 
-        hint = did_you_mean(part, spec.parts) or (f"parts: {', '.join(spec.parts)}" if spec.parts else "declare parts: in the spec")
+        hint = did_you_mean(part, spec.parts) or (
+            f"parts: {', '.join(spec.parts)}" if spec.parts else "declare parts: in the spec"
+        )
         raise GraphError(f"unknown part {part!r}", loc=spec.doc.loc(("parts",)), hint=hint)
     members = set(spec.parts[part])
     nodes = [n for n in graph.op_nodes() if n in members]
@@ -217,6 +222,7 @@ def _part_outputs(graph: Graph, nodes: list[str], members: set[str]) -> dict[str
 
 
 # -- fx assembly --------------------------------------------------------------------------------
+
 
 def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
     spec = graph.spec
@@ -291,7 +297,10 @@ def _class_name(name: str) -> str:
 
 # -- inputs -------------------------------------------------------------------------------------
 
-def example_inputs(graph: Graph, batch: int = 2, *, part: str | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
+
+def example_inputs(
+    graph: Graph, batch: int = 2, *, part: str | None = None, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """Random inputs of the right shapes and dtypes (standard normal floats, zero indices)."""
     spec = graph.spec
     gen = torch.Generator().manual_seed(seed)

@@ -73,7 +73,11 @@ def _check_cycles(spec: Spec, dag: nx.DiGraph) -> list[SpecError]:
     cycle.append(cycle[0])
     steps = " -> ".join(f"{n} (line {spec.nodes[n].loc.line})" for n in cycle)
     first = spec.nodes[cycle[0]]
-    return [GraphError(f"cycle: {steps}", loc=first.where("in"), via=first.via, hint="a network is a DAG: break the loop")]
+    return [
+        GraphError(
+            f"cycle: {steps}", loc=first.where("in"), via=first.via, hint="a network is a DAG: break the loop"
+        )
+    ]
 
 
 def _check_names(spec: Spec) -> list[SpecError]:
@@ -89,7 +93,9 @@ def _check_names(spec: Spec) -> list[SpecError]:
                         f"node name {part!r} clashes with an attribute of the compiled torch module",
                         loc=node.loc,
                         via=node.via,
-                        hint=f"rename it, e.g. {part.strip('_')}_{i}" if part.startswith("_") else f"rename it, e.g. {part}_",
+                        hint=f"rename it, e.g. {part.strip('_')}_{i}"
+                        if part.startswith("_")
+                        else f"rename it, e.g. {part}_",
                     )
                 )
                 break
@@ -128,7 +134,14 @@ def _check_shares(spec: Spec) -> list[SpecError]:
             if not reported & set(root):
                 reported |= set(root)
                 steps = " -> ".join([*root, root[0]])
-                errors.append(GraphError(f"shared weights go round in a circle: {steps}", loc=node.where("share"), via=node.via, hint="one node in the chain must own the weights (no share:)"))
+                errors.append(
+                    GraphError(
+                        f"shared weights go round in a circle: {steps}",
+                        loc=node.where("share"),
+                        via=node.via,
+                        hint="one node in the chain must own the weights (no share:)",
+                    )
+                )
             continue
         node.share = root
         errors += _check_share_pair(node, spec.nodes[root])
@@ -149,13 +162,37 @@ def _share_root(spec: Spec, node: Node) -> str | list[str]:
 
 def _check_share_pair(node: Node, target: Node) -> list[SpecError]:
     if target.op != node.op:
-        return [GraphError(f"shares weights with {target.id!r}, which is a {target.op}, not a {node.op}", loc=node.where("share"), via=node.via)]
+        return [
+            GraphError(
+                f"shares weights with {target.id!r}, which is a {target.op}, not a {node.op}",
+                loc=node.where("share"),
+                via=node.via,
+            )
+        ]
     if node.args and node.args != target.args:
         by_block = "shared_instance" in node.meta
-        hint = "give both block instances the same parameters" if by_block else "drop the arguments from the sharing node"
-        return [GraphError(f"shared node takes its arguments from {target.id!r}; they differ", loc=node.loc, via=node.via, hint=hint)]
+        hint = (
+            "give both block instances the same parameters"
+            if by_block
+            else "drop the arguments from the sharing node"
+        )
+        return [
+            GraphError(
+                f"shared node takes its arguments from {target.id!r}; they differ",
+                loc=node.loc,
+                via=node.via,
+                hint=hint,
+            )
+        ]
     if node.init and "shared_instance" not in node.meta:
-        return [GraphError(f"a sharing node has no weights of its own to initialise; they belong to {target.id!r}", loc=node.where("init"), via=node.via, hint=f"move init: to {target.id!r}")]
+        return [
+            GraphError(
+                f"a sharing node has no weights of its own to initialise; they belong to {target.id!r}",
+                loc=node.where("init"),
+                via=node.via,
+                hint=f"move init: to {target.id!r}",
+            )
+        ]
     node.args = dict(target.args)
     return []
 
@@ -164,12 +201,22 @@ def _check_outputs(spec: Spec, dag: nx.DiGraph) -> list[SpecError]:
     errors: list[SpecError] = []
     inputs = set(spec.inputs)
     if not spec.outputs:
-        errors.append(GraphError("the spec has no outputs", loc=spec.doc.loc(("outputs",)), hint="add outputs: {name: node}"))
+        errors.append(
+            GraphError(
+                "the spec has no outputs", loc=spec.doc.loc(("outputs",)), hint="add outputs: {name: node}"
+            )
+        )
     for out in spec.outputs.values():
         if out.ref.node in inputs:
             continue
         if out.ref.node not in dag or not (nx.ancestors(dag, out.ref.node) & inputs):
-            errors.append(GraphError(f"output {out.name!r} does not depend on any input", loc=out.loc, hint="connect its nodes with in:"))
+            errors.append(
+                GraphError(
+                    f"output {out.name!r} does not depend on any input",
+                    loc=out.loc,
+                    hint="connect its nodes with in:",
+                )
+            )
     return errors
 
 
@@ -179,7 +226,11 @@ def _unused(spec: Spec, dag: nx.DiGraph) -> list[SpecWarning]:
         if out.ref.node in dag:
             used |= nx.ancestors(dag, out.ref.node) | {out.ref.node}
     return [
-        SpecWarning(f"node {n!r} does not reach any output", loc=node.loc, hint="use it, list it under outputs, or remove it")
+        SpecWarning(
+            f"node {n!r} does not reach any output",
+            loc=node.loc,
+            hint="use it, list it under outputs, or remove it",
+        )
         for n, node in spec.nodes.items()
         if n not in used
     ]

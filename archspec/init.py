@@ -26,7 +26,9 @@ ALIASES = {
 DEFAULT_INIT: dict[str, Any] = {"weight": "default", "bias": "zeros"}
 
 
-def resolve_init(default: Mapping[str, Any] | None, node: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+def resolve_init(
+    default: Mapping[str, Any] | None, node: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
     """Merge the spec-wide and per-node ``init`` into ``{"weight": {...}, "bias": {...}}``."""
     merged: dict[str, Any] = {**DEFAULT_INIT, **(default or {}), **(node or {})}
     out = {}

@@ -29,7 +29,11 @@ def write_template(name: str, template: str, *, directory: str | Path = ".", for
     """Write ``<directory>/<name>.yaml`` from ``template``; never overwrites unless ``force``."""
     if template not in TEMPLATES:
         hint = did_you_mean(template, TEMPLATES)
-        raise InitError(f"unknown template {template!r}" + (f" ({hint})" if hint else "") + f"; templates: {', '.join(TEMPLATES)}")
+        raise InitError(
+            f"unknown template {template!r}"
+            + (f" ({hint})" if hint else "")
+            + f"; templates: {', '.join(TEMPLATES)}"
+        )
     stem = Path(name).name.removesuffix(".yaml").removesuffix(".yml")
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", stem):
         raise InitError(f"invalid name {name!r}: use letters, digits, _ and -")

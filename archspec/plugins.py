@@ -25,7 +25,14 @@ from archspec.errors import ArchSpecError
 from archspec.ops import CATALOGUE, Arg, OpDef, OpShapeError, register
 from archspec.ops.base import Shape, fmt_shape
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginError", "available_plugins", "enabled_from_env", "load_plugins", "module_op"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginError",
+    "available_plugins",
+    "enabled_from_env",
+    "load_plugins",
+    "module_op",
+]
 
 ENTRY_POINT_GROUP = "archspec.ops"
 _LOADED: set[str] = set()
@@ -65,13 +72,19 @@ def _resolve(name: str) -> Any:
             try:
                 return ep.load()
             except Exception as exc:
-                raise PluginError(f"plugin {name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
+                raise PluginError(
+                    f"plugin {name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                ) from exc
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             installed = available_plugins()
-            hint = f"installed plugins: {', '.join(installed)}" if installed else "no archspec plugins are installed"
+            hint = (
+                f"installed plugins: {', '.join(installed)}"
+                if installed
+                else "no archspec plugins are installed"
+            )
             raise PluginError(f"no plugin or module named {name!r} ({hint})") from None
         raise PluginError(f"plugin {name!r} failed to import: {exc}") from exc
     except Exception as exc:
@@ -87,10 +100,14 @@ def _register_from(obj: Any, name: str) -> None:
     else:
         ops = getattr(obj, "OPS", obj if isinstance(obj, (list, tuple)) else None)
     if not ops:
-        raise PluginError(f"plugin {name!r} defines no ops (expected OPS = [...] or a register(register_op) function)")
+        raise PluginError(
+            f"plugin {name!r} defines no ops (expected OPS = [...] or a register(register_op) function)"
+        )
     for op in ops:
         if not isinstance(op, OpDef):
-            raise PluginError(f"plugin {name!r}: {op!r} is not an OpDef (build one with archspec.plugins.module_op)")
+            raise PluginError(
+                f"plugin {name!r}: {op!r} is not an OpDef (build one with archspec.plugins.module_op)"
+            )
         if op.name in CATALOGUE:
             raise PluginError(f"plugin {name!r}: op {op.name!r} already exists; choose another name")
         register(op)
@@ -142,7 +159,9 @@ def module_op(
     )
 
 
-def _meta_run(build: Callable[..., Any], args: Mapping[str, Any], shapes: list[Shape], name: str) -> tuple[Shape, int]:
+def _meta_run(
+    build: Callable[..., Any], args: Mapping[str, Any], shapes: list[Shape], name: str
+) -> tuple[Shape, int]:
     """Run the module on meta tensors: the output's per-sample shape and its parameter count."""
     import torch
 

@@ -83,7 +83,11 @@ def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
         message = exc.message if "got" in exc.message else f"{exc.message}; got {got}"
         raise ShapeError(message, loc=node.loc, via=node.via, hint=exc.hint) from None
     except (ArithmeticError, TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
-        raise ShapeError(f"{node.op} cannot take inputs {[fmt_shape(s) for s in in_shapes]}: {exc}", loc=node.loc, via=node.via) from None
+        raise ShapeError(
+            f"{node.op} cannot take inputs {[fmt_shape(s) for s in in_shapes]}: {exc}",
+            loc=node.loc,
+            via=node.via,
+        ) from None
     node.meta["in_shapes"] = in_shapes
     node.meta["shape"] = out
 
@@ -99,12 +103,22 @@ def _infer_dtype(node: Node, dtypes: Mapping[str, str]) -> str:
     if op.dtypes == "index":
         ref, dtype = given[0]
         if dtype in _FLOATS:
-            raise ShapeError(f"{node.op} needs integer indices, got {dtype} from {str(ref)!r}", loc=node.loc, via=node.via, hint="declare the input with dtype: int64")
+            raise ShapeError(
+                f"{node.op} needs integer indices, got {dtype} from {str(ref)!r}",
+                loc=node.loc,
+                via=node.via,
+                hint="declare the input with dtype: int64",
+            )
         node.meta["dtype"] = "float32"
     elif op.dtypes == "float":
         for ref, dtype in given:
             if dtype not in _FLOATS:
-                raise ShapeError(f"{node.op} needs floating-point values, got {dtype} from {str(ref)!r}", loc=node.loc, via=node.via, hint="embed integer indices with op: embedding, or declare the input with dtype: float32")
+                raise ShapeError(
+                    f"{node.op} needs floating-point values, got {dtype} from {str(ref)!r}",
+                    loc=node.loc,
+                    via=node.via,
+                    hint="embed integer indices with op: embedding, or declare the input with dtype: float32",
+                )
         node.meta["dtype"] = given[0][1] if given else "float32"
     else:
         floats = [d for _, d in given if d in _FLOATS]
@@ -116,7 +130,12 @@ def _pick(shapes: Mapping[str, Any], ref: Ref, node: Node) -> Shape:
     value = shapes[ref.node]
     if isinstance(value, dict):
         if ref.output is None:
-            raise ShapeError(f"{ref.node!r} has several outputs; name one", loc=node.where("in"), via=node.via, hint=f"one of: {', '.join(f'{ref.node}.{k}' for k in value)}")
+            raise ShapeError(
+                f"{ref.node!r} has several outputs; name one",
+                loc=node.where("in"),
+                via=node.via,
+                hint=f"one of: {', '.join(f'{ref.node}.{k}' for k in value)}",
+            )
         return value[ref.output]
     return value
 
@@ -149,10 +168,19 @@ def check_expect(graph: Graph) -> Graph:
     for key in ("params", "macs"):
         for bound, value in (expect.get(key) or {}).items():
             actual = sums[key]
-            broken = (bound == "max" and actual > value) or (bound == "min" and actual < value) or (bound == "equals" and actual != value)
+            broken = (
+                (bound == "max" and actual > value)
+                or (bound == "min" and actual < value)
+                or (bound == "equals" and actual != value)
+            )
             if broken:
                 word = {"max": "at most", "min": "at least", "equals": "exactly"}[bound]
-                errors.append(ContractError(f"expected {word} {value:,.0f} {key}, the model has {actual:,}", loc=spec.doc.loc(("expect", key, bound))))
+                errors.append(
+                    ContractError(
+                        f"expected {word} {value:,.0f} {key}, the model has {actual:,}",
+                        loc=spec.doc.loc(("expect", key, bound)),
+                    )
+                )
     for name, want in (expect.get("outputs") or {}).items():
         loc = spec.doc.loc(("expect", "outputs", name))
         if name not in spec.outputs:
@@ -160,7 +188,11 @@ def check_expect(graph: Graph) -> Graph:
             continue
         got = output_shape(graph, spec.outputs[name].ref)
         if tuple(want) != tuple(got):
-            errors.append(ContractError(f"output {name!r} should have shape {fmt_shape(want)}, got {fmt_shape(got)}", loc=loc))
+            errors.append(
+                ContractError(
+                    f"output {name!r} should have shape {fmt_shape(want)}, got {fmt_shape(got)}", loc=loc
+                )
+            )
     if errors:
         raise SpecErrors(errors)
     return graph

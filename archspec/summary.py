@@ -33,7 +33,13 @@ def summarise(graph: Graph) -> dict[str, Any]:
         )
     sums = totals(graph)
     outputs = {k: str(o.ref) for k, o in spec.outputs.items()}
-    return {"name": spec.name, "rows": rows, "outputs": outputs, "total_params": sums["params"], "total_macs": sums["macs"]}
+    return {
+        "name": spec.name,
+        "rows": rows,
+        "outputs": outputs,
+        "total_params": sums["params"],
+        "total_macs": sums["macs"],
+    }
 
 
 def _shape_text(shape: Any) -> str:
@@ -45,12 +51,17 @@ def _shape_text(shape: Any) -> str:
 def summary_table(summary: dict[str, Any]) -> str:
     """The summary as an aligned text table."""
     header = ("node", "op", "output shape", "params", "MACs")
-    body = [(r["node"], r["op"], _shape_text(r["shape"]), f"{r['params']:,}", f"{r['macs']:,}") for r in summary["rows"]]
+    body = [
+        (r["node"], r["op"], _shape_text(r["shape"]), f"{r['params']:,}", f"{r['macs']:,}")
+        for r in summary["rows"]
+    ]
     widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(5)]
+
     def line(row: tuple[str, ...]) -> str:
         left = "  ".join(str(row[i]).ljust(widths[i]) for i in range(3))
         right = "  ".join(str(row[i]).rjust(widths[i]) for i in range(3, 5))
         return f"{left}  {right}".rstrip()
+
     rule = "-" * len(line(header))
     lines = [f"{summary['name']}", rule, line(header), rule, *(line(r) for r in body), rule]
     lines.append(f"total: {summary['total_params']:,} parameters, {summary['total_macs']:,} MACs per sample")

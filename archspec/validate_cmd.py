@@ -12,7 +12,9 @@ from archspec.shapes import totals
 __all__ = ["validate_file", "validate_files"]
 
 
-def validate_files(files: Sequence[str], *, shapes: bool = True, overrides: Sequence[str] = ()) -> list[dict[str, Any]]:
+def validate_files(
+    files: Sequence[str], *, shapes: bool = True, overrides: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     return [validate_file(f, shapes=shapes, overrides=overrides) for f in files]
 
 

@@ -24,7 +24,9 @@ def machine() -> str:
     return f"{platform.machine()}, {cores} cores visible, Python {platform.python_version()}, {torch_text}"
 
 
-def interleaved(fns: Sequence[Callable[[], object]], *, inner: int, repeats: int, warmup: int) -> list[list[float]]:
+def interleaved(
+    fns: Sequence[Callable[[], object]], *, inner: int, repeats: int, warmup: int
+) -> list[list[float]]:
     """Time each function ``inner`` times per sample, alternating A B A B ... ``repeats`` times.
 
     Returns per-function lists of seconds per call. The order inside each round flips every

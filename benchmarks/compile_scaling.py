@@ -102,8 +102,11 @@ def time_sizes(sizes: list[int], runs: int) -> dict[int, dict]:
         best["total"] = sum(best[s] for s in STAGES)
         results[n] = {"times": best, "nodes": nodes, "lines": lines, "fx_nodes": fx_nodes}
         t = best
-        print(f"  {nodes:>6,} nodes ({lines:,} YAML lines): load {fmt_time(t['load']):>9s}  analyse {fmt_time(t['analyse']):>9s}"
-              f"  compile {fmt_time(t['compile']):>9s}  total {fmt_time(t['total']):>9s}", flush=True)
+        print(
+            f"  {nodes:>6,} nodes ({lines:,} YAML lines): load {fmt_time(t['load']):>9s}  analyse {fmt_time(t['analyse']):>9s}"
+            f"  compile {fmt_time(t['compile']):>9s}  total {fmt_time(t['total']):>9s}",
+            flush=True,
+        )
     return results
 
 
@@ -125,7 +128,13 @@ print(json.dumps({**best, "torch_imported": "torch" in sys.modules, "nodes": len
 
 def torch_free_analyse(n: int, runs: int) -> dict:
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", _TORCH_FREE_CHILD, REPO, str(n), str(runs)], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _TORCH_FREE_CHILD, REPO, str(n), str(runs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"torch-free child failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -150,7 +159,9 @@ def profile_stages(n: int, top: int) -> None:
         out = io.StringIO()
         stats = pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime")
         total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-        print(f"\n  cProfile, {stage} at {n:,} nodes ({total:.2f} s of own time under the profiler), top {top} by own time:")
+        print(
+            f"\n  cProfile, {stage} at {n:,} nodes ({total:.2f} s of own time under the profiler), top {top} by own time:"
+        )
         stats.print_stats(top)
         body = out.getvalue()
         start = body.find("   ncalls")
@@ -159,8 +170,12 @@ def profile_stages(n: int, top: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke mode: 100 and 1,000 nodes, one run, no profile")
-    parser.add_argument("--profile", action="store_true", help="always print cProfile hotspots at the large size")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke mode: 100 and 1,000 nodes, one run, no profile"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="always print cProfile hotspots at the large size"
+    )
     parser.add_argument("--top", type=int, default=12, help="rows per cProfile table")
     args = parser.parse_args(argv)
     small, large = (100, 1_000) if args.quick else (1_000, 10_000)
@@ -172,17 +187,26 @@ def main(argv: list[str] | None = None) -> int:
     import archspec
 
     run_pipeline(spec_text(50), "warmup.yaml")  # one-time costs: schema validators, op modules
-    print(f"compile_scaling: torch {torch.__version__}, {os.cpu_count()} cores, best of {runs_small}/{runs_large} runs")
+    print(
+        f"compile_scaling: torch {torch.__version__}, {os.cpu_count()} cores, best of {runs_small}/{runs_large} runs"
+    )
     res = time_sizes([small], runs_small)
     res.update(time_sizes([large], runs_large))
     a, b = res[small], res[large]
     scale = b["nodes"] / a["nodes"]
-    print(f"growth {large:,}/{small:,} ({scale:.1f}x the nodes): " + "  ".join(
-        f"{s} {b['times'][s] / a['times'][s]:.1f}x" for s in (*STAGES, "total")))
-    print(f"  per node at {b['nodes']:,}: " + "  ".join(f"{s} {fmt_time(b['times'][s] / b['nodes'])}" for s in (*STAGES, "total")))
+    print(
+        f"growth {large:,}/{small:,} ({scale:.1f}x the nodes): "
+        + "  ".join(f"{s} {b['times'][s] / a['times'][s]:.1f}x" for s in (*STAGES, "total"))
+    )
+    print(
+        f"  per node at {b['nodes']:,}: "
+        + "  ".join(f"{s} {fmt_time(b['times'][s] / b['nodes'])}" for s in (*STAGES, "total"))
+    )
     tf = torch_free_analyse(large, runs_large)
-    print(f"torch-free process, {tf['nodes']:,} nodes: load {fmt_time(tf['load'])}, analyse {fmt_time(tf['analyse'])},"
-          f" torch imported: {tf['torch_imported']}")
+    print(
+        f"torch-free process, {tf['nodes']:,} nodes: load {fmt_time(tf['load'])}, analyse {fmt_time(tf['analyse'])},"
+        f" torch imported: {tf['torch_imported']}"
+    )
     total = b["times"]["total"]
     if not args.quick:
         verdict = "ok" if total <= GOAL_SECONDS else "ABOVE GOAL"

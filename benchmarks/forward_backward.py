@@ -104,9 +104,7 @@ outputs: {mask: head}
 
 
 def hand_mlp() -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10)
-    )
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
 class HandCNN(nn.Module):
@@ -131,8 +129,12 @@ class HandCNN(nn.Module):
 
 def double_conv(cin: int, ch: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
-        nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
+        nn.Conv2d(cin, ch, 3, padding=1),
+        nn.BatchNorm2d(ch),
+        nn.ReLU(),
+        nn.Conv2d(ch, ch, 3, padding=1),
+        nn.BatchNorm2d(ch),
+        nn.ReLU(),
     )
 
 
@@ -202,7 +204,9 @@ def infer_step(model: nn.Module, x: torch.Tensor):
     return step
 
 
-def measure(name: str, spec_text: str, factory, shape: tuple[int, ...], *, seconds: float, quick: bool) -> dict[str, float]:
+def measure(
+    name: str, spec_text: str, factory, shape: tuple[int, ...], *, seconds: float, quick: bool
+) -> dict[str, float]:
     torch.manual_seed(0)
     compiled = compile_model(archspec.analyse(archspec.load_text(spec_text, f"{name}.yaml")), seed=0)
     hand = factory()
@@ -250,9 +254,13 @@ def measure(name: str, spec_text: str, factory, shape: tuple[int, ...], *, secon
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: a few calls, numbers meaningless")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for both sides (default 1: least noise)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch.set_num_threads for both sides (default 1: least noise)"
+    )
     parser.add_argument("--seconds", type=float, default=25.0, help="time budget per model in full mode")
-    parser.add_argument("--only", choices=[c[0] for c in CASES], action="append", help="run only these models")
+    parser.add_argument(
+        "--only", choices=[c[0] for c in CASES], action="append", help="run only these models"
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -269,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     print("summary (fwd+bwd ratio compiled/hand):")
     for name, res in summary:
         verdict = "smoke" if args.quick else ("ok" if res["fwd+bwd"] <= GOAL else "ABOVE GOAL")
-        print(f"  {name:5s} {res['fwd+bwd']:.3f}  {verdict}   ({int(res['mapped'])} tensors mapped, max |diff| {res['diff']:.1e})")
+        print(
+            f"  {name:5s} {res['fwd+bwd']:.3f}  {verdict}   ({int(res['mapped'])} tensors mapped, max |diff| {res['diff']:.1e})"
+        )
     if args.quick:
         print("(--quick: smoke mode, the ratios above are not measurements)")
     return 0

@@ -78,10 +78,14 @@ def _profiler_peak(fn) -> int | None:
     import torch
 
     try:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+        ) as prof:
             fn()
         events = sorted(
-            (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
+            (e.start_ns(), e.nbytes())
+            for e in prof.profiler.kineto_results.events()
+            if e.name() == "[memory]"
         )
     except Exception:  # private API: report n/a rather than fail
         return None
@@ -141,7 +145,13 @@ def child(variant: str, layers: int, channels: int, size: int, threads: int) -> 
         del out
     with torch.no_grad():
         prof_peak = _profiler_peak(lambda: model(x))
-    return {"variant": variant, "rss_peak": min(peaks), "rss_peaks": peaks, "profiler_peak": prof_peak, "checksum": checksum}
+    return {
+        "variant": variant,
+        "rss_peak": min(peaks),
+        "rss_peaks": peaks,
+        "profiler_peak": prof_peak,
+        "checksum": checksum,
+    }
 
 
 # -- the parent ----------------------------------------------------------------------------------
@@ -152,8 +162,18 @@ def run_variant(variant: str, args: argparse.Namespace) -> dict:
     env["MALLOC_MMAP_THRESHOLD_"] = "131072"
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [
-        sys.executable, os.path.abspath(__file__), "--variant", variant,
-        "--layers", str(args.layers), "--channels", str(args.channels), "--size", str(args.size), "--threads", str(args.threads),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--variant",
+        variant,
+        "--layers",
+        str(args.layers),
+        "--channels",
+        str(args.channels),
+        "--size",
+        str(args.size),
+        "--threads",
+        str(args.threads),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -178,22 +198,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     act = args.channels * args.size * args.size * 4
-    print(f"peak_memory: {args.layers} x (conv2d {args.channels}ch 3x3 + relu) on 1x3x{args.size}x{args.size}, no_grad, "
-          f"{args.threads} torch thread(s); one activation = {fmt_bytes(act)}")
+    print(
+        f"peak_memory: {args.layers} x (conv2d {args.channels}ch 3x3 + relu) on 1x3x{args.size}x{args.size}, no_grad, "
+        f"{args.threads} torch thread(s); one activation = {fmt_bytes(act)}"
+    )
     res = {v: run_variant(v, args) for v in VARIANTS}
     sums = {round(r["checksum"], 3) for r in res.values()}
-    print(f"outputs agree across variants: {len(sums) == 1} (sum {next(iter(sums)) if len(sums) == 1 else sums})")
+    print(
+        f"outputs agree across variants: {len(sums) == 1} (sum {next(iter(sums)) if len(sums) == 1 else sums})"
+    )
     hand = res["hand"]
     for v in VARIANTS:
         r = res[v]
         prof = r["profiler_peak"]
         prof_text = f"{fmt_bytes(prof):>10s} ({prof / act:4.1f} act.)" if prof is not None else "n/a"
-        print(f"  {v:12s} RSS peak {fmt_bytes(r['rss_peak']):>10s} ({r['rss_peak'] / act:4.1f} activations)   allocator peak {prof_text}")
+        print(
+            f"  {v:12s} RSS peak {fmt_bytes(r['rss_peak']):>10s} ({r['rss_peak'] / act:4.1f} activations)   allocator peak {prof_text}"
+        )
     for v in ("compiled", "interpreter"):
         ratio = res[v]["rss_peak"] / hand["rss_peak"]
         pr = res[v]["profiler_peak"], hand["profiler_peak"]
         extra = f", allocator {pr[0] / pr[1]:.2f}" if None not in pr else ""
-        goal = f"  goal <= {GOAL}: {'ok' if ratio <= GOAL else 'ABOVE GOAL'}" if v == "compiled" and not args.quick else ""
+        goal = (
+            f"  goal <= {GOAL}: {'ok' if ratio <= GOAL else 'ABOVE GOAL'}"
+            if v == "compiled" and not args.quick
+            else ""
+        )
         print(f"ratio {v}/hand: RSS {ratio:.2f}{extra}{goal}")
     if args.quick:
         print("(--quick: smoke mode, small input; ratios are indicative only)")

@@ -91,15 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     torch_loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
 
     params = summary["total_params"]
-    print(f"summary_big: {summary['name']}, {len(summary['rows'])} rows, {params:,} parameters "
-          f"({fmt_bytes(params * 4)} if allocated as float32), {summary['total_macs']:,} MACs per sample")
+    print(
+        f"summary_big: {summary['name']}, {len(summary['rows'])} rows, {params:,} parameters "
+        f"({fmt_bytes(params * 4)} if allocated as float32), {summary['total_macs']:,} MACs per sample"
+    )
     print(f"  import archspec {fmt_time(t_import)} (RSS {fmt_bytes(rss_start)} -> {fmt_bytes(rss_before)})")
     line = f"  load_text + analyse + summarise: cold {fmt_time(cold)}"
     if warm:
         line += f", warm best of {len(warm)} {fmt_time(min(warm))}"
     print(line)
-    print(f"  RSS across the cold run: {fmt_bytes(rss_before)} -> {fmt_bytes(rss_after)} (+{fmt_bytes(rss_after - rss_before)};"
-          f" the weights would be {params * 4 / (rss_after - rss_before + 1):,.0f}x that)")
+    print(
+        f"  RSS across the cold run: {fmt_bytes(rss_before)} -> {fmt_bytes(rss_after)} (+{fmt_bytes(rss_after - rss_before)};"
+        f" the weights would be {params * 4 / (rss_after - rss_before + 1):,.0f}x that)"
+    )
     print(f"  torch imported: {bool(torch_loaded)}{' ' + str(torch_loaded[:3]) if torch_loaded else ''}")
     print(f"  parameter count matches the hand count {EXPECTED_PARAMS:,}: {params == EXPECTED_PARAMS}")
     ok = params == EXPECTED_PARAMS and not torch_loaded and rss_after - rss_before < 64 * 2**20

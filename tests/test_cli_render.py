@@ -44,7 +44,9 @@ def test_png_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
 
 def test_render_draws_a_spec_whose_shapes_do_not_check_with_no_shapes(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  c: {op: conv2d, out_channels: 3, kernel_size: 3}\n")
+    spec.write_text(
+        "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  c: {op: conv2d, out_channels: 3, kernel_size: 3}\n"
+    )
     assert invoke("render", str(spec)).exit_code == 2
     assert invoke("render", str(spec), "--no-shapes").exit_code == 0
 

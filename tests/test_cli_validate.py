@@ -12,7 +12,6 @@ from tests.conftest import EXAMPLES, ROOT, invoke
 BAD = "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  a: {op: relu}\n  b: {op: relu, in: c}\n"
 
 
-
 def test_validate_accepts_every_example_and_reports_the_time():
     result = invoke("validate", *map(str, EXAMPLES))
     assert result.exit_code == 0, result.output
@@ -84,7 +83,9 @@ def test_validate_and_schema_do_not_import_torch():
         "        assert e.code in (0, None), e.code\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, EXAMPLES)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *map(str, EXAMPLES)], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -104,3 +105,16 @@ def test_summary_prints_totals_and_json_has_per_node_rows():
     data = json.loads(invoke("summary", path, "--format", "json").stdout)
     assert data["total_params"] == 11_689_512
     assert sum(r["params"] for r in data["rows"]) == 11_689_512
+
+
+def test_the_code_is_linted_and_formatted():
+    if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0:
+        raise AssertionError("ruff is missing: install the dev extra (pip install -e '.[dev]')")
+    for command in (["check"], ["format", "--check"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "archspec", "tests", "benchmarks", "docs"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr

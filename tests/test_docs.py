@@ -44,7 +44,14 @@ def test_every_tutorial_command_runs_as_shown(tmp_path, monkeypatch):
     assert shown_error in outputs["archspec validate broken.yaml"]
     assert "segmenter.yaml: ok (" in outputs["archspec validate segmenter.yaml"]
     assert "val_iou" in outputs["archspec train segmenter.yaml --run-dir runs/seg --set training.epochs=3"]
-    for made in ("segmenter.svg", "segmenter.html", "masks.npz", "segmenter.pt", "segmenter_model.py", "runs/seg/curves.png"):
+    for made in (
+        "segmenter.svg",
+        "segmenter.html",
+        "masks.npz",
+        "segmenter.pt",
+        "segmenter_model.py",
+        "runs/seg/curves.png",
+    ):
         assert Path(made).exists(), made
 
 
@@ -76,7 +83,9 @@ def test_spec_reference_examples_parse():
 
     text = (ROOT / "docs" / "spec.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    complete = [b for b in blocks if "..." not in b and any(not line.startswith("#") for line in b.splitlines())]
+    complete = [
+        b for b in blocks if "..." not in b and any(not line.startswith("#") for line in b.splitlines())
+    ]
     assert len(complete) >= 8
     for block in complete:
         loads(block)
@@ -90,7 +99,10 @@ def test_the_readme_error_messages_are_what_archspec_prints():
     spec = re.search(r"## What a spec looks like\n\n```yaml\n(.*?)```", readme, re.S).group(1)
     shown = re.search(r"```text\n(unet\.yaml.*?)```", readme, re.S).group(1).strip().splitlines()
     analyse(load_text(spec, name="unet.yaml"))  # the spec itself is valid
-    for broken, line in ((spec.replace("in: [up1, enc1]", "in: [up1, enc3]"), shown[0]), (spec.replace("kernel_size: 2, stride: 2}", "kernel_size: 3, stride: 2}"), shown[1])):
+    for broken, line in (
+        (spec.replace("in: [up1, enc1]", "in: [up1, enc3]"), shown[0]),
+        (spec.replace("kernel_size: 2, stride: 2}", "kernel_size: 3, stride: 2}"), shown[1]),
+    ):
         try:
             analyse(load_text(broken, name="unet.yaml"))
         except SpecErrors as exc:

@@ -126,7 +126,7 @@ def test_onnx_export_passes_the_checker(tmp_path):
     try:
         import onnxruntime
     except ImportError:
-        return
+        pytest.skip("onnxruntime is not installed: the file passed the ONNX checker, outputs not compared")
     session = onnxruntime.InferenceSession(str(tmp_path / "mlp.onnx"))
     for batch in (2, 5):
         x = example_inputs(graph, batch=batch)

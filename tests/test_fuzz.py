@@ -33,7 +33,11 @@ scalars = st.one_of(
     st.text(max_size=12),
     st.sampled_from(["x", "image", "enc1", "relu", "conv2d", "${ch * 2}", "${bad(", "-1", "[]", "in", "op"]),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _paths(data, prefix=()):
@@ -69,7 +73,12 @@ def _check(text: str) -> None:
 
 
 @FUZZ
-@given(doc=st.sampled_from(DOCS), data=st.data(), value=values, action=st.sampled_from(["replace", "delete", "rename"]))
+@given(
+    doc=st.sampled_from(DOCS),
+    data=st.data(),
+    value=values,
+    action=st.sampled_from(["replace", "delete", "rename"]),
+)
 def test_mutated_examples_give_a_spec_or_an_archspec_error(doc, data, value, action):
     paths = list(_paths(doc))
     path = data.draw(st.sampled_from(paths))
@@ -78,7 +87,11 @@ def test_mutated_examples_give_a_spec_or_an_archspec_error(doc, data, value, act
 
 
 @FUZZ
-@given(doc=st.sampled_from([p.read_text() for p in EXAMPLES]), cut=st.integers(0, 4000), junk=st.text(max_size=20))
+@given(
+    doc=st.sampled_from([p.read_text() for p in EXAMPLES]),
+    cut=st.integers(0, 4000),
+    junk=st.text(max_size=20),
+)
 def test_truncated_and_spliced_spec_text_never_crashes(doc, cut, junk):
     cut = min(cut, len(doc))
     _check(doc[:cut] + junk + doc[cut:][: len(doc) // 3])

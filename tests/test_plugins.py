@@ -68,7 +68,9 @@ def test_plugins_load_from_the_environment_variable(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
     env = {"ARCHSPEC_PLUGINS": "archspec_demo_plugin", "PYTHONPATH": str(PLUGIN_DIR), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "archspec.cli", "validate", str(spec)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "archspec.cli", "validate", str(spec)], capture_output=True, text=True, env=env
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
 

@@ -430,9 +430,7 @@ def test_loss_and_dataset_names_are_refused_when_a_run_binds_them(tmp_path, what
     )
     spec = "archspec: 1\ninputs:\n  x: {shape: [64]}\nnodes:\n  a: {op: linear, out_features: 10}\n"
     (tmp_path / "spec.yaml").write_text(spec + f"data:\n  t: {stream}\n" + losses)
-    result = invoke(
-        "train", str(tmp_path / "spec.yaml"), "--run-dir", str(tmp_path / "run"), "--no-progress"
-    )
+    result = invoke("train", str(tmp_path / "spec.yaml"), "--run-dir", str(tmp_path / "run"), "--no-progress")
     assert result.exit_code == code and message in result.output
     assert "logging.os" not in sys.modules and "archspec_evil" not in sys.modules
 
@@ -598,9 +596,7 @@ def test_a_missing_data_file_is_a_data_error_for_evaluate_and_train(project):
     before = tree_hash(run)
     result = invoke("evaluate", str(run))
     assert result.exit_code == 3 and f"error: {project / 'data.csv'}: no such file" in result.output
-    result = invoke(
-        "train", str(project / "spec.yaml"), "--run-dir", str(project / "fresh"), "--no-progress"
-    )
+    result = invoke("train", str(project / "spec.yaml"), "--run-dir", str(project / "fresh"), "--no-progress")
     assert result.exit_code == 3 and "no such file" in result.output
     assert not (project / "fresh" / "checkpoints").exists()
     assert tree_hash(run) == before

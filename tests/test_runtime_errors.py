@@ -151,7 +151,9 @@ def _image_folder(tmp_path: Path, odd: tuple[int, int] = (12, 10)) -> None:
 
 
 def _image_head(shape: str) -> str:
-    return HEAD.replace("x: {shape: [4]}", f"x: {{shape: {shape}}}").replace("  h: {op: linear", "  f: {op: flatten}\n  h: {op: linear")
+    return HEAD.replace("x: {shape: [4]}", f"x: {{shape: {shape}}}").replace(
+        "  h: {op: linear", "  f: {op: flatten}\n  h: {op: linear"
+    )
 
 
 @pytest.mark.parametrize("shape", ["[1, 8, 8]", "[3, 6, 6]"])
@@ -167,8 +169,12 @@ def test_an_image_input_that_is_not_1_or_3_channels_names_both_shapes(tmp_path):
     data = "  train: {images: imgs, split: all, fields: {x: image, label: label}}\n"
     code, out = train(tmp_path, data, head=_image_head("[2, 8, 8]"))
     assert code == 3
-    assert "gives model input 'x' a per-sample shape of [3, " in out and "but inputs.x.shape is [2, 8, 8]" in out
-    assert "(hint: an image folder is resized to the input's [C, H, W] when C is 1 (grayscale) or 3 (RGB)" in out
+    assert (
+        "gives model input 'x' a per-sample shape of [3, " in out and "but inputs.x.shape is [2, 8, 8]" in out
+    )
+    assert (
+        "(hint: an image folder is resized to the input's [C, H, W] when C is 1 (grayscale) or 3 (RGB)" in out
+    )
 
 
 # -- targets: loss and metrics -----------------------------------------------------------------

@@ -70,7 +70,9 @@ def test_yaml11_booleans_get_a_hint():
 
 def test_unknown_reference_gets_did_you_mean():
     text = HEAD + "nodes:\n  enc1: {op: relu}\n  enc2: {op: relu}\n  dec1: {op: relu, in: enc3}\n"
-    assert spec_errors(text) == ["spec.yaml:7:24: nodes.dec1.in: unknown node 'enc3' (hint: did you mean 'enc2'?)"]
+    assert spec_errors(text) == [
+        "spec.yaml:7:24: nodes.dec1.in: unknown node 'enc3' (hint: did you mean 'enc2'?)"
+    ]
 
 
 def test_all_errors_are_reported_sorted_by_position():
@@ -88,10 +90,14 @@ def test_in_defaults_to_the_previous_node_and_the_only_input():
 
 def test_first_node_needs_in_when_there_are_several_inputs():
     text = "archspec: 1\ninputs: {a: {shape: [2]}, b: {shape: [2]}}\nnodes:\n  n: {op: relu}\n"
-    assert spec_errors(text) == ["spec.yaml:4:3: nodes.n: the first node needs 'in:' (inputs: a, b) (hint: name the input it reads, e.g. in: a)"]
+    assert spec_errors(text) == [
+        "spec.yaml:4:3: nodes.n: the first node needs 'in:' (inputs: a, b) (hint: name the input it reads, e.g. in: a)"
+    ]
 
 
-BLOCKS = HEAD + """\
+BLOCKS = (
+    HEAD
+    + """\
 blocks:
   dense:
     params: {width: int, act: {type: str, default: relu}}
@@ -99,10 +105,14 @@ blocks:
       fc: {op: linear, out_features: "${width * 2}"}
       act: {op: "${act}"}
 """
+)
 
 
 def test_blocks_expand_with_hierarchical_ids_and_parameters():
-    graph = analysed(BLOCKS.replace('"${act}"', "relu") + "nodes:\n  d1: {block: dense, width: 4}\n  d2: {block: dense, width: 8}\n")
+    graph = analysed(
+        BLOCKS.replace('"${act}"', "relu")
+        + "nodes:\n  d1: {block: dense, width: 4}\n  d2: {block: dense, width: 8}\n"
+    )
     spec = graph.spec
     assert list(spec.nodes) == ["d1.fc", "d1.act", "d2.fc", "d2.act"]
     assert spec.nodes["d2.fc"].args == {"out_features": 16}
@@ -111,7 +121,10 @@ def test_blocks_expand_with_hierarchical_ids_and_parameters():
 
 
 def test_expressions_work_inside_flow_mappings_without_quotes():
-    text = HEAD + "params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: ${ch * 2}}\n  b: {op: linear, out_features: ${max(ch, 5)}}\n"
+    text = (
+        HEAD
+        + "params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: ${ch * 2}}\n  b: {op: linear, out_features: ${max(ch, 5)}}\n"
+    )
     spec = analysed(text).spec
     assert spec.nodes["a"].args["out_features"] == 6
     assert spec.nodes["b"].args["out_features"] == 5
@@ -137,11 +150,16 @@ def test_unknown_block_parameter_gets_did_you_mean():
 
 def test_block_parameter_types_are_checked():
     text = BLOCKS.replace('"${act}"', "relu") + "nodes:\n  d1: {block: dense, width: wide}\n"
-    assert spec_errors(text) == ["spec.yaml:11:29: nodes.d1.width: parameter 'width' of block 'dense' must be int, got 'wide'"]
+    assert spec_errors(text) == [
+        "spec.yaml:11:29: nodes.d1.width: parameter 'width' of block 'dense' must be int, got 'wide'"
+    ]
 
 
 def test_repeat_chains_copies_with_indexed_ids():
-    text = HEAD + "nodes:\n  layer: {op: linear, out_features: ${8 * (index + 1)}, repeat: 3}\n  out: {op: relu}\n"
+    text = (
+        HEAD
+        + "nodes:\n  layer: {op: linear, out_features: ${8 * (index + 1)}, repeat: 3}\n  out: {op: relu}\n"
+    )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["layer.0", "layer.1", "layer.2", "out"]
     assert [spec.nodes[f"layer.{i}"].args["out_features"] for i in range(3)] == [8, 16, 24]
@@ -150,7 +168,9 @@ def test_repeat_chains_copies_with_indexed_ids():
 
 
 def test_repeated_blocks_and_named_block_outputs():
-    text = HEAD + """\
+    text = (
+        HEAD
+        + """\
 blocks:
   pair:
     nodes:
@@ -161,13 +181,17 @@ nodes:
   p: {block: pair, repeat: 2}
   skip: {op: add, in: [p, p.1.pre]}
 """
+    )
     spec = analysed(text).spec
     assert "p.1.a" in spec.nodes
     assert [str(r) for r in spec.nodes["skip"].inputs] == ["p.1.b", "p.1.a"]
 
 
 def test_recursive_blocks_are_rejected():
-    text = HEAD + "blocks:\n  a:\n    nodes: {n: {block: b}}\n  b:\n    nodes: {n: {block: a}}\nnodes:\n  top: {block: a}\n"
+    text = (
+        HEAD
+        + "blocks:\n  a:\n    nodes: {n: {block: b}}\n  b:\n    nodes: {n: {block: a}}\nnodes:\n  top: {block: a}\n"
+    )
     errors = spec_errors(text)
     assert len(errors) == 1 and "block 'a' uses itself (a -> b -> a)" in errors[0]
 
@@ -182,7 +206,9 @@ def test_cycles_are_printed_with_lines():
 
 def test_wrong_number_of_inputs_is_an_error():
     text = HEAD + "nodes:\n  a: {op: concat, dim: 1}\n"
-    assert spec_errors(text) == ["spec.yaml:5:3: nodes.a: concat takes at least 2 input(s), got 1 (hint: list them with in: [a, b])"]
+    assert spec_errors(text) == [
+        "spec.yaml:5:3: nodes.a: concat takes at least 2 input(s), got 1 (hint: list them with in: [a, b])"
+    ]
 
 
 def test_nodes_that_reach_no_output_are_warnings():
@@ -216,7 +242,10 @@ def test_shape_mismatch_names_node_op_and_shapes():
 
 
 def test_only_the_first_shape_failure_of_a_chain_is_reported():
-    text = HEAD + "nodes:\n  a: {op: conv2d, out_channels: 4, kernel_size: 3}\n  b: {op: relu}\n  c: {op: relu}\n"
+    text = (
+        HEAD
+        + "nodes:\n  a: {op: conv2d, out_channels: 4, kernel_size: 3}\n  b: {op: relu}\n  c: {op: relu}\n"
+    )
     assert len(spec_errors(text)) == 1
 
 
@@ -231,7 +260,9 @@ def test_parts_accept_ids_block_instances_and_globs():
 
 def test_unknown_part_member_gets_did_you_mean():
     text = HEAD + "nodes:\n  enc: {op: relu}\nparts: {encoder: [enk]}\n"
-    assert spec_errors(text) == ["spec.yaml:6:19: parts.encoder[0]: part 'encoder' names unknown node 'enk' (hint: did you mean 'enc'?)"]
+    assert spec_errors(text) == [
+        "spec.yaml:6:19: parts.encoder[0]: part 'encoder' names unknown node 'enk' (hint: did you mean 'enc'?)"
+    ]
 
 
 def test_shared_nodes_reuse_weights_and_count_them_once():
@@ -247,7 +278,10 @@ def test_shared_nodes_reuse_weights_and_count_them_once():
 
 
 def test_width_and_depth_multipliers_scale_the_network():
-    text = HEAD + "scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: ${width(64)}, repeat: ${depth(2)}}\n"
+    text = (
+        HEAD
+        + "scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: ${width(64)}, repeat: ${depth(2)}}\n"
+    )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["l.0", "l.1", "l.2", "l.3"]
     assert spec.nodes["l.0"].args["out_features"] == 32
@@ -255,7 +289,9 @@ def test_width_and_depth_multipliers_scale_the_network():
 
 def test_overrides_set_values_with_yaml_types(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(HEAD + "nodes:\n  a: {op: linear, out_features: 4}\ntraining: {optimizer: {name: sgd, lr: 0.1}}\n")
+    path.write_text(
+        HEAD + "nodes:\n  a: {op: linear, out_features: 4}\ntraining: {optimizer: {name: sgd, lr: 0.1}}\n"
+    )
     spec = load(path, overrides=["training.optimizer.lr=1e-3", "nodes.a.out_features=7"])
     assert spec.training["optimizer"]["lr"] == 0.001
     assert spec.nodes["a"].args["out_features"] == 7
@@ -271,7 +307,10 @@ def test_expressions_cannot_call_arbitrary_code():
 
 
 def test_expect_contracts_fail_with_located_errors():
-    text = HEAD + "nodes:\n  a: {op: linear, out_features: 4}\nexpect: {params: {max: 10}, outputs: {output: [5]}}\n"
+    text = (
+        HEAD
+        + "nodes:\n  a: {op: linear, out_features: 4}\nexpect: {params: {max: 10}, outputs: {output: [5]}}\n"
+    )
     assert spec_errors(text) == [
         "spec.yaml:6:24: expect.params.max: expected at most 10 params, the model has 68",
         "spec.yaml:6:47: expect.outputs.output: output 'output' should have shape [N, 5], got [N, 4]",
@@ -279,7 +318,9 @@ def test_expect_contracts_fail_with_located_errors():
 
 
 def test_data_losses_and_training_sections_are_schema_checked():
-    text = HEAD + "nodes:\n  a: {op: linear, out_features: 4}\ntraining: {optimizer: {name: adamm, lr: 0.1}}\n"
+    text = (
+        HEAD + "nodes:\n  a: {op: linear, out_features: 4}\ntraining: {optimizer: {name: adamm, lr: 0.1}}\n"
+    )
     assert spec_errors(text) == [
         "spec.yaml:6:30: training.optimizer.name: unknown value 'adamm' (hint: did you mean 'adam'?)"
     ]

@@ -399,5 +399,8 @@ def test_a_part_initialised_from_an_earlier_run_is_copied_and_frozen_or_refused_
     for name in ("weight", "bias"):  # copied, then frozen through a whole epoch
         assert torch.equal(cls_weights[f"feat.{name}"], ae_weights[f"enc.{name}"]), name
     bad = CLS_SPEC.replace("WIDTH", "16").replace("RUN", str(tmp_path / "ae"))
-    with pytest.raises(CheckpointError, match=r"'feat\.(weight|bias)' has shape \[8(, 2)?\] in the saved weights but \[16(, 2)?\] in this spec"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"'feat\.(weight|bias)' has shape \[8(, 2)?\] in the saved weights but \[16(, 2)?\] in this spec",
+    ):
         train(analyse(load_text(bad)), quiet(tmp_path / "cls2"))

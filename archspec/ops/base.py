@@ -147,7 +147,9 @@ class OpDef:
     outputs: Callable[[Args], tuple[str, ...]] | None = None
     weighted: bool = False
     key_args: tuple[str, ...] = ()  # shown in diagrams and summaries
-    dtypes: str = "float"  # "float": needs floating inputs; "index": integer indices; "any": passes the dtype through
+    dtypes: str = (
+        "float"  # "float": needs floating inputs; "index": integer indices; "any": passes the dtype through
+    )
 
     def input_range(self) -> tuple[int, int | None]:
         if isinstance(self.inputs, int):

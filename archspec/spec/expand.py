@@ -89,6 +89,7 @@ class _Ctx:
     stack: tuple[str, ...] = ()
     shared_by: str | None = None  # the block instance whose share: covers this scope
 
+
 def expand(doc: Document) -> Spec:
     """Expand a validated document into a :class:`Spec` of flat nodes (raises SpecErrors)."""
     return _Expander(doc).run()
@@ -166,11 +167,23 @@ class _Expander:
             if shape is None:
                 continue
             if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
-                self.fail(SchemaError(f"shape must be positive integers, got {shape!r}", loc=self.doc.loc(path + ("shape",))))
+                self.fail(
+                    SchemaError(
+                        f"shape must be positive integers, got {shape!r}", loc=self.doc.loc(path + ("shape",))
+                    )
+                )
                 continue
-            out[name] = InputSpec(name, tuple(shape), raw.get("dtype", "float32"), self.doc.loc(path, key=True))
+            out[name] = InputSpec(
+                name, tuple(shape), raw.get("dtype", "float32"), self.doc.loc(path, key=True)
+            )
         if not out and "inputs" not in self.data:
-            self.fail(SchemaError("missing required key 'inputs'", loc=Location(self.doc.file, 1, 1), hint="declare per-sample input shapes, e.g. inputs: {x: {shape: [784]}}"))
+            self.fail(
+                SchemaError(
+                    "missing required key 'inputs'",
+                    loc=Location(self.doc.file, 1, 1),
+                    hint="declare per-sample input shapes, e.g. inputs: {x: {shape: [784]}}",
+                )
+            )
         return out
 
     def _outputs(self, top: _Namespace) -> dict[str, OutputSpec]:
@@ -241,7 +254,13 @@ class _Expander:
 
     def _expand_entry(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> _Entry | None:
         if key in ctx.ns.inputs:
-            self.fail(GraphError(f"node {key!r} has the same name as an input", loc=self.doc.loc(path, key=True), hint="rename the node"))
+            self.fail(
+                GraphError(
+                    f"node {key!r} has the same name as an input",
+                    loc=self.doc.loc(path, key=True),
+                    hint="rename the node",
+                )
+            )
             return None
         repeat = self._repeat(raw, ctx, path)
         if repeat is None:
@@ -259,7 +278,11 @@ class _Expander:
         for i in range(repeat):
             if self.over_limit:
                 return None
-            copy_in = default_in if prev_id is None else [_Lazy(f"{key}.{i - 1}", ctx.ns, self.doc.loc(path, key=True))]
+            copy_in = (
+                default_in
+                if prev_id is None
+                else [_Lazy(f"{key}.{i - 1}", ctx.ns, self.doc.loc(path, key=True))]
+            )
             env = {**ctx.env, "index": i}
             entry = self._expand_one(f"{ctx.ns.prefix}{key}.{i}", raw, ctx, path, copy_in, env)
             if entry is None:
@@ -310,24 +333,43 @@ class _Expander:
             return repeat
         if name not in sizes:
             inner = block.get("nodes") or {}
-            sizes[name] = min(sum(self._size(r, sizes, stack + (name,)) for r in inner.values()) if isinstance(inner, Mapping) else 1, MAX_NODES + 1)
+            sizes[name] = min(
+                sum(self._size(r, sizes, stack + (name,)) for r in inner.values())
+                if isinstance(inner, Mapping)
+                else 1,
+                MAX_NODES + 1,
+            )
         return min(repeat * sizes[name], MAX_NODES + 1)
 
     def _too_many(self, path: tuple, ctx: _Ctx) -> None:
         if not self.over_limit:
             self.over_limit = True
-            self.fail(ExpandError(f"the spec expands to more than {MAX_NODES} nodes", loc=self.doc.loc(path, key=True), hint="lower a repeat count", via=ctx.via))
+            self.fail(
+                ExpandError(
+                    f"the spec expands to more than {MAX_NODES} nodes",
+                    loc=self.doc.loc(path, key=True),
+                    hint="lower a repeat count",
+                    via=ctx.via,
+                )
+            )
 
     def _repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> int | None:
         value = self._subst(raw.get(NodeKey.REPEAT.value, 1), ctx.env, path + ("repeat",))
         if value is None:
             return None
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_REPEAT:
-            self.fail(ExpandError(f"repeat must be an integer from 1 to {MAX_REPEAT}, got {value!r}", loc=self.doc.loc(path + ("repeat",))))
+            self.fail(
+                ExpandError(
+                    f"repeat must be an integer from 1 to {MAX_REPEAT}, got {value!r}",
+                    loc=self.doc.loc(path + ("repeat",)),
+                )
+            )
             return None
         return value
 
-    def _inputs_of(self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple) -> list[_Lazy] | dict[str, _Lazy] | None:
+    def _inputs_of(
+        self, raw: Mapping[str, Any], ctx: _Ctx, path: tuple
+    ) -> list[_Lazy] | dict[str, _Lazy] | None:
         """The node's ``in:`` as lazy references (None: the default, decided by the caller)."""
         value = raw.get(NodeKey.IN.value)
         loc = self.doc.loc(path + ("in",))
@@ -349,10 +391,18 @@ class _Expander:
         if ns.inputs and ctx.scopes:
             return [_Lazy(next(iter(ns.inputs)), ns, loc)]
         names = ", ".join(ns.inputs) or "none"
-        self.fail(GraphError(f"the first node needs 'in:' (inputs: {names})", loc=loc, hint="name the input it reads, e.g. in: " + (next(iter(ns.inputs), "x"))))
+        self.fail(
+            GraphError(
+                f"the first node needs 'in:' (inputs: {names})",
+                loc=loc,
+                hint="name the input it reads, e.g. in: " + (next(iter(ns.inputs), "x")),
+            )
+        )
         return None
 
-    def _expand_one(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+    def _expand_one(
+        self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]
+    ) -> _Entry | None:
         if ins is None:
             ins = self._default_input(ctx, path)
             if ins is None:
@@ -363,12 +413,18 @@ class _Expander:
 
     # -- op nodes --------------------------------------------------------------------------
 
-    def _op_node(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+    def _op_node(
+        self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]
+    ) -> _Entry | None:
         op = self._lookup_op(raw.get(NodeKey.OP.value), path)
         if op is None:
             return None
         if isinstance(ins, dict):
-            self.fail(GraphError("an op takes 'in:' as a name or a list, not a mapping", loc=self.doc.loc(path + ("in",))))
+            self.fail(
+                GraphError(
+                    "an op takes 'in:' as a name or a list, not a mapping", loc=self.doc.loc(path + ("in",))
+                )
+            )
             return None
         args = self._op_args(op, raw, env, path, ctx.via)
         if args is None:
@@ -410,7 +466,9 @@ class _Expander:
             self.fail(SchemaError(f"unknown op {name!r}", loc=self.doc.loc(path + ("op",)), hint=hint))
         return op
 
-    def _op_args(self, op: OpDef, raw: Mapping[str, Any], env: dict[str, Any], path: tuple, via: tuple[Location, ...]) -> dict[str, Any] | None:
+    def _op_args(
+        self, op: OpDef, raw: Mapping[str, Any], env: dict[str, Any], path: tuple, via: tuple[Location, ...]
+    ) -> dict[str, Any] | None:
         args: dict[str, Any] = {}
         ok = True
         for key, value in raw.items():
@@ -418,7 +476,14 @@ class _Expander:
                 continue
             if key not in op.args:
                 hint = did_you_mean(key, [*op.args, *NODE_KEYS]) or _arg_list_hint(op)
-                self.fail(SchemaError(f"{op.name} has no argument {key!r}", loc=self.doc.loc(path + (key,), key=True), hint=hint, via=via))
+                self.fail(
+                    SchemaError(
+                        f"{op.name} has no argument {key!r}",
+                        loc=self.doc.loc(path + (key,), key=True),
+                        hint=hint,
+                        via=via,
+                    )
+                )
                 ok = False
                 continue
             sub = self._subst(value, env, path + (key,))
@@ -430,7 +495,9 @@ class _Expander:
         shared = NodeKey.SHARE.value in raw  # a sharing node takes its arguments from its target
         return args if self._check_args(op, args, path, via, shared) else None
 
-    def _check_args(self, op: OpDef, args: dict[str, Any], path: tuple, via: tuple[Location, ...], shared: bool) -> bool:
+    def _check_args(
+        self, op: OpDef, args: dict[str, Any], path: tuple, via: tuple[Location, ...], shared: bool
+    ) -> bool:
         from archspec.spec.validate import schema_errors
 
         ok = True
@@ -445,11 +512,15 @@ class _Expander:
 
     # -- block instances -------------------------------------------------------------------
 
-    def _block_instance(self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]) -> _Entry | None:
+    def _block_instance(
+        self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: tuple, ins: Any, env: dict[str, Any]
+    ) -> _Entry | None:
         name = raw.get(NodeKey.BLOCK.value)
         blocks = self.data.get("blocks") or {}
         if name not in blocks:
-            hint = did_you_mean(name, blocks) or (f"blocks: {', '.join(blocks)}" if blocks else "define it under 'blocks:'")
+            hint = did_you_mean(name, blocks) or (
+                f"blocks: {', '.join(blocks)}" if blocks else "define it under 'blocks:'"
+            )
             self.fail(SchemaError(f"unknown block {name!r}", loc=self.doc.loc(path + ("block",)), hint=hint))
             return None
         loc = self.doc.loc(path, key=True)
@@ -482,15 +553,27 @@ class _Expander:
         self._expand_nodes(block.get("nodes") or {}, inner)
         return self._block_entry(name, block, inner_ns)
 
-    def _block_params(self, name: str, block: Mapping[str, Any], raw: Mapping[str, Any], env: dict[str, Any], path: tuple) -> dict[str, Any] | None:
+    def _block_params(
+        self, name: str, block: Mapping[str, Any], raw: Mapping[str, Any], env: dict[str, Any], path: tuple
+    ) -> dict[str, Any] | None:
         declared: Mapping[str, Any] = block.get("params") or {}
         given = {k: v for k, v in raw.items() if k not in NODE_KEYS}
         values: dict[str, Any] = {}
         ok = True
         for key, value in given.items():
             if key not in declared:
-                hint = did_you_mean(key, [*declared, *NODE_KEYS]) or (f"block {name!r} takes: {', '.join(declared)}" if declared else f"block {name!r} takes no parameters")
-                self.fail(SchemaError(f"block {name!r} has no parameter {key!r}", loc=self.doc.loc(path + (key,), key=True), hint=hint))
+                hint = did_you_mean(key, [*declared, *NODE_KEYS]) or (
+                    f"block {name!r} takes: {', '.join(declared)}"
+                    if declared
+                    else f"block {name!r} takes no parameters"
+                )
+                self.fail(
+                    SchemaError(
+                        f"block {name!r} has no parameter {key!r}",
+                        loc=self.doc.loc(path + (key,), key=True),
+                        hint=hint,
+                    )
+                )
                 ok = False
                 continue
             values[key] = self._subst(value, env, path + (key,))
@@ -502,7 +585,13 @@ class _Expander:
                 values[key] = self._default(name, key, decl, {**self.globals, **values})
                 ok = ok and (values[key] is not None or decl["default"] is None)
             else:
-                self.fail(SchemaError(f"block {name!r} needs parameter {key!r}", loc=self.doc.loc(path, key=True), hint=f"add {key}: ... to the node"))
+                self.fail(
+                    SchemaError(
+                        f"block {name!r} needs parameter {key!r}",
+                        loc=self.doc.loc(path, key=True),
+                        hint=f"add {key}: ... to the node",
+                    )
+                )
                 ok = False
         return values if ok else None
 
@@ -515,16 +604,25 @@ class _Expander:
         loc = self.doc.loc(path)
         return value if self._param_type_ok(block, key, decl, value, path[:-1], loc=loc) else None
 
-    def _param_type_ok(self, block: str, key: str, decl: Any, value: Any, path: tuple, loc: Location | None = None) -> bool:
+    def _param_type_ok(
+        self, block: str, key: str, decl: Any, value: Any, path: tuple, loc: Location | None = None
+    ) -> bool:
         type_name = decl["type"] if isinstance(decl, Mapping) else decl
         types = _PARAM_TYPES.get(type_name, (object,))
         bad_bool = isinstance(value, bool) and type_name in ("int", "float")
         if value is None or bad_bool or not isinstance(value, types):
-            self.fail(SchemaError(f"parameter {key!r} of block {block!r} must be {type_name}, got {value!r}", loc=loc or self.doc.loc(path + (key,))))
+            self.fail(
+                SchemaError(
+                    f"parameter {key!r} of block {block!r} must be {type_name}, got {value!r}",
+                    loc=loc or self.doc.loc(path + (key,)),
+                )
+            )
             return False
         return True
 
-    def _bind_block_inputs(self, name: str, block: Mapping[str, Any], ins: Any, path: tuple) -> dict[str, _Lazy] | None:
+    def _bind_block_inputs(
+        self, name: str, block: Mapping[str, Any], ins: Any, path: tuple
+    ) -> dict[str, _Lazy] | None:
         names: list[str] = list(block.get("inputs") or ["x"])
         loc = self.doc.loc(path + ("in",))
         if isinstance(ins, dict):
@@ -532,12 +630,26 @@ class _Expander:
             missing = [k for k in names if k not in ins]
             if unknown or missing:
                 what = f"unknown input {unknown[0]!r}" if unknown else f"missing input {missing[0]!r}"
-                self.fail(GraphError(f"block {name!r}: {what}", loc=loc, hint=f"block {name!r} takes inputs: {', '.join(names)}"))
+                self.fail(
+                    GraphError(
+                        f"block {name!r}: {what}",
+                        loc=loc,
+                        hint=f"block {name!r} takes inputs: {', '.join(names)}",
+                    )
+                )
                 return None
             return dict(ins)
         if len(ins) != len(names):
-            hint = f"name them with in: {{{', '.join(f'{n}: ...' for n in names)}}}" if len(names) > 1 else None
-            self.fail(GraphError(f"block {name!r} takes {len(names)} input(s) ({', '.join(names)}), got {len(ins)}", loc=loc, hint=hint))
+            hint = (
+                f"name them with in: {{{', '.join(f'{n}: ...' for n in names)}}}" if len(names) > 1 else None
+            )
+            self.fail(
+                GraphError(
+                    f"block {name!r} takes {len(names)} input(s) ({', '.join(names)}), got {len(ins)}",
+                    loc=loc,
+                    hint=hint,
+                )
+            )
             return None
         return dict(zip(names, ins))
 
@@ -564,7 +676,11 @@ class _Expander:
             node.inputs = [r for r in refs if r is not None]
         for node, lazy in self.shares:
             self._resolve_share(node, lazy)
-        targets = {inst: t for inst, (lazy, block) in self.block_shares.items() if (t := self._share_instance(inst, lazy, block))}
+        targets = {
+            inst: t
+            for inst, (lazy, block) in self.block_shares.items()
+            if (t := self._share_instance(inst, lazy, block))
+        }
         for node, inst in self.implicit_shares:
             if inst in targets:
                 self._share_counterpart(node, inst, targets[inst])
@@ -575,9 +691,23 @@ class _Expander:
             return
         entry = entry.last or entry  # a repeat group's name means its last copy
         if entry.node_id is None:
-            self.fail(GraphError(f"'share' must name an op node, got {lazy.raw!r}", loc=lazy.loc, hint="to share a whole block, put share: on the block instance", via=lazy.ns.via))
+            self.fail(
+                GraphError(
+                    f"'share' must name an op node, got {lazy.raw!r}",
+                    loc=lazy.loc,
+                    hint="to share a whole block, put share: on the block instance",
+                    via=lazy.ns.via,
+                )
+            )
         elif entry.node_id == node.id:
-            self.fail(GraphError("a node cannot share weights with itself", loc=lazy.loc, via=lazy.ns.via, hint="name another node of the same op"))
+            self.fail(
+                GraphError(
+                    "a node cannot share weights with itself",
+                    loc=lazy.loc,
+                    via=lazy.ns.via,
+                    hint="name another node of the same op",
+                )
+            )
         else:
             node.share = entry.node_id
 
@@ -589,12 +719,33 @@ class _Expander:
         entry = entry.last or entry
         target = entry.inner.prefix[:-1] if entry.inner is not None else None
         if target is None:
-            self.fail(GraphError(f"'share' on a block instance must name a block instance, got {lazy.raw!r}", loc=lazy.loc, via=lazy.ns.via, hint="to share one layer, put share: on an op node"))
+            self.fail(
+                GraphError(
+                    f"'share' on a block instance must name a block instance, got {lazy.raw!r}",
+                    loc=lazy.loc,
+                    via=lazy.ns.via,
+                    hint="to share one layer, put share: on an op node",
+                )
+            )
         elif target == inst:
-            self.fail(GraphError("a block instance cannot share weights with itself", loc=lazy.loc, via=lazy.ns.via, hint=f"name another instance of block {block!r}"))
+            self.fail(
+                GraphError(
+                    "a block instance cannot share weights with itself",
+                    loc=lazy.loc,
+                    via=lazy.ns.via,
+                    hint=f"name another instance of block {block!r}",
+                )
+            )
         elif self.scopes[target].block != block:
             other = self.scopes[target].block
-            self.fail(GraphError(f"{lazy.raw!r} is an instance of block {other!r}, not {block!r}", loc=lazy.loc, via=lazy.ns.via, hint="instances that share weights must use the same block"))
+            self.fail(
+                GraphError(
+                    f"{lazy.raw!r} is an instance of block {other!r}, not {block!r}",
+                    loc=lazy.loc,
+                    via=lazy.ns.via,
+                    hint="instances that share weights must use the same block",
+                )
+            )
         else:
             return target
         return None
@@ -603,7 +754,14 @@ class _Expander:
         """A node inside a sharing instance shares with the same inner node of the target."""
         other = target + node.id[len(inst) :]
         if other not in self.nodes:
-            self.fail(GraphError(f"{node.id!r} has no counterpart {other!r} in {target!r} to share weights with", loc=node.loc, via=node.via, hint="instances that share weights need the same inner nodes"))
+            self.fail(
+                GraphError(
+                    f"{node.id!r} has no counterpart {other!r} in {target!r} to share weights with",
+                    loc=node.loc,
+                    via=node.via,
+                    hint="instances that share weights need the same inner nodes",
+                )
+            )
             return
         node.share = other
         node.meta["shared_instance"] = inst
@@ -623,7 +781,14 @@ class _Expander:
         if entry is None or entry.failed:
             return None
         if entry.default is None:
-            self.fail(GraphError(f"{lazy.raw!r} has no default output", loc=lazy.loc, via=via, hint="name one of: " + ", ".join(f"{lazy.raw}.{n}" for n in entry.named)))
+            self.fail(
+                GraphError(
+                    f"{lazy.raw!r} has no default output",
+                    loc=lazy.loc,
+                    via=via,
+                    hint="name one of: " + ", ".join(f"{lazy.raw}.{n}" for n in entry.named),
+                )
+            )
             return None
         return self._value(entry.default, lazy, depth)
 
@@ -636,7 +801,14 @@ class _Expander:
         entry = ns.entries.get(parts[0])
         if entry is None:
             known = [*ns.entries, *ns.inputs]
-            self.fail(GraphError(f"unknown node {parts[0]!r}", loc=lazy.loc, via=ns.via, hint=did_you_mean(parts[0], known) or _known_hint(known)))
+            self.fail(
+                GraphError(
+                    f"unknown node {parts[0]!r}",
+                    loc=lazy.loc,
+                    via=ns.via,
+                    hint=did_you_mean(parts[0], known) or _known_hint(known),
+                )
+            )
             return None
         for i, part in enumerate(parts[1:], start=1):
             if entry.failed:
@@ -645,7 +817,14 @@ class _Expander:
             if nxt is None:
                 known = [*_children(entry), *(_children(entry.last) if entry.last else [])]
                 where = ".".join(parts[:i])
-                self.fail(GraphError(f"{where!r} has no output or node {part!r}", loc=lazy.loc, via=ns.via, hint=did_you_mean(part, known) or _known_hint(known)))
+                self.fail(
+                    GraphError(
+                        f"{where!r} has no output or node {part!r}",
+                        loc=lazy.loc,
+                        via=ns.via,
+                        hint=did_you_mean(part, known) or _known_hint(known),
+                    )
+                )
                 return None
             entry = nxt
         return entry
@@ -683,7 +862,11 @@ def _plugin_hint() -> str | None:
     from archspec.plugins import available_plugins
 
     names = available_plugins()
-    return f"installed plugins that may define it: {', '.join(names)} (enable with --plugin NAME)" if names else None
+    return (
+        f"installed plugins that may define it: {', '.join(names)} (enable with --plugin NAME)"
+        if names
+        else None
+    )
 
 
 def _known_hint(known: list[str]) -> str | None:

@@ -139,7 +139,9 @@ class _Eval(ast.NodeVisitor):
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
             raise ExprError(f"exponent {right} is too large")
-        if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
+        if isinstance(node.op, ast.Mult) and (
+            isinstance(left, (str, list)) or isinstance(right, (str, list))
+        ):
             raise ExprError("repeating strings or lists with * is not allowed")
         return _bounded(op(left, right))
 

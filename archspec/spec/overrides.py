@@ -21,7 +21,9 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
     key, sep, text = item.partition("=")
     loc = Location("--set", None, None, ())
     if not sep or not key.strip():
-        raise LoadError(f"override {item!r} is not KEY=VALUE", loc=loc, hint="e.g. --set training.optimizer.lr=0.01")
+        raise LoadError(
+            f"override {item!r} is not KEY=VALUE", loc=loc, hint="e.g. --set training.optimizer.lr=0.01"
+        )
     path: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
     value = loads(f"v: {text}" if text.strip() else "v: ''", name="--set").data["v"]
     return path, value
@@ -55,9 +57,13 @@ def _step(target: Any, part: str | int, prefix: list[str | int], item: str) -> A
     if isinstance(target, list):
         if isinstance(part, int) and part < len(target):
             return target[part]
-        raise LoadError(f"override {item!r}: no list item {part!r} at {'.'.join(map(str, prefix))}", loc=Location("--set"))
+        raise LoadError(
+            f"override {item!r}: no list item {part!r} at {'.'.join(map(str, prefix))}", loc=Location("--set")
+        )
     if not isinstance(target, dict):
-        raise LoadError(f"override {item!r}: {'.'.join(map(str, prefix[:-1]))} is not a mapping", loc=Location("--set"))
+        raise LoadError(
+            f"override {item!r}: {'.'.join(map(str, prefix[:-1]))} is not a mapping", loc=Location("--set")
+        )
     key = str(part)
     if not isinstance(target.get(key), (dict, list)):
         target[key] = {}

@@ -119,7 +119,12 @@ NODE = {
     "oneOf": [{"required": ["op"]}, {"required": ["block"]}],
 }
 
-NODES = {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": {"$ref": "#/$defs/node"}}
+NODES = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": NAME,
+    "additionalProperties": {"$ref": "#/$defs/node"},
+}
 
 BLOCK = _closed(
     {
@@ -139,11 +144,21 @@ EXPECT = _closed(
     {
         "params": BOUND,
         "macs": BOUND,
-        "outputs": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
+        "outputs": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+        },
     }
 )
 
-DATASETS = ["digits", "moons", "paired", "shapes", "spirals", "xor"]  # a test keeps this equal to archspec.data's
+DATASETS = [
+    "digits",
+    "moons",
+    "paired",
+    "shapes",
+    "spirals",
+    "xor",
+]  # a test keeps this equal to archspec.data's
 METRIC = {"type": "string", "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)$"}
 
 AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
@@ -188,7 +203,10 @@ STREAM = _closed(
         "splits": {"type": "object", "additionalProperties": NUMBER},
         "limit": LIMIT,
         "options": {"type": "object"},
-        "fields": {"type": "object", "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array"}]}},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+        },
         "batch_size": POS_INT,
         "shuffle": {"type": "boolean"},
         "seed": {"type": "integer"},
@@ -214,7 +232,10 @@ PENALTIES = ["l1", "l2"]
 LOSS = {
     "type": "object",
     "properties": {
-        "fn": {"enum": [*LOSSES, *(p for p in PENALTIES if p not in LOSSES)], "description": "a loss; or l1/l2 with params: for a penalty"},
+        "fn": {
+            "enum": [*LOSSES, *(p for p in PENALTIES if p not in LOSSES)],
+            "description": "a loss; or l1/l2 with params: for a penalty",
+        },
         "stream": {"type": "string"},
         "pred": {"type": "string", "description": "a model output name"},
         "target": {"type": "string", "description": "a stream field, or input:NAME for reconstruction"},
@@ -301,7 +322,9 @@ TRAINING = _closed(
         "checkpoint_every": POS_INT,
         "init_from": {
             "type": "object",
-            "additionalProperties": _closed({"run": {"type": "string"}, "part": {"type": "string"}}, ("run",)),
+            "additionalProperties": _closed(
+                {"run": {"type": "string"}, "part": {"type": "string"}}, ("run",)
+            ),
         },
         "freeze": {"type": "array", "items": {"type": "string"}},
         "seed": {"type": "integer"},
@@ -329,11 +352,26 @@ def structural_schema() -> dict[str, Any]:
                 "propertyNames": NAME,
                 "description": "constants usable in ${...} expressions everywhere",
             },
-            "scale": _closed({"width": {"type": "number", "exclusiveMinimum": 0}, "depth": {"type": "number", "exclusiveMinimum": 0}}),
-            "inputs": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": INPUT},
+            "scale": _closed(
+                {
+                    "width": {"type": "number", "exclusiveMinimum": 0},
+                    "depth": {"type": "number", "exclusiveMinimum": 0},
+                }
+            ),
+            "inputs": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": NAME,
+                "additionalProperties": INPUT,
+            },
             "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK},
             "nodes": {"$ref": "#/$defs/nodes"},
-            "outputs": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": REF},
+            "outputs": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": NAME,
+                "additionalProperties": REF,
+            },
             "parts": {
                 "type": "object",
                 "propertyNames": NAME,
@@ -342,7 +380,12 @@ def structural_schema() -> dict[str, Any]:
             "init": INIT,
             "expect": EXPECT,
             "data": {"type": "object", "propertyNames": NAME, "additionalProperties": STREAM},
-            "losses": {"type": "object", "minProperties": 1, "propertyNames": NAME, "additionalProperties": LOSS},
+            "losses": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": NAME,
+                "additionalProperties": LOSS,
+            },
             "training": TRAINING,
         },
         "$defs": {"node": NODE, "nodes": NODES, "expr": EXPR},

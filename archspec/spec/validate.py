@@ -138,7 +138,9 @@ def _type(doc: Document, err: Any, path: tuple) -> SpecError:
     wanted = err.validator_value
     names = [wanted] if isinstance(wanted, str) else list(wanted)
     expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-    return SchemaError(f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance))
+    return SchemaError(
+        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance)
+    )
 
 
 def _any_of(doc: Document, err: Any, path: tuple) -> SpecError:
@@ -152,7 +154,9 @@ def _any_of(doc: Document, err: Any, path: tuple) -> SpecError:
         elif sub.validator == "pattern" and "${" in str(sub.validator_value).replace("\\", ""):
             wanted.append("a ${...} expression")
     expected = " or ".join(dict.fromkeys(wanted)) or "a different value"
-    return SchemaError(f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance))
+    return SchemaError(
+        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance)
+    )
 
 
 def _type_hint(instance: Any) -> str | None:
@@ -189,7 +193,11 @@ def _one_of(doc: Document, err: Any, path: tuple) -> SpecError:
 
 def _pattern(doc: Document, err: Any, path: tuple) -> SpecError:
     if "metrics" in path:
-        return SchemaError(f"unknown metric {err.instance!r}", loc=doc.loc(path), hint=did_you_mean(err.instance, _METRICS) or f"metrics: {', '.join(_METRICS)}")
+        return SchemaError(
+            f"unknown metric {err.instance!r}",
+            loc=doc.loc(path),
+            hint=did_you_mean(err.instance, _METRICS) or f"metrics: {', '.join(_METRICS)}",
+        )
     return SchemaError(f"{err.instance!r} does not match {err.validator_value!r}", loc=doc.loc(path))
 
 
@@ -216,7 +224,12 @@ def _bounds(doc: Document, err: Any, path: tuple) -> SpecError:
         "minProperties": "at least",
         "maxProperties": "at most",
     }
-    unit = {"minItems": " items", "maxItems": " items", "minProperties": " entries", "maxProperties": " entries"}
+    unit = {
+        "minItems": " items",
+        "maxItems": " items",
+        "minProperties": " entries",
+        "maxProperties": " entries",
+    }
     what = f"{words[err.validator]} {err.validator_value}{unit.get(err.validator, '')}"
     shown = err.instance if not isinstance(err.instance, (list, dict)) else f"{len(err.instance)}"
     return SchemaError(f"expected {what}, got {shown!r}", loc=doc.loc(path))

@@ -28,11 +28,19 @@ def fit_closed_form(graph: Graph, options):  # -> RunResult
     trainer = Trainer(graph, options)
     terms = [t for t in trainer.objective.terms if not t.is_penalty]
     if len(terms) != 1 or terms[0].fn != "mse":
-        raise SpecError("closed_form fits one squared-error loss: use a single loss with fn: mse", loc=spec.doc.loc(("losses",)))
+        raise SpecError(
+            "closed_form fits one squared-error loss: use a single loss with fn: mse",
+            loc=spec.doc.loc(("losses",)),
+        )
     term = terms[0]
     stream = trainer.streams[term.stream]
     start = time.perf_counter()
-    x = torch.cat([b[next(iter(spec.inputs))].reshape(b[next(iter(spec.inputs))].shape[0], -1) for b in stream.all_batches()]).double()
+    x = torch.cat(
+        [
+            b[next(iter(spec.inputs))].reshape(b[next(iter(spec.inputs))].shape[0], -1)
+            for b in stream.all_batches()
+        ]
+    ).double()
     y = torch.cat([b[term.target] for b in stream.all_batches()])
     module = trainer.model.get_submodule(linear)
     y = _targets(y, module.out_features).double()
@@ -56,7 +64,9 @@ def solve(x: torch.Tensor, y: torch.Tensor, ridge: float) -> tuple[torch.Tensor,
     xm, ym = x.mean(0), y.mean(0)
     xc, yc = x - xm, y - ym
     gram = xc.T @ xc + ridge * torch.eye(x.shape[1], dtype=x.dtype)
-    weight = torch.linalg.lstsq(gram, xc.T @ yc, driver="gelsd").solution  # gelsy returns 0 on a singular gram
+    weight = torch.linalg.lstsq(
+        gram, xc.T @ yc, driver="gelsd"
+    ).solution  # gelsy returns 0 on a singular gram
     return weight, ym - xm @ weight
 
 

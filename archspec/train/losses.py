@@ -204,7 +204,16 @@ def _cross_entropy(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> 
         return F.cross_entropy(pred, target.to(pred.dtype), weight=weight, label_smoothing=smoothing)
     ignore = int(opts.get("ignore_index", -100))
     target = _index_target("cross_entropy", pred, target, ignore)
-    return _explain("cross_entropy", F.cross_entropy, pred, target, ignore, weight=weight, ignore_index=ignore, label_smoothing=smoothing)
+    return _explain(
+        "cross_entropy",
+        F.cross_entropy,
+        pred,
+        target,
+        ignore,
+        weight=weight,
+        ignore_index=ignore,
+        label_smoothing=smoothing,
+    )
 
 
 def _nll(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:
@@ -212,7 +221,15 @@ def _nll(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:
     _class_dim("nll", pred)
     weight = _weight(opts, "weight", pred, "nll", pred.shape[1])
     ignore = int(opts.get("ignore_index", -100))
-    return _explain("nll", F.nll_loss, pred, _index_target("nll", pred, target, ignore), ignore, weight=weight, ignore_index=ignore)
+    return _explain(
+        "nll",
+        F.nll_loss,
+        pred,
+        _index_target("nll", pred, target, ignore),
+        ignore,
+        weight=weight,
+        ignore_index=ignore,
+    )
 
 
 def _bce(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:

@@ -44,7 +44,9 @@ class LossTerm:
             return float(self.weight)
         from archspec.spec.expr import substitute
 
-        return float(substitute(self.weight, {"step": step, "epoch": epoch, "total_steps": max(total_steps, 1)}))
+        return float(
+            substitute(self.weight, {"step": step, "epoch": epoch, "total_steps": max(total_steps, 1)})
+        )
 
 
 @dataclass
@@ -61,16 +63,27 @@ class Objective:
         for term in self.terms:
             if term.is_penalty:
                 try:
-                    self.penalised[term.name] = [p for _, p in select_params(model, term.params or "*", self.spec.parts)]
+                    self.penalised[term.name] = [
+                        p for _, p in select_params(model, term.params or "*", self.spec.parts)
+                    ]
                 except ValueError as exc:
-                    raise SchemaError(str(exc), loc=self.spec.doc.loc(("losses", term.name, "params"))) from None
+                    raise SchemaError(
+                        str(exc), loc=self.spec.doc.loc(("losses", term.name, "params"))
+                    ) from None
 
     @property
     def streams(self) -> list[str]:
         """The training streams the loss reads, in first-use order."""
         return list(dict.fromkeys(t.stream for t in self.terms if t.stream))
 
-    def compute(self, model: nn.Module, outputs: Mapping[str, Mapping[str, torch.Tensor]], batches: Mapping[str, Mapping[str, torch.Tensor]], step: int, epoch: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def compute(
+        self,
+        model: nn.Module,
+        outputs: Mapping[str, Mapping[str, torch.Tensor]],
+        batches: Mapping[str, Mapping[str, torch.Tensor]],
+        step: int,
+        epoch: int = 0,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The weighted total and each term's (unweighted) value; stops on a non-finite term."""
         from archspec.train.losses import LOSSES, penalty
 
@@ -91,9 +104,13 @@ class Objective:
             total = weighted if total is None else total + weighted
         assert total is not None
         if not torch.isfinite(total.detach()):  # one check per step; name the culprit only on failure
-            name, bad = next(((k, v) for k, v in values.items() if not torch.isfinite(v.detach())), ("total", total))
+            name, bad = next(
+                ((k, v) for k, v in values.items() if not torch.isfinite(v.detach())), ("total", total)
+            )
             fn = next((t.fn for t in self.terms if t.name == name), "weighted sum")
-            raise TrainingError(f"loss term {name!r} ({fn}) is {bad.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)")
+            raise TrainingError(
+                f"loss term {name!r} ({fn}) is {bad.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)"
+            )
         return total, values
 
     def _target_error(self, term: LossTerm, exc: ValueError) -> DataError:
@@ -115,7 +132,13 @@ def _weight(raw: Any, loc: Any, errors: list[SpecError]) -> float | str:
         value = substitute(raw, {"step": 0, "epoch": 0, "total_steps": 1})
         float(value)
     except (ExprError, TypeError, ValueError) as exc:
-        errors.append(SchemaError(f"invalid loss weight {raw!r}: {getattr(exc, 'message', exc)}", loc=loc, hint=getattr(exc, "hint", None) or "names available: step, epoch, total_steps"))
+        errors.append(
+            SchemaError(
+                f"invalid loss weight {raw!r}: {getattr(exc, 'message', exc)}",
+                loc=loc,
+                hint=getattr(exc, "hint", None) or "names available: step, epoch, total_steps",
+            )
+        )
         return 0.0
     return raw
 
@@ -127,9 +150,14 @@ def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objecti
     errors: list[SpecError] = []
     terms: list[LossTerm] = []
     if not spec.losses:
-        raise SchemaError("training needs a 'losses:' section", loc=spec.doc.loc(()), hint="e.g. losses: {nll: {fn: cross_entropy, stream: train, pred: logits, target: label}}")
+        raise SchemaError(
+            "training needs a 'losses:' section",
+            loc=spec.doc.loc(()),
+            hint="e.g. losses: {nll: {fn: cross_entropy, stream: train, pred: logits, target: label}}",
+        )
     train_streams = [s for s in stream_fields if (spec.data.get(s) or {}).get("role", "train") == "train"]
     for name, raw in spec.losses.items():
+
         def loc(key: str, _name: str = name) -> Any:
             return spec.doc.loc(("losses", _name, key))
 
@@ -140,19 +168,45 @@ def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objecti
             terms.append(LossTerm(name, fn, weight, params=patterns))
             continue
         if fn not in LOSSES:
-            errors.append(SchemaError(f"unknown loss {fn!r}", loc=loc("fn"), hint=did_you_mean(fn, [*LOSSES, *PENALTIES]) or f"losses: {', '.join(sorted(LOSSES))}"))
+            errors.append(
+                SchemaError(
+                    f"unknown loss {fn!r}",
+                    loc=loc("fn"),
+                    hint=did_you_mean(fn, [*LOSSES, *PENALTIES]) or f"losses: {', '.join(sorted(LOSSES))}",
+                )
+            )
             continue
         stream = raw.get("stream") or (train_streams[0] if len(train_streams) == 1 else None)
         if stream not in stream_fields:
-            errors.append(SchemaError(f"loss {name!r} reads unknown stream {stream!r}", loc=loc("stream"), hint=did_you_mean(stream, stream_fields) or f"streams: {', '.join(stream_fields) or 'none (add data:)'}"))
+            errors.append(
+                SchemaError(
+                    f"loss {name!r} reads unknown stream {stream!r}",
+                    loc=loc("stream"),
+                    hint=did_you_mean(stream, stream_fields)
+                    or f"streams: {', '.join(stream_fields) or 'none (add data:)'}",
+                )
+            )
             continue
         pred = raw.get("pred") or (next(iter(spec.outputs)) if len(spec.outputs) == 1 else None)
         if pred not in spec.outputs:
-            errors.append(SchemaError(f"loss {name!r} reads unknown output {pred!r}", loc=loc("pred"), hint=did_you_mean(pred, spec.outputs) or f"outputs: {', '.join(spec.outputs)}"))
+            errors.append(
+                SchemaError(
+                    f"loss {name!r} reads unknown output {pred!r}",
+                    loc=loc("pred"),
+                    hint=did_you_mean(pred, spec.outputs) or f"outputs: {', '.join(spec.outputs)}",
+                )
+            )
             continue
         target = str(raw.get("target", "")).removeprefix("input:")
         if target not in stream_fields[stream]:
-            errors.append(SchemaError(f"stream {stream!r} has no field {target!r} for loss {name!r}", loc=loc("target"), hint=did_you_mean(target, stream_fields[stream]) or f"fields: {', '.join(sorted(stream_fields[stream]))}"))
+            errors.append(
+                SchemaError(
+                    f"stream {stream!r} has no field {target!r} for loss {name!r}",
+                    loc=loc("target"),
+                    hint=did_you_mean(target, stream_fields[stream])
+                    or f"fields: {', '.join(sorted(stream_fields[stream]))}",
+                )
+            )
             continue
         options = dict(raw.get("options") or {})
         try:

@@ -26,7 +26,15 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], tuple[str, ...]]] = {
     "adamw": (torch.optim.AdamW, ("lr", "betas", "eps", "weight_decay")),
     "adamax": (torch.optim.Adamax, ("lr", "betas", "eps", "weight_decay")),
 }
-DEFAULT_LR = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adadelta": 1.0, "adam": 1e-3, "adamw": 1e-3, "adamax": 2e-3}
+DEFAULT_LR = {
+    "sgd": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adadelta": 1.0,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "adamax": 2e-3,
+}
 
 
 def param_matches(name: str, pattern: str, parts: Mapping[str, list[str]]) -> bool:
@@ -36,7 +44,9 @@ def param_matches(name: str, pattern: str, parts: Mapping[str, list[str]]) -> bo
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def build_optimizer(model: nn.Module, config: Mapping[str, Any], parts: Mapping[str, list[str]]) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module, config: Mapping[str, Any], parts: Mapping[str, list[str]]
+) -> torch.optim.Optimizer:
     name = config.get("name", "adam")
     cls, allowed = OPTIMIZERS[name]
     base = {k: (tuple(v) if k == "betas" else v) for k, v in config.items() if k in allowed}
@@ -46,7 +56,9 @@ def build_optimizer(model: nn.Module, config: Mapping[str, Any], parts: Mapping[
     taken: set[str] = set()
     for group in config.get("groups", []):
         patterns = group["params"] if isinstance(group["params"], list) else [group["params"]]
-        chosen = [p for n, p in named if n not in taken and any(param_matches(n, pat, parts) for pat in patterns)]
+        chosen = [
+            p for n, p in named if n not in taken and any(param_matches(n, pat, parts) for pat in patterns)
+        ]
         taken |= {n for n, p in named if any(q is p for q in chosen)}
         if chosen:
             groups.append({"params": chosen, **{k: v for k, v in group.items() if k != "params"}})
@@ -56,7 +68,9 @@ def build_optimizer(model: nn.Module, config: Mapping[str, Any], parts: Mapping[
     return cls(groups, **base)
 
 
-def build_schedule(optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None, total_steps: int, *, mode: str = "min") -> Any:
+def build_schedule(
+    optimizer: torch.optim.Optimizer, config: Mapping[str, Any] | None, total_steps: int, *, mode: str = "min"
+) -> Any:
     """A per-step LR scheduler (``plateau`` steps per epoch on the validation metric).
 
     ``mode`` says whether that metric is better when lower (``min``, a loss) or higher
@@ -68,7 +82,11 @@ def build_schedule(optimizer: torch.optim.Optimizer, config: Mapping[str, Any] |
     warmup = int(config.get("warmup", 0))
     if name == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=mode, factor=config.get("factor", 0.1), patience=config.get("patience", 5), min_lr=config.get("min_lr", 0.0)
+            optimizer,
+            mode=mode,
+            factor=config.get("factor", 0.1),
+            patience=config.get("patience", 5),
+            min_lr=config.get("min_lr", 0.0),
         )
     if name == "one_cycle":
         max_lr = config.get("max_lr") or [g["lr"] for g in optimizer.param_groups]

@@ -22,7 +22,11 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
         return None
     epochs = [row["epoch"] for row in history]
     losses = [k for k in history[-1] if k.startswith("train_loss")]
-    metrics = [k for k, v in history[-1].items() if isinstance(v, float) and k not in losses and k not in ("lr", "seconds")]
+    metrics = [
+        k
+        for k, v in history[-1].items()
+        if isinstance(v, float) and k not in losses and k not in ("lr", "seconds")
+    ]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for key in losses:
         axes[0].plot(epochs, [row.get(key) for row in history], label=key.removeprefix("train_"))

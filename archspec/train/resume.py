@@ -21,7 +21,14 @@ from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
 if TYPE_CHECKING:
     from archspec.train.runner import Trainer
 
-__all__ = ["checkpoint_name", "checkpoint_state", "fresh_state", "load_latest", "restore_state", "spec_fingerprint"]
+__all__ = [
+    "checkpoint_name",
+    "checkpoint_state",
+    "fresh_state",
+    "load_latest",
+    "restore_state",
+    "spec_fingerprint",
+]
 
 _COUNTERS = ("step", "epoch", "epoch_step", "bad_epochs", "stopped", "micro")
 
@@ -38,7 +45,15 @@ def resolved_fingerprint(data: Any) -> str:
 
 def fresh_state() -> dict[str, Any]:
     """The loop's counters at the start of a run (a resume overwrites them)."""
-    return {"step": 0, "epoch": 0, "epoch_step": 0, "positions": {}, "best": None, "bad_epochs": 0, "stopped": False}
+    return {
+        "step": 0,
+        "epoch": 0,
+        "epoch_step": 0,
+        "positions": {},
+        "best": None,
+        "bad_epochs": 0,
+        "stopped": False,
+    }
 
 
 def checkpoint_name(state: dict[str, Any]) -> str:
@@ -88,10 +103,14 @@ def load_latest(root: Path, run_dir: Path) -> tuple[Path, dict[str, torch.Tensor
     return path, weights, state
 
 
-def restore_state(trainer: Trainer, path: Path, weights: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+def restore_state(
+    trainer: Trainer, path: Path, weights: dict[str, torch.Tensor], state: dict[str, Any]
+) -> None:
     """Put a checkpoint back into ``trainer``, after checking it belongs to this spec."""
     if state.get("spec") != trainer.fingerprint():
-        raise CheckpointError(f"{trainer.opt.run_dir} was trained from another spec; resume with the run's own spec.yaml")
+        raise CheckpointError(
+            f"{trainer.opt.run_dir} was trained from another spec; resume with the run's own spec.yaml"
+        )
     from archspec.train.transfer import load_weights
 
     load_weights(trainer.model, weights, where=str(path))

@@ -41,7 +41,9 @@ class RunLog:
         stale logs."""
         run = self.run_dir
         if (run / "checkpoints" / "latest").exists():
-            raise CheckpointError(f"{run} already holds a run; resume it with --resume, or choose another --run-dir")
+            raise CheckpointError(
+                f"{run} already holds a run; resume it with --resume, or choose another --run-dir"
+            )
         run.mkdir(parents=True, exist_ok=True)
         write_atomic(run / "spec.yaml", spec_text.encode())
         write_atomic(run / "resolved.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
@@ -140,7 +142,9 @@ class Progress:
         width = 24
         done = int(width * self.n / max(self.total, 1))
         terms = " ".join(f"{k}={v:.4g}" for k, v in list(values.items())[:4])
-        sys.stderr.write(f"\r{self.label} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} {terms} {rate:.1f} it/s ")
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * done}{'.' * (width - done)}] {self.n}/{self.total} {terms} {rate:.1f} it/s "
+        )
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -80,7 +80,9 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda was asked for, but torch sees no CUDA device", )
+        raise TrainingError(
+            "--device cuda was asked for, but torch sees no CUDA device",
+        )
     return torch.device(name)
 
 
@@ -101,7 +103,9 @@ class Trainer:
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training
-        self.device = resolve_device(self.cfg.get("device", options.device) if options.device == "auto" else options.device)
+        self.device = resolve_device(
+            self.cfg.get("device", options.device) if options.device == "auto" else options.device
+        )
         self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
@@ -130,11 +134,15 @@ class Trainer:
         and a plateau schedule the early-stopping monitor's mode, hence the metric plan."""
         from archspec.train.optim import build_optimizer, build_schedule
 
-        self.optimizer = build_optimizer(self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts)
+        self.optimizer = build_optimizer(
+            self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts
+        )
         self.primary = self._primary()
         self._plan_length()
         self.metrics = self._metric_plan()
-        self.schedule = build_schedule(self.optimizer, self.cfg.get("schedule"), self.total_steps, mode=self._monitor()[1])
+        self.schedule = build_schedule(
+            self.optimizer, self.cfg.get("schedule"), self.total_steps, mode=self._monitor()[1]
+        )
 
     def _plan_length(self) -> None:
         """Epochs, optimiser steps per run, and when to checkpoint. The CLI flags win over
@@ -156,7 +164,9 @@ class Trainer:
     def _primary(self) -> str:
         primary = self.cfg.get("primary") or self.objective.streams[0]
         if primary not in self.streams:
-            raise SpecError(f"unknown primary stream {primary!r}", loc=self.spec.doc.loc(("training", "primary")))
+            raise SpecError(
+                f"unknown primary stream {primary!r}", loc=self.spec.doc.loc(("training", "primary"))
+            )
         return primary
 
     def _init_from(self) -> None:
@@ -213,7 +223,9 @@ class Trainer:
     def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
         metrics = {k: v for k, v in last.items() if isinstance(v, float)}
-        return RunResult(self.opt.run_dir, self.state["step"], self.state["epoch"], metrics, history, self.state["stopped"])
+        return RunResult(
+            self.opt.run_dir, self.state["step"], self.state["epoch"], metrics, history, self.state["stopped"]
+        )
 
     def _out_of_steps(self) -> bool:
         return self.opt.max_steps is not None and self.state["step"] >= self.opt.max_steps
@@ -250,7 +262,9 @@ class Trainer:
         if every and self.state["step"] % every == 0 and self.state["epoch_step"] < steps:
             self._save(ckpt_root, None)
 
-    def _next_batches(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+    def _next_batches(
+        self, batches: dict[str, dict[str, torch.Tensor]]
+    ) -> dict[str, dict[str, torch.Tensor]]:
         """Add a batch from every other training stream the loss reads (cycling as needed)."""
         for name in self.objective.streams:
             if name in batches:
@@ -278,16 +292,30 @@ class Trainer:
         """--detect-anomaly: stop at the first node whose output holds a NaN or an infinity."""
         for node in self.model.graph.nodes:
             if node.op == "call_module":
-                self.model.get_submodule(node.target).register_forward_hook(self._non_finite_hook(str(node.target)))
+                self.model.get_submodule(node.target).register_forward_hook(
+                    self._non_finite_hook(str(node.target))
+                )
 
     def _non_finite_hook(self, node_id: str) -> Callable[..., None]:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            outs = output.values() if isinstance(output, Mapping) else output if isinstance(output, (tuple, list)) else (output,)
-            if all(torch.isfinite(o).all() for o in outs if isinstance(o, torch.Tensor) and o.is_floating_point()):
+            outs = (
+                output.values()
+                if isinstance(output, Mapping)
+                else output
+                if isinstance(output, (tuple, list))
+                else (output,)
+            )
+            if all(
+                torch.isfinite(o).all() for o in outs if isinstance(o, torch.Tensor) and o.is_floating_point()
+            ):
                 return
-            inputs_ok = all(torch.isfinite(a).all() for a in args if isinstance(a, torch.Tensor) and a.is_floating_point())
+            inputs_ok = all(
+                torch.isfinite(a).all() for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()
+            )
             why = "from finite inputs" if inputs_ok else "because its input already was (check the data)"
-            raise TrainingError(f"node {node_id!r} ({type(module).__name__}) produced a non-finite output {why} at step {self.state['step']}; stopping without saving")
+            raise TrainingError(
+                f"node {node_id!r} ({type(module).__name__}) produced a non-finite output {why} at step {self.state['step']}; stopping without saving"
+            )
 
         return hook
 
@@ -313,7 +341,9 @@ class Trainer:
         self._log_step(step, values)
         return values
 
-    def _loss(self, batches: dict[str, dict[str, torch.Tensor]], step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _loss(
+        self, batches: dict[str, dict[str, torch.Tensor]], step: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The combined loss and its terms, under autocast when mixed precision is on."""
         use_amp, dtype = self.amp
         with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
@@ -336,7 +366,9 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.schedule is not None and not isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if self.schedule is not None and not isinstance(
+            self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau
+        ):
             self.schedule.step()
         self.state["step"] = step + 1
 
@@ -349,7 +381,9 @@ class Trainer:
             return  # one fused check (max |p| is NaN or inf iff p holds one), not one per tensor
         for name, p in self.model.named_parameters():
             if not torch.isfinite(p).all():
-                raise TrainingError(f"parameter {name!r} became non-finite at step {step}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)")
+                raise TrainingError(
+                    f"parameter {name!r} became non-finite at step {step}; stopping without saving (hint: lower the learning rate or clip gradients with training.grad_clip)"
+                )
 
     # -- end of an epoch ------------------------------------------------------------------------
 
@@ -357,7 +391,12 @@ class Trainer:
         """Evaluate, build the epoch's row, and let early stopping and a plateau schedule see it."""
         metrics = self.evaluate_streams()
         train_means = mean_over_ranks(train_means, self.device, self.world)
-        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.state["step"], "lr": self.optimizer.param_groups[0]["lr"], "seconds": round(elapsed, 3)}
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": self.state["step"],
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(elapsed, 3),
+        }
         row.update({f"train_{k}": v for k, v in train_means.items()})
         row.update(metrics)
         self.state["epoch"] = epoch + 1
@@ -380,7 +419,9 @@ class Trainer:
         shown = ", ".join(
             f"{k} {v:.4g}"
             for k, v in row.items()
-            if k not in ("epoch", "step", "seconds", "lr") and isinstance(v, float) and not (single and k.startswith("train_loss_"))
+            if k not in ("epoch", "step", "seconds", "lr")
+            and isinstance(v, float)
+            and not (single and k.startswith("train_loss_"))
         )
         self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
 
@@ -455,7 +496,9 @@ class Trainer:
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
         return out
 
-    def _update_metric(self, metric: Any, stream: str, plan: tuple[str, str, str], pred: torch.Tensor, target: torch.Tensor) -> None:
+    def _update_metric(
+        self, metric: Any, stream: str, plan: tuple[str, str, str], pred: torch.Tensor, target: torch.Tensor
+    ) -> None:
         """A metric that cannot read a stream's field is a data error naming both."""
         name, output, field_name = plan
         try:
@@ -500,7 +543,13 @@ class Trainer:
         if row is not None:
             self.runlog.append_metrics(row)
         pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
-        save_checkpoint(root, checkpoint_name(self.state), self.model.state_dict(), checkpoint_state(self), pointers=pointers)
+        save_checkpoint(
+            root,
+            checkpoint_name(self.state),
+            self.model.state_dict(),
+            checkpoint_state(self),
+            pointers=pointers,
+        )
 
     def _restore(self, root: Path) -> None:
         path, weights, state = load_latest(root, self.opt.run_dir)

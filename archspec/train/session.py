@@ -21,7 +21,15 @@ from archspec.pipeline import analyse, load, load_text
 from archspec.train.checkpoint import write_atomic
 from archspec.train.runner import RunOptions, RunResult, Trainer, resolve_device, train
 
-__all__ = ["RunUsageError", "default_run_dir", "evaluate_run", "load_run", "predict_run", "resume_run", "start_run"]
+__all__ = [
+    "RunUsageError",
+    "default_run_dir",
+    "evaluate_run",
+    "load_run",
+    "predict_run",
+    "resume_run",
+    "start_run",
+]
 
 
 class RunUsageError(ArchSpecError):
@@ -46,8 +54,14 @@ def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> 
     created = not options.run_dir.exists()
     options.run_dir.mkdir(parents=True, exist_ok=True)
     if (options.run_dir / "checkpoints" / "latest").exists():
-        raise CheckpointError(f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}")
-    info = {"spec_file": str(spec_file), "overrides": list(overrides), "base_dir": str(Path(spec_file).resolve().parent)}
+        raise CheckpointError(
+            f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}"
+        )
+    info = {
+        "spec_file": str(spec_file),
+        "overrides": list(overrides),
+        "base_dir": str(Path(spec_file).resolve().parent),
+    }
     try:
         if int(os.environ.get("RANK", "0")) == 0:
             write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
@@ -90,9 +104,13 @@ def _run_graph(run_dir: Path) -> Graph:
         raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
     info = _info(run_dir)
     resolved = run_dir / "resolved.yaml"
-    if not info and resolved.exists():  # started from Python (no run.json): the resolved spec has the overrides
+    if (
+        not info and resolved.exists()
+    ):  # started from Python (no run.json): the resolved spec has the overrides
         spec_path = resolved
-    spec = load_text(spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", []))
+    spec = load_text(
+        spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", [])
+    )
     base = info.get("base_dir")
     if not base or not Path(base).is_dir():
         base = run_dir  # the project moved: data paths are read relative to the run directory
@@ -113,7 +131,9 @@ def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     before = _checkpoint_step(run_dir)
     result = train(graph, options)
     if before is not None and result.steps == before:
-        options.log(f"{run_dir} had already finished (epoch {result.epochs}, step {result.steps}): nothing left to do")
+        options.log(
+            f"{run_dir} had already finished (epoch {result.epochs}, step {result.steps}): nothing left to do"
+        )
     return result
 
 
@@ -159,7 +179,9 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
     return {name: (raw or {}).get("role", "train") for name, raw in graph.spec.data.items()}
 
 
-def evaluate_run(run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu") -> dict[str, float]:
+def evaluate_run(
+    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu"
+) -> dict[str, float]:
     graph = _run_graph(Path(run_dir))
     streams = _stream_roles(graph)
     if not any(role in roles for role in streams.values()):
@@ -209,11 +231,15 @@ def _input_tensors(spec: Any, inputs: str) -> dict[str, torch.Tensor]:
             )
         floating = str(inp.dtype).startswith("float")
         if not floating and not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"{inputs}: array {k!r} holds {arr.dtype} values, but input {k!r} takes integers ({inp.dtype})")
+            raise DataError(
+                f"{inputs}: array {k!r} holds {arr.dtype} values, but input {k!r} takes integers ({inp.dtype})"
+            )
         tensors[k] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32 if floating else np.int64))
     lengths = {len(t) for t in tensors.values()}
     if len(lengths) > 1:
-        raise DataError(f"{inputs}: the input arrays hold different numbers of samples ({', '.join(f'{k}: {len(t)}' for k, t in tensors.items())})")
+        raise DataError(
+            f"{inputs}: the input arrays hold different numbers of samples ({', '.join(f'{k}: {len(t)}' for k, t in tensors.items())})"
+        )
     return tensors
 
 
@@ -242,7 +268,9 @@ def predict_run(
         if name not in roles:
             hint = did_you_mean(name, roles)
             raise RunUsageError(
-                f"no stream {name!r} to predict on" + (f" ({hint})" if hint else "") + f"; the run's streams: {', '.join(roles) or 'none'}"
+                f"no stream {name!r} to predict on"
+                + (f" ({hint})" if hint else "")
+                + f"; the run's streams: {', '.join(roles) or 'none'}"
                 + ("" if roles else " (give the inputs with --inputs FILE.npz)")
             )
     graph, model = load_run(run_dir, device=device)
@@ -267,8 +295,13 @@ def predict_run(
             for k, v in got.items():
                 results.setdefault(k, []).append(v.float().cpu().numpy())
     merged = {k: np.concatenate(v) for k, v in results.items()}
-    if log is not None and inputs is None and stream is None and roles[name] != "test":  # not what --help promises
-        log(f"no test stream: predicted {n:,} samples from {source}: " + ", ".join(f"{k} {list(v.shape)}" for k, v in merged.items()))
+    if (
+        log is not None and inputs is None and stream is None and roles[name] != "test"
+    ):  # not what --help promises
+        log(
+            f"no test stream: predicted {n:,} samples from {source}: "
+            + ", ".join(f"{k} {list(v.shape)}" for k, v in merged.items())
+        )
     return _save_predictions(merged, Path(out))
 
 

@@ -74,7 +74,14 @@ class Stream:
             yield {k: v[i : i + bs] for k, v in self.tensors.items()}
 
 
-def build_streams(spec: Spec, *, base_dir: str | None = None, roles: tuple[str, ...] | None = None, rank: int = 0, world: int = 1) -> dict[str, Stream]:
+def build_streams(
+    spec: Spec,
+    *,
+    base_dir: str | None = None,
+    roles: tuple[str, ...] | None = None,
+    rank: int = 0,
+    world: int = 1,
+) -> dict[str, Stream]:
     """Every stream of ``spec.data`` (optionally only some roles), loaded as tensors."""
     from archspec.train.augment import parse_augment
 
@@ -165,7 +172,11 @@ def _check_indices(spec: Spec, stream: str, tensors: Mapping[str, torch.Tensor])
         low, high = int(values.min()), int(values.max())
         if low < 0 or high >= size:
             bad = low if low < 0 else high
-            fix = "re-index the data from 0" if low < 0 else f"raise nodes.{node.id}.num_embeddings to at least {high + 1}, or re-index the data"
+            fix = (
+                "re-index the data from 0"
+                if low < 0
+                else f"raise nodes.{node.id}.num_embeddings to at least {high + 1}, or re-index the data"
+            )
             raise DataError(
                 _where(spec, stream, key)
                 + f"stream {stream!r} gives model input {key!r} the index {bad}, but node {node.id!r} (embedding) "
@@ -176,7 +187,11 @@ def _check_indices(spec: Spec, stream: str, tensors: Mapping[str, torch.Tensor])
 def _where(spec: Spec, stream: str, key: str | None = None) -> str:
     """``spec.yaml:12:3: data.train.fields.x: `` for a message about a stream's field."""
     fields = (spec.data.get(stream) or {}).get("fields") or {}
-    loc = spec.doc.loc(("data", stream, "fields", key)) if key in fields else spec.doc.loc(("data", stream), key=True)
+    loc = (
+        spec.doc.loc(("data", stream, "fields", key))
+        if key in fields
+        else spec.doc.loc(("data", stream), key=True)
+    )
     return f"{loc.prefix()}: {loc.yaml_path}: "
 
 
@@ -215,7 +230,9 @@ def _check_limit(limit: Any, spec: Spec, name: str) -> int | None:
     return limit
 
 
-def _read_dataset(raw: Mapping[str, Any], spec: Spec, name: str, split: str, limit: int | None) -> dict[str, np.ndarray]:
+def _read_dataset(
+    raw: Mapping[str, Any], spec: Spec, name: str, split: str, limit: int | None
+) -> dict[str, np.ndarray]:
     """A built-in dataset; a bad option or a limit past its size is located in the spec."""
     from archspec import data
 
@@ -274,7 +291,9 @@ def _image_geometry(raw: Mapping[str, Any], spec: Spec) -> tuple[tuple[int, int]
     return (height, width), channels == 1
 
 
-def _split(arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, name: str, split: str) -> dict[str, np.ndarray]:
+def _split(
+    arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, name: str, split: str
+) -> dict[str, np.ndarray]:
     """One split of user data; bad ``splits:`` fractions or an unknown ``split:`` are located."""
     from archspec import data
 
@@ -284,7 +303,11 @@ def _split(arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, na
     except DataError as exc:
         key = "splits" if fractions is not None and "fraction" in str(exc) else "split"
         hint = None if key == "splits" else "name a split of splits:, or use split: all"
-        raise SpecError(str(exc).replace("split_arrays", f"stream {name!r}"), loc=spec.doc.loc(("data", name, key)), hint=hint) from None
+        raise SpecError(
+            str(exc).replace("split_arrays", f"stream {name!r}"),
+            loc=spec.doc.loc(("data", name, key)),
+            hint=hint,
+        ) from None
 
 
 def _count(arrays: Mapping[str, np.ndarray]) -> int:
@@ -295,7 +318,9 @@ def _path(base: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.join(base, path)
 
 
-def _map_fields(arrays: dict[str, np.ndarray], fields: Mapping[str, Any] | None, spec: Spec, stream: str) -> dict[str, np.ndarray]:
+def _map_fields(
+    arrays: dict[str, np.ndarray], fields: Mapping[str, Any] | None, spec: Spec, stream: str
+) -> dict[str, np.ndarray]:
     if not fields:
         return arrays
     out = {}
@@ -304,7 +329,11 @@ def _map_fields(arrays: dict[str, np.ndarray], fields: Mapping[str, Any] | None,
             from archspec.errors import did_you_mean
 
             hint = did_you_mean(source, arrays) or f"fields: {', '.join(arrays)}"
-            raise SpecError(f"stream {stream!r} has no field {source!r}", loc=spec.doc.loc(("data", stream, "fields", name)), hint=hint)
+            raise SpecError(
+                f"stream {stream!r} has no field {source!r}",
+                loc=spec.doc.loc(("data", stream, "fields", name)),
+                hint=hint,
+            )
         out[name] = arrays[source]
     return out
 

@@ -15,7 +15,14 @@ from archspec.errors import CheckpointError, SpecError, did_you_mean
 __all__ = ["init_from", "load_weights", "run_weights"]
 
 
-def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], *, where: str, prefix_map: Mapping[str, str] | None = None, strict: bool = True) -> list[str]:
+def load_weights(
+    model: nn.Module,
+    weights: Mapping[str, torch.Tensor],
+    *,
+    where: str,
+    prefix_map: Mapping[str, str] | None = None,
+    strict: bool = True,
+) -> list[str]:
     """Copy ``weights`` into ``model`` after checking names and shapes; returns the names set."""
     own = model.state_dict()
     if prefix_map:
@@ -24,10 +31,14 @@ def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], *, where
     unexpected = [k for k in weights if k not in own]
     if strict and (missing or unexpected):
         what = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
-        raise CheckpointError(f"{where}: the saved weights do not fit this spec ({what}; {len(missing)} missing, {len(unexpected)} unexpected)")
+        raise CheckpointError(
+            f"{where}: the saved weights do not fit this spec ({what}; {len(missing)} missing, {len(unexpected)} unexpected)"
+        )
     for name, tensor in weights.items():
         if name in own and tuple(own[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(f"{where}: {name!r} has shape {list(tensor.shape)} in the saved weights but {list(own[name].shape)} in this spec")
+            raise CheckpointError(
+                f"{where}: {name!r} has shape {list(tensor.shape)} in the saved weights but {list(own[name].shape)} in this spec"
+            )
     loaded = {k: v for k, v in weights.items() if k in own}
     model.load_state_dict({**own, **loaded}, strict=True)
     return list(loaded)
@@ -67,7 +78,8 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
             raise SpecError(
                 f"init_from names unknown part {part!r}",
                 loc=spec.doc.loc(("training", "init_from", part), key=True),
-                hint=did_you_mean(part, spec.parts) or f"this spec's parts: {', '.join(spec.parts) or 'none (declare parts: first)'}",
+                hint=did_you_mean(part, spec.parts)
+                or f"this spec's parts: {', '.join(spec.parts) or 'none (declare parts: first)'}",
             )
         run = Path(source["run"])
         run = run if run.is_absolute() else base / run
@@ -79,7 +91,8 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
             raise SpecError(
                 f"the run {str(run)!r} has no part {old_part!r}",
                 loc=spec.doc.loc(where),
-                hint=did_you_mean(old_part, old_spec.parts) or f"its parts: {', '.join(old_spec.parts) or 'none'}",
+                hint=did_you_mean(old_part, old_spec.parts)
+                or f"its parts: {', '.join(old_spec.parts) or 'none'}",
             )
         mapping = _part_mapping(old_spec.parts[old_part], spec.parts[part], run, part)
         own = model.state_dict()
@@ -96,5 +109,7 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
 
 def _part_mapping(old_nodes: list[str], new_nodes: list[str], run: Path, part: str) -> dict[str, str]:
     if len(old_nodes) != len(new_nodes):
-        raise CheckpointError(f"{run}: part {part!r} has {len(old_nodes)} nodes there but {len(new_nodes)} here; the architectures differ")
+        raise CheckpointError(
+            f"{run}: part {part!r} has {len(old_nodes)} nodes there but {len(new_nodes)} here; the architectures differ"
+        )
     return dict(zip(old_nodes, new_nodes))
