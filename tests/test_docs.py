@@ -109,3 +109,17 @@ def test_the_readme_error_messages_are_what_archspec_prints():
             assert [str(e) for e in exc.errors] == [line]
         else:
             raise AssertionError("the broken spec validated")
+
+
+def test_the_readme_python_example_runs(monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    features = namespace["encoder"](namespace["model"].enc1.c1.weight.new_zeros(2, 1, 32, 32))
+    assert {k: tuple(v.shape) for k, v in features.items()} == {
+        "enc1.a2": (2, 16, 32, 32),
+        "enc2.a2": (2, 32, 16, 16),
+        "bottom.a2": (2, 64, 8, 8),
+    }
