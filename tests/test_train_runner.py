@@ -404,3 +404,37 @@ def test_a_part_initialised_from_an_earlier_run_is_copied_and_frozen_or_refused_
         match=r"'feat\.(weight|bias)' has shape \[8(, 2)?\] in the saved weights but \[16(, 2)?\] in this spec",
     ):
         train(analyse(load_text(bad)), quiet(tmp_path / "cls2"))
+
+
+DENOISE = """\
+archspec: 1
+inputs: {image: {shape: [1, 8, 8]}}
+nodes:
+  flat: {op: flatten}
+  z: {op: linear, out_features: 16}
+  out: {op: linear, out_features: 64}
+  back: {op: reshape, shape: [1, 8, 8]}
+data:
+  train: {dataset: digits, fields: {image: image}, augment: [{hflip: {p: 1.0}}, {noise: 0.5}]}
+losses:
+  rec: {fn: mse, pred: output, target: image}
+training: {epochs: 1}
+"""
+
+
+def test_a_denoising_target_gets_the_inputs_flips_but_not_its_noise(tmp_path):
+    import archspec
+    from archspec.pipeline import load_text
+    from archspec.train.runner import Trainer
+
+    trainer = Trainer(archspec.analyse(load_text(DENOISE)), quiet(tmp_path / "run"))
+    raw = next(trainer.streams["train"].batches(0))[1]
+    inputs, targets = trainer._prepare("train", raw)
+    flipped = raw["image"].flip(-1)
+    assert torch.equal(targets["image"], flipped)  # same geometric transform, no noise
+    noise = inputs["image"] - flipped
+    assert 0.4 < float(noise.std()) < 0.6  # the model sees the noisy version
+    no_noise = DENOISE.replace(", {noise: 0.5}", "")
+    plain = Trainer(archspec.analyse(load_text(no_noise)), quiet(tmp_path / "r2"))
+    inputs, targets = plain._prepare("train", raw)
+    assert targets is inputs and torch.equal(inputs["image"], flipped)

@@ -278,15 +278,60 @@ class Trainer:
             batches[name] = batch
         return batches
 
-    def _prepare(self, name: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _prepare(
+        self, name: str, batch: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The augmented batch for the model, and the batch the loss targets read.
+
+        They are the same dict unless a loss reconstructs a model input that ``noise`` is
+        added to (a denoising autoencoder): its target then gets every geometric transform
+        the input got — with the same random draws — but not the noise.
+        """
         stream = self.streams[name]
+        targets = batch
         if stream.augment:
             from archspec.train.augment import apply_augment
 
-            batch = apply_augment(batch, stream.augment, self.aug_gen)
-        if self.device.type == "cpu":
-            return batch
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            if name in self._clean_targets:
+                batch, targets = self._augment_apart(batch, stream.augment)
+            else:
+                batch = targets = apply_augment(batch, stream.augment, self.aug_gen)
+        if self.device.type != "cpu":
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            targets = (
+                batch
+                if targets is batch
+                else {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
+            )
+        return batch, targets
+
+    def _augment_apart(
+        self, batch: dict[str, torch.Tensor], augs: list[Any]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        from archspec.train.augment import apply_augment
+
+        inputs, targets = batch, batch
+        for aug in augs:
+            if aug.name == "noise":
+                inputs = apply_augment(inputs, [aug], self.aug_gen)
+                continue
+            state = self.aug_gen.get_state()
+            inputs = apply_augment(inputs, [aug], self.aug_gen)
+            self.aug_gen.set_state(state)  # the targets get exactly the same flip/rotation/shift
+            targets = apply_augment(targets, [aug], self.aug_gen)
+        return inputs, targets
+
+    @property
+    def _clean_targets(self) -> set[str]:
+        """Streams whose loss targets include a model input that gets noise."""
+        cached = getattr(self, "_clean_targets_cache", None)
+        if cached is None:
+            noisy = {n for n, s in self.streams.items() if any(a.name == "noise" for a in s.augment)}
+            cached = {
+                t.stream for t in self.objective.terms if t.stream in noisy and t.target in self.spec.inputs
+            }
+            self._clean_targets_cache = cached
+        return cached
 
     def _watch_non_finite(self) -> None:
         """--detect-anomaly: stop at the first node whose output holds a NaN or an infinity."""
@@ -327,9 +372,11 @@ class Trainer:
 
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
         """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
-        batches = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
+        prepared = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
         step = self.state["step"]
-        total, terms = self._loss(batches, step)
+        total, terms = self._loss(
+            {k: v[0] for k, v in prepared.items()}, step, {k: v[1] for k, v in prepared.items()}
+        )
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         micro = self.state.get("micro", 0) + 1
@@ -342,14 +389,19 @@ class Trainer:
         return values
 
     def _loss(
-        self, batches: dict[str, dict[str, torch.Tensor]], step: int
+        self,
+        batches: dict[str, dict[str, torch.Tensor]],
+        step: int,
+        targets: dict[str, dict[str, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The combined loss and its terms, under autocast when mixed precision is on."""
         use_amp, dtype = self.amp
         with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
             try:
-                return self.objective.compute(self.model, outputs, batches, step, self.state["epoch"])
+                return self.objective.compute(
+                    self.model, outputs, targets or batches, step, self.state["epoch"]
+                )
             except TrainingError:
                 self._check_params(step)  # blame a parameter the last update broke, if any
                 raise
