@@ -118,6 +118,7 @@ class Trainer:
         self.module = wrap_ddp(self.model, self.device, self.world)
         self._build_optimisation()
         self.aug_gen = torch.Generator().manual_seed(self._seed() + 17)
+        self._clean_targets = self._streams_with_clean_targets()
         self.state: dict[str, Any] = fresh_state()
         self.amp = self._amp()
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
@@ -321,17 +322,10 @@ class Trainer:
             targets = apply_augment(targets, [aug], self.aug_gen)
         return inputs, targets
 
-    @property
-    def _clean_targets(self) -> set[str]:
+    def _streams_with_clean_targets(self) -> set[str]:
         """Streams whose loss targets include a model input that gets noise."""
-        cached = getattr(self, "_clean_targets_cache", None)
-        if cached is None:
-            noisy = {n for n, s in self.streams.items() if any(a.name == "noise" for a in s.augment)}
-            cached = {
-                t.stream for t in self.objective.terms if t.stream in noisy and t.target in self.spec.inputs
-            }
-            self._clean_targets_cache = cached
-        return cached
+        noisy = {n for n, s in self.streams.items() if any(a.name == "noise" for a in s.augment)}
+        return {t.stream for t in self.objective.terms if t.stream in noisy and t.target in self.spec.inputs}
 
     def _watch_non_finite(self) -> None:
         """--detect-anomaly: stop at the first node whose output holds a NaN or an infinity."""

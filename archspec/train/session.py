@@ -93,12 +93,9 @@ def _remove_if_unstarted(run_dir: Path) -> None:
         pass
 
 
-def run_graph(run_dir: Path) -> Graph:
+def run_graph(run_dir: str | Path) -> Graph:
     """The analysed spec a run was trained from (with the overrides it was started with)."""
-    return _run_graph(Path(run_dir))
-
-
-def _run_graph(run_dir: Path) -> Graph:
+    run_dir = Path(run_dir)
     spec_path = run_dir / "spec.yaml"
     if not spec_path.exists():
         raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
@@ -126,7 +123,7 @@ def _info(run_dir: Path) -> dict[str, Any]:
 
 
 def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
-    graph = _run_graph(run_dir)
+    graph = run_graph(run_dir)
     options.run_dir, options.resume = run_dir, True
     before = _checkpoint_step(run_dir)
     result = train(graph, options)
@@ -161,18 +158,27 @@ def _require_checkpoint(run_dir: Path) -> None:
         )
 
 
-def load_run(run_dir: str | Path, which: str = "best", device: str = "cpu") -> tuple[Graph, torch.nn.Module]:
-    """The spec and the trained model of a run (its best checkpoint, else the latest)."""
+def load_run(
+    run_dir: str | Path, which: str = "best", device: str = "cpu", *, graph: Graph | None = None
+) -> tuple[Graph, torch.nn.Module]:
+    """The spec and the trained model of a run (its best checkpoint, else the latest).
+
+    ``graph`` skips re-reading the run's spec when the caller has already analysed it."""
     from archspec.compiler import compile_model
-    from archspec.train.transfer import load_weights, run_weights
 
     run_dir = Path(run_dir)
-    graph = _run_graph(run_dir)
-    _require_checkpoint(run_dir)
+    graph = graph or run_graph(run_dir)
     model = compile_model(graph)
+    _load_trained(model, run_dir, which)
+    return graph, model.to(resolve_device(device)).eval()
+
+
+def _load_trained(model: torch.nn.Module, run_dir: Path, which: str = "best") -> None:
+    from archspec.train.transfer import load_weights, run_weights
+
+    _require_checkpoint(run_dir)
     weights, path = run_weights(run_dir, which)
     load_weights(model, weights, where=str(path))
-    return graph, model.to(resolve_device(device)).eval()
 
 
 def _stream_roles(graph: Graph) -> dict[str, str]:
@@ -182,7 +188,7 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
 def evaluate_run(
     run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu"
 ) -> dict[str, float]:
-    graph = _run_graph(Path(run_dir))
+    graph = run_graph(Path(run_dir))
     streams = _stream_roles(graph)
     if not any(role in roles for role in streams.values()):
         have = ", ".join(f"{n} ({r})" for n, r in streams.items()) or "none"
@@ -190,10 +196,9 @@ def evaluate_run(
             f"{run_dir}: no stream with role {' or '.join(roles)} to evaluate on (streams: {have}); "
             f"pick one with --role, e.g. --role {next(iter(streams.values()), 'train')}"
         )
-    graph, model = load_run(run_dir, device=device)
     options = RunOptions(run_dir=Path(run_dir), device=device, progress=False)
     trainer = Trainer(graph, options, for_eval=True)
-    trainer.model.load_state_dict(model.state_dict())
+    _load_trained(trainer.model, Path(run_dir))
     return trainer.evaluate_streams(tuple(roles))
 
 
@@ -260,7 +265,7 @@ def predict_run(
 
     Without ``stream`` or ``inputs`` it predicts on the test stream, else the validation
     stream, else the first training stream; ``log`` is told when it is not the test stream."""
-    graph = _run_graph(Path(run_dir))
+    graph = run_graph(Path(run_dir))
     spec = graph.spec
     if inputs is None:
         roles = _stream_roles(graph)
@@ -273,8 +278,7 @@ def predict_run(
                 + f"; the run's streams: {', '.join(roles) or 'none'}"
                 + ("" if roles else " (give the inputs with --inputs FILE.npz)")
             )
-    graph, model = load_run(run_dir, device=device)
-    spec = graph.spec
+    graph, model = load_run(run_dir, device=device, graph=graph)
     if inputs is not None:
         tensors = _input_tensors(spec, inputs)
         source = inputs
