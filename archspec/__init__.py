@@ -9,11 +9,11 @@ from typing import Any
 
 from archspec.errors import ArchSpecError as ArchSpecError
 from archspec.errors import SpecError as SpecError
-from archspec.graph import Graph as Graph
+from archspec.graph.dag import Graph as Graph
+from archspec.lang.model import Spec as Spec
 from archspec.pipeline import analyse as analyse
 from archspec.pipeline import load as load
 from archspec.pipeline import load_text as load_text
-from archspec.spec.model import Spec as Spec
 
 __version__ = "0.1.0"
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 
 def build(spec: Spec | Graph | str, part: str | None = None, *, seed: int | None = None) -> Any:
     """Compile a spec (or a path to one) into a ``torch.nn.Module`` (a torch.fx GraphModule)."""
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
 
     if isinstance(spec, str):
         spec = load(spec)

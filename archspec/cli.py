@@ -102,7 +102,7 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _check_overrides(ctx: click.Context, param: click.Parameter, items: Sequence[str]) -> Sequence[str]:
     """``--set`` must be KEY=VALUE with a dotted KEY: a malformed one is a usage error (exit 1)."""
-    from archspec.spec.overrides import parse_override
+    from archspec.lang.overrides import parse_override
 
     for item in items:
         key, sep, _ = item.partition("=")
@@ -306,7 +306,7 @@ def validate(files: Sequence[str], shapes: bool, fmt: str, overrides: Sequence[s
       archspec validate examples/*.yaml --format json
       archspec validate net.yaml --set nodes.fc.out_features=20
     """
-    from archspec.validate_cmd import validate_files
+    from archspec.pipeline import validate_files
 
     start = time.perf_counter()
     results = validate_files(files, shapes=shapes, overrides=overrides)
@@ -348,7 +348,7 @@ def schema(output: str | None) -> None:
     Add '# yaml-language-server: $schema=PATH' at the top of a spec for completion and inline
     errors in editors that use yaml-language-server (VS Code's YAML extension, Neovim, ...).
     """
-    from archspec.spec.schema import schema_text
+    from archspec.lang.schema import schema_text
 
     _check_output(output, "--output")
     text = schema_text()
@@ -412,8 +412,8 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
       archspec summary net.yaml
       archspec summary net.yaml --set nodes.hidden.out_features=256
     """
+    from archspec.graph.summary import summarise, summary_table
     from archspec.pipeline import analyse, load
-    from archspec.summary import summarise, summary_table
 
     rows = summarise(analyse(load(spec_file, overrides)))
     if fmt == "json":
@@ -451,7 +451,7 @@ def init(name: str, template: str, directory: str, force: bool) -> None:
       archspec init mynet
       archspec init segmenter --template unet -d specs/
     """
-    from archspec.init_cmd import write_template
+    from archspec.lang.templates import write_template
 
     path = write_template(name, template, directory=directory, force=force)
     click.echo(f"wrote {path}")
@@ -478,10 +478,10 @@ def _model_and_graph(source: str, overrides: Sequence[str], seed: int | None) ->
     if os.path.isdir(source) or source.endswith(".safetensors"):
         if overrides:
             raise click.UsageError("--set applies to a SPEC, not to a saved artefact")
-        from archspec.artifact import load_artifact
+        from archspec.compiler.artifact import load_artifact
 
         return load_artifact(source)
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
     from archspec.pipeline import analyse, load
 
     graph = analyse(load(source, overrides))
@@ -518,8 +518,8 @@ def compile_cmd(
       archspec compile examples/unet.yaml -o build/unet
       archspec compile examples/mlp.yaml --emit-python mlp_model.py
     """
-    from archspec.artifact import save_artifact
-    from archspec.compiler import compile_model
+    from archspec.compiler.artifact import save_artifact
+    from archspec.compiler.compile import compile_model
     from archspec.pipeline import analyse, load
 
     _check_output(emit_path, "--emit-python", (".py",))
@@ -530,7 +530,7 @@ def compile_cmd(
     path = save_artifact(model, graph, out_dir or os.path.join("build", graph.spec.name))
     click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
     if emit_path:
-        from archspec.emit import emit_python
+        from archspec.compiler.emit import emit_python
 
         with open(emit_path, "w", encoding="utf-8") as fh:
             fh.write(emit_python(model, graph))
@@ -572,7 +572,7 @@ def export(
       archspec export runs/unet --to torchscript -o unet.pt
       archspec export examples/autoencoder.yaml --to exported-program --part encoder -o encoder.pt2
     """
-    from archspec.export import export_model
+    from archspec.compiler.export import export_model
 
     _check_output(output, "--output")
     suffix = os.path.splitext(output)[1].lower()
@@ -642,7 +642,7 @@ def check_init_cmd(source: str, batch: int, seed: int | None, fmt: str, override
       archspec check-init net.yaml
       archspec check-init runs/net --format json
     """
-    from archspec.diagnostics import check_init
+    from archspec.compiler.diagnostics import check_init
 
     model, graph = _model_and_graph(source, overrides, seed)
     report = check_init(model, graph, batch=batch, seed=seed or 0)
@@ -803,8 +803,8 @@ def diff(
       archspec diff old.yaml new.yaml
       archspec diff old.yaml new.yaml -o changes.html
     """
-    from archspec.diff import diff_rgraph, diff_specs, diff_text
     from archspec.pipeline import analyse, load
+    from archspec.render.diff import diff_rgraph, diff_specs, diff_text
 
     if output is not None:
         if _diagram_format(None, output) not in ("svg", "html"):

@@ -1,7 +1,7 @@
 """The stages in order, as one readable function each: what the CLI and the Python API call.
 
 ``load`` (file -> expanded :class:`Spec`) and ``analyse`` (Spec -> checked, shape-annotated
-:class:`Graph`) need no torch; ``build`` (in :mod:`archspec.compiler`) does.
+:class:`Graph`) need no torch; ``build`` (in :mod:`archspec.compiler.compile`) does.
 """
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ import contextlib
 import gc
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-from archspec.graph import Graph, build_graph
-from archspec.shapes import check_expect, infer_shapes
-from archspec.spec.expand import expand
-from archspec.spec.loader import load_document, loads
-from archspec.spec.model import Spec
-from archspec.spec.overrides import apply_overrides
-from archspec.spec.validate import validate
+from archspec.errors import SpecError, SpecErrors
+from archspec.graph.dag import Graph, build_graph
+from archspec.graph.shapes import check_expect, infer_shapes, totals
+from archspec.lang.expand import expand
+from archspec.lang.loader import load_document, loads
+from archspec.lang.model import Spec
+from archspec.lang.overrides import apply_overrides
+from archspec.lang.validate import validate
 
-__all__ = ["analyse", "gc_paused", "load", "load_text"]
+__all__ = ["analyse", "gc_paused", "load", "load_text", "validate_file", "validate_files"]
 
 
 @contextlib.contextmanager
@@ -60,3 +62,25 @@ def analyse(spec: Spec, *, shapes: bool = True) -> Graph:
         if shapes:
             check_expect(infer_shapes(graph))
         return graph
+
+
+def validate_files(
+    files: Sequence[str], *, shapes: bool = True, overrides: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    return [validate_file(f, shapes=shapes, overrides=overrides) for f in files]
+
+
+def validate_file(path: str, *, shapes: bool = True, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """``{"file", "ok", "errors", "warnings", "stats"}`` for one spec file."""
+    result: dict[str, Any] = {"file": path, "ok": False, "errors": [], "warnings": [], "stats": {}}
+    try:
+        spec = load(path, overrides)
+        graph = analyse(spec, shapes=shapes)
+    except SpecError as exc:
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        result["errors"] = [{**e.to_dict(), "text": str(e)} for e in errors]
+        return result
+    result["ok"] = True
+    result["warnings"] = [{**w.to_dict(), "text": str(w)} for w in graph.warnings]
+    result["stats"] = {"nodes": len(spec.nodes), **(totals(graph) if shapes else {})}
+    return result

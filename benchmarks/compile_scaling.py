@@ -9,7 +9,7 @@ Per stage (best of a few runs, after a warm-up on a tiny spec, with torch alread
 
 - load      ``archspec.load_text`` (YAML with positions, schema validation, block expansion)
 - analyse   ``archspec.analyse`` (networkx DAG checks + torch-free shape inference)
-- compile   ``archspec.compiler.compile_model`` (nn.Modules, init, torch.fx graph + codegen)
+- compile   ``archspec.compiler.compile.compile_model`` (nn.Modules, init, torch.fx graph + codegen)
 
 The growth ratio 10k/1k should be near 10 (linear). Goal: the whole pipeline <= 2 s at 10,000
 nodes. ``analyse`` is also timed in a fresh subprocess that never imports torch (checked via
@@ -77,7 +77,7 @@ def spec_text(n_nodes: int, width: int = 16) -> str:
 
 def run_pipeline(text: str, name: str):
     import archspec
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
 
     t0 = time.perf_counter()
     spec = archspec.load_text(text, name)
@@ -142,7 +142,7 @@ def torch_free_analyse(n: int, runs: int) -> dict:
 
 def profile_stages(n: int, top: int) -> None:
     import archspec
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
 
     text = spec_text(n)
     steps = (

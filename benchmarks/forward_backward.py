@@ -1,7 +1,7 @@
 """Training-step speed: an archspec-compiled model vs the same network written by hand.
 
 For an MLP, a CNN (like ``examples/cnn.yaml``) and a small U-Net (like ``examples/unet.yaml``)
-the spec is compiled with :func:`archspec.compiler.compile_model`; an idiomatic hand-written
+the spec is compiled with :func:`archspec.compiler.compile.compile_model`; an idiomatic hand-written
 ``nn.Module`` of the same architecture receives the compiled weights through an explicit
 state_dict key mapping, and both are checked to give the same outputs. Then one training step
 (``zero_grad``; forward; ``mean(out**2)``; backward) of each is timed, interleaved A B B A ...,
@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec.compiler import compile_model  # noqa: E402
+from archspec.compiler.compile import compile_model  # noqa: E402
 
 GOAL = 1.02
 

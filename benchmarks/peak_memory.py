@@ -101,7 +101,7 @@ def child(variant: str, layers: int, channels: int, size: int, threads: int) -> 
     from torch import nn
 
     import archspec
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
 
     torch.set_num_threads(threads)
     graph = archspec.analyse(archspec.load_text(spec_text(layers, channels, size), "deep_conv.yaml"))

@@ -43,7 +43,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
-from archspec.compiler import compile_model  # noqa: E402
+from archspec.compiler.compile import compile_model  # noqa: E402
 from archspec.pipeline import analyse, load_text  # noqa: E402
 from archspec.train.runner import RunOptions, Trainer  # noqa: E402
 

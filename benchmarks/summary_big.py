@@ -5,7 +5,7 @@ The spec is a GPT-like stack at width 8192: two pre-norm transformer blocks (lay
 28672, gelu, linear 28672 -> 8192, residual add) over a [2048, 8192] token sequence:
 1,476,616,192 parameters, 5.9 GB as float32 weights.
 
-Timed: ``load_text`` + ``analyse`` + ``archspec.summary.summarise`` (+ ``summary_table``), the
+Timed: ``load_text`` + ``analyse`` + ``archspec.graph.summary.summarise`` (+ ``summary_table``), the
 first call in the process (cold: schema validators are built on first use) and the best of a
 few warm calls. Checked: ``torch`` is not in ``sys.modules`` afterwards, and the resident set
 (VmRSS, /proc/self/status) grows by a few MiB at most, not by gigabytes. Goal: <= 3 s.
@@ -65,7 +65,7 @@ def rss() -> int:
 
 def run_once() -> tuple[float, dict]:
     import archspec
-    from archspec.summary import summarise, summary_table
+    from archspec.graph.summary import summarise, summary_table
 
     t0 = time.perf_counter()
     graph = archspec.analyse(archspec.load_text(SPEC, "gpt_like.yaml"))

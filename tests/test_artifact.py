@@ -12,8 +12,8 @@ pytest.importorskip("safetensors")
 from safetensors import safe_open  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from archspec.artifact import load_artifact, save_artifact  # noqa: E402
-from archspec.compiler import compile_model, example_inputs  # noqa: E402
+from archspec.compiler.artifact import load_artifact, save_artifact  # noqa: E402
+from archspec.compiler.compile import compile_model, example_inputs  # noqa: E402
 from archspec.errors import CheckpointError  # noqa: E402
 from archspec.pipeline import analyse, load, load_text  # noqa: E402
 

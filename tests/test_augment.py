@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from archspec.spec.schema import AUGMENTS as SCHEMA_AUGMENTS
+from archspec.lang.schema import AUGMENTS as SCHEMA_AUGMENTS
 from archspec.train.augment import (
     AUGMENTS,
     Augment,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from archspec.spec.schema import schema_text
+from archspec.lang.schema import schema_text
 from tests.conftest import EXAMPLES, ROOT, invoke
 
 BAD = "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  a: {op: relu}\n  b: {op: relu, in: c}\n"
@@ -64,7 +64,7 @@ def test_checked_in_schema_is_up_to_date():
 def test_examples_validate_against_the_editor_schema():
     from jsonschema import Draft202012Validator
 
-    from archspec.spec.loader import load_document
+    from archspec.lang.loader import load_document
 
     validator = Draft202012Validator(json.loads(schema_text()))
     for path in EXAMPLES:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import archspec
-from archspec.compiler import compile_model, example_inputs, part_model
+from archspec.compiler.compile import compile_model, example_inputs, part_model
 from archspec.pipeline import analyse, load_text
 from tests.conftest import ROOT
 
@@ -327,7 +327,7 @@ def test_compiled_output_shapes_match_inferred_shapes(name):
     model, graph = compiled(name)
     out = model(*example_inputs(graph, batch=2).values())
     outs = out if isinstance(out, dict) else {next(iter(graph.spec.outputs)): out}
-    from archspec.shapes import output_shape
+    from archspec.graph.shapes import output_shape
 
     for key, value in outs.items():
         assert tuple(value.shape[1:]) == output_shape(graph, graph.spec.outputs[key].ref)

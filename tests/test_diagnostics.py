@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archspec.compiler import compile_model  # noqa: E402
-from archspec.diagnostics import check_init  # noqa: E402
+from archspec.compiler.compile import compile_model  # noqa: E402
+from archspec.compiler.diagnostics import check_init  # noqa: E402
 from archspec.pipeline import analyse, load_text  # noqa: E402
 
 

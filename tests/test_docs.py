@@ -79,7 +79,7 @@ def test_complete_cookbook_specs_validate():
 
 def test_spec_reference_examples_parse():
     """Every complete example in docs/spec.md reads as YAML the loader accepts."""
-    from archspec.spec.loader import loads
+    from archspec.lang.loader import loads
 
     text = (ROOT / "docs" / "spec.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)

@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archspec.compiler import compile_model, example_inputs  # noqa: E402
-from archspec.emit import emit_python  # noqa: E402
+from archspec.compiler.compile import compile_model, example_inputs  # noqa: E402
+from archspec.compiler.emit import emit_python  # noqa: E402
 from archspec.errors import RunError  # noqa: E402
 from archspec.pipeline import analyse, load, load_text  # noqa: E402
 
@@ -176,7 +176,7 @@ def test_a_part_emits_only_its_own_modules():
 
 
 def test_a_wrong_constructor_recipe_is_caught_before_the_text_is_returned(monkeypatch):
-    from archspec import emit
+    from archspec.compiler import emit
 
     monkeypatch.setitem(
         emit._CUSTOM_ARGS, "RBF", lambda m: {"in_features": 96, "centers": 2, "gamma": m.gamma}

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from archspec.data import load_dataset
+from archspec.graph.summary import summarise
 from archspec.pipeline import analyse, load
-from archspec.summary import summarise
 from archspec.train.runner import RunResult
 from archspec.train.session import evaluate_run, load_run, start_run
 from tests.conftest import EXAMPLES, ROOT, invoke, quiet

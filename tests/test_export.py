@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archspec.compiler import compile_model, example_inputs  # noqa: E402
+from archspec.compiler.compile import compile_model, example_inputs  # noqa: E402
+from archspec.compiler.export import export_model  # noqa: E402
 from archspec.errors import GraphError, RunError  # noqa: E402
-from archspec.export import export_model  # noqa: E402
 from archspec.pipeline import analyse, load, load_text  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
@@ -106,7 +106,7 @@ def test_an_unknown_format_or_part_is_refused(tmp_path):
 
 
 def test_onnx_without_its_packages_says_how_to_install_them(tmp_path, monkeypatch):
-    from archspec import export
+    from archspec.compiler import export
 
     monkeypatch.setattr(export, "_missing_onnx_packages", lambda: ["onnxscript"])
     model, graph = _compiled("mlp")
@@ -136,7 +136,7 @@ def test_onnx_export_passes_the_checker(tmp_path):
 
 
 def test_the_weights_of_one_part_load_back_as_that_part(tmp_path):
-    from archspec.artifact import load_artifact
+    from archspec.compiler.artifact import load_artifact
 
     model, graph = _compiled("autoencoder")
     result = export_model(model, graph, "safetensors", tmp_path / "encoder.safetensors", part="encoder")

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archspec.errors import ArchSpecError
+from archspec.lang.loader import load_document
 from archspec.pipeline import analyse, load_text
-from archspec.spec.loader import load_document
 from tests.conftest import EXAMPLES
 
 BUDGET = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "150"))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from archspec.init_cmd import TEMPLATES
+from archspec.lang.templates import TEMPLATES
 from archspec.pipeline import analyse, load
 from tests.conftest import invoke
 

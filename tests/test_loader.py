@@ -1,4 +1,4 @@
-"""Stage 1: the safe, bounded YAML loader (archspec.spec.loader)."""
+"""Stage 1: the safe, bounded YAML loader (archspec.lang.loader)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archspec.errors import LoadError, Location
-from archspec.spec.loader import (
+from archspec.lang.loader import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_EXPANDED_NODES,

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archspec.spec.schema import LOSSES as SCHEMA_LOSSES
+from archspec.lang.schema import LOSSES as SCHEMA_LOSSES
 from archspec.train.losses import LOSSES, check_options, penalty, select_params
 
 torch.manual_seed(0)

@@ -18,9 +18,9 @@ import time
 import pytest
 
 from archspec.errors import ArchSpecError, SpecErrors
+from archspec.lang.expand import MAX_NODES, MAX_REPEAT
+from archspec.lang.loader import MAX_EXPANDED_NODES
 from archspec.pipeline import analyse, load_text
-from archspec.spec.expand import MAX_NODES, MAX_REPEAT
-from archspec.spec.loader import MAX_EXPANDED_NODES
 from tests.conftest import EXAMPLES, ROOT, invoke
 from tests.test_loader import BILLION_LAUGHS
 
@@ -304,9 +304,9 @@ NAME_PROBE = r"""
 import json, sys
 from archspec.errors import ArchSpecError
 from archspec.pipeline import analyse, load_text
-from archspec.spec.loader import loads
-from archspec.spec.validate import validate
-import archspec.spec.expand, archspec.graph, archspec.shapes, archspec.spec.overrides
+from archspec.lang.loader import loads
+from archspec.lang.validate import validate
+import archspec.lang.expand, archspec.graph.dag, archspec.graph.shapes, archspec.lang.overrides
 
 HEAD = "archspec: 1\ninputs:\n  x: {shape: [4]}\n"
 LIN = "nodes:\n  a: {op: linear, out_features: 3}\n"
@@ -374,7 +374,7 @@ def test_names_in_a_spec_are_refused_or_inert_and_never_import_a_module(tmp_path
 
 DETERMINISM_PROBE = r"""
 import hashlib, json, sys
-from archspec.compiler import compile_model
+from archspec.compiler.compile import compile_model
 from archspec.pipeline import analyse, load
 from archspec.render.adapter import to_rgraph
 from archspec.render.svg import to_svg

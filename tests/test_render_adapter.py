@@ -254,12 +254,13 @@ def test_shapes_false_draws_graphs_whose_shapes_do_not_check():
     assert parse(to_svg(g)).boxes
 
 
-def test_importing_the_adapter_does_not_import_torch():
+def test_importing_the_adapter_and_diff_does_not_import_torch():
     code = (
         "import sys\n"
         "from archspec.pipeline import analyse, load\n"
         "from archspec.render.adapter import to_rgraph\n"
         "from archspec.render import to_svg\n"
+        "from archspec.render.diff import diff_specs\n"
         "to_svg(to_rgraph(analyse(load('examples/unet.yaml'))))\n"
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
     )

@@ -334,7 +334,7 @@ def test_load_text_round_trips_examples_deterministically():
 
 def test_the_schemas_dataset_list_matches_the_registry():
     from archspec.data import DATASETS
-    from archspec.spec.schema import DATASETS as LISTED
+    from archspec.lang.schema import DATASETS as LISTED
 
     assert sorted(DATASETS) == LISTED
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import archspec
-from archspec.compiler import example_inputs
+from archspec.compiler.compile import example_inputs
 from archspec.errors import SpecError, SpecErrors
 from archspec.pipeline import analyse, load_text
 from tests.conftest import spec_errors

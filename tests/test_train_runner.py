@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from archspec.compiler import compile_model
+from archspec.compiler.compile import compile_model
 from archspec.errors import CheckpointError, SpecError
 from archspec.pipeline import analyse, load_text
 from archspec.train.optim import build_optimizer, build_schedule

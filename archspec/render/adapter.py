@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..graph import Graph
-from ..ops import get_op
-from ..spec.model import Ref
+from archspec.graph.dag import Graph
+from archspec.lang.model import Ref
+from archspec.ops import get_op
+
 from .model import RCluster, REdge, RGraph, RNode
 
 __all__ = ["fmt_count", "op_label", "shape_text", "to_rgraph"]

@@ -10,7 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import RunError
+from archspec.errors import RunError
+
 from . import _style
 from .model import RGraph, RNode, cluster_children
 

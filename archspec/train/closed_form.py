@@ -13,7 +13,7 @@ import time
 import torch
 
 from archspec.errors import SpecError
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 
 __all__ = ["fit_closed_form"]
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from archspec.errors import DataError, SchemaError, SpecError, TrainingError, did_you_mean
-from archspec.spec.model import Spec
+from archspec.lang.model import Spec
 
 __all__ = ["LossTerm", "Objective", "bind_objective"]
 
@@ -42,7 +42,7 @@ class LossTerm:
         """The term's weight now: constant, or a schedule such as ``${min(1, step / 500)}``."""
         if isinstance(self.weight, (int, float)):
             return float(self.weight)
-        from archspec.spec.expr import substitute
+        from archspec.lang.expr import substitute
 
         return float(
             substitute(self.weight, {"step": step, "epoch": epoch, "total_steps": max(total_steps, 1)})
@@ -126,7 +126,7 @@ def _weight(raw: Any, loc: Any, errors: list[SpecError]) -> float | str:
     """A constant weight, or an expression checked now (at step 0) so typos fail before training."""
     if not isinstance(raw, str):
         return float(raw)
-    from archspec.spec.expr import ExprError, substitute
+    from archspec.lang.expr import ExprError, substitute
 
     try:
         value = substitute(raw, {"step": 0, "epoch": 0, "total_steps": 1})

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from archspec.errors import DataError, SpecError, TrainingError
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 from archspec.train.checkpoint import save_checkpoint
 from archspec.train.distributed import dist_info as _dist_info
 from archspec.train.distributed import mean_over_ranks, wrap_ddp
@@ -99,7 +99,7 @@ class Trainer:
     def __init__(self, graph: Graph, options: RunOptions, *, for_eval: bool = False) -> None:
         # The order matters for exact reproduction: the seed is set before the streams are
         # built and the model is compiled, since both draw from torch's RNG.
-        from archspec.compiler import compile_model
+        from archspec.compiler.compile import compile_model
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 from archspec.pipeline import analyse, load, load_text
 from archspec.train.checkpoint import write_atomic
 from archspec.train.runner import RunOptions, RunResult, Trainer, resolve_device, train
@@ -164,7 +164,7 @@ def load_run(
     """The spec and the trained model of a run (its best checkpoint, else the latest).
 
     ``graph`` skips re-reading the run's spec when the caller has already analysed it."""
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
 
     run_dir = Path(run_dir)
     graph = graph or run_graph(run_dir)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from archspec.errors import DataError, SpecError
-from archspec.spec.model import Spec
+from archspec.lang.model import Spec
 
 __all__ = ["Stream", "build_streams", "check_model_inputs"]
 

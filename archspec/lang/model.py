@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archspec.errors import Location
-from archspec.spec.loader import Document
+from archspec.lang.loader import Document
 
 __all__ = ["InputSpec", "Node", "OutputSpec", "Ref", "Scope", "Spec"]
 

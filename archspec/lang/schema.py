@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from archspec.spec.keys import FORMAT_VERSION
+from archspec.lang.keys import FORMAT_VERSION
 
 SCHEMA_ID = "https://archspec.dev/schemas/archspec.schema.json"
 

@@ -33,7 +33,7 @@ import torch
 from torch import fx, nn
 
 from archspec.errors import RunError
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 from archspec.ops import modules as custom
 
 __all__ = ["emit_python"]

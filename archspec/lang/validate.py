@@ -14,9 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from archspec.errors import Location, SchemaError, SpecError, SpecErrors, did_you_mean
-from archspec.spec.keys import FORMAT_VERSION
-from archspec.spec.loader import Document
-from archspec.spec.schema import structural_schema
+from archspec.lang.keys import FORMAT_VERSION
+from archspec.lang.loader import Document
+from archspec.lang.schema import structural_schema
 
 __all__ = ["validate", "schema_errors"]
 

@@ -10,7 +10,7 @@ Formats:
   Load with ``torch.export.load(path).module()``.
 - ``onnx``: ``torch.onnx.export(..., dynamo=True)``; needs the ``onnx`` and ``onnxscript``
   packages.
-- ``safetensors``: the weights alone with the spec embedded (:mod:`archspec.artifact`); a
+- ``safetensors``: the weights alone with the spec embedded (:mod:`archspec.compiler.artifact`); a
   part's file loads back as that part with ``load_artifact``.
 
 The model is exported in eval mode (dropout off, batch norm on its running statistics); its
@@ -34,7 +34,7 @@ from torch import fx
 
 from archspec.errors import RunError
 from archspec.fileio import write_atomic_with
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 
 __all__ = ["FORMATS", "Exported", "export_model"]
 
@@ -55,7 +55,7 @@ def export_model(
     model: fx.GraphModule, graph: Graph, fmt: str, out_path: str | os.PathLike[str], part: str | None = None
 ) -> Exported:
     """Write ``model`` (or its ``part``) to ``out_path`` in ``fmt``; see the module docstring."""
-    from archspec.compiler import example_inputs, part_model
+    from archspec.compiler.compile import example_inputs, part_model
 
     if fmt not in FORMATS:
         raise RunError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -64,7 +64,7 @@ def export_model(
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "safetensors":
-        from archspec.artifact import save_weights
+        from archspec.compiler.artifact import save_weights
 
         return Exported(save_weights(target, graph, out, part=part), fmt, "weights with the spec embedded")
     exporter = {"torchscript": _torchscript, "exported-program": _exported_program, "onnx": _onnx}[fmt]

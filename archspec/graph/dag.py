@@ -1,7 +1,7 @@
 """Stage 4: the spec as a networkx DAG, checked for the mistakes a graph can have.
 
 Graph nodes are the spec's inputs (``kind="input"``) and op nodes (``kind="op"``, with the
-:class:`~archspec.spec.model.Node` under ``"node"``). An edge ``u -> v`` carries the input
+:class:`~archspec.lang.model.Node` under ``"node"``). An edge ``u -> v`` carries the input
 slots of ``v`` that read ``u`` (``ports``: list of (slot, output name)).
 
 Checks: cycles (printed with positions), wrong input counts, shared weights across different
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from archspec.errors import GraphError, SpecError, SpecErrors, SpecWarning
+from archspec.lang.keys import GRAPH_MODULE_ATTRS, MODULE_ATTRS
+from archspec.lang.model import Node, Spec
 from archspec.ops import get_op
-from archspec.spec.keys import GRAPH_MODULE_ATTRS, MODULE_ATTRS
-from archspec.spec.model import Node, Spec
 
 __all__ = ["Graph", "build_graph"]
 

@@ -23,12 +23,12 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from archspec.compiler.initializers import apply_init
 from archspec.errors import GraphError, ShapeError, SpecError, SpecErrors
-from archspec.graph import Graph
-from archspec.init import apply_init
+from archspec.graph.dag import Graph
+from archspec.lang.model import Node, Ref
 from archspec.ops import Call, get_op
 from archspec.ops.base import fmt_shape
-from archspec.spec.model import Node, Ref
 
 __all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "part_model"]
 
@@ -306,7 +306,7 @@ def example_inputs(
     gen = torch.Generator().manual_seed(seed)
     refs: Iterable[Ref] = [Ref(n) for n in spec.inputs] if part is None else _part(graph, part).inputs
     out: dict[str, torch.Tensor] = {}
-    from archspec.shapes import output_shape
+    from archspec.graph.shapes import output_shape
 
     for ref in refs:
         shape = (batch, *output_shape(graph, ref))

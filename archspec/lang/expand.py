@@ -25,11 +25,11 @@ from archspec.errors import (
     SpecErrors,
     did_you_mean,
 )
+from archspec.lang.expr import ExprError, has_expr, substitute
+from archspec.lang.keys import NODE_KEYS, NodeKey
+from archspec.lang.loader import Document
+from archspec.lang.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
 from archspec.ops import CATALOGUE, OpDef, get_op, suggest_op
-from archspec.spec.expr import ExprError, has_expr, substitute
-from archspec.spec.keys import NODE_KEYS, NodeKey
-from archspec.spec.loader import Document
-from archspec.spec.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_NODES", "expand"]
 
@@ -498,7 +498,7 @@ class _Expander:
     def _check_args(
         self, op: OpDef, args: dict[str, Any], path: tuple, via: tuple[Location, ...], shared: bool
     ) -> bool:
-        from archspec.spec.validate import schema_errors
+        from archspec.lang.validate import schema_errors
 
         ok = True
         for err in schema_errors(self.doc, _op_validator(op.name), args, base=path):

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from archspec.errors import ContractError, ShapeError, SpecError, SpecErrors
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
+from archspec.lang.model import Node, Ref
 from archspec.ops import OpShapeError, get_op
 from archspec.ops.base import Shape, fmt_shape
-from archspec.spec.model import Node, Ref
 
 __all__ = ["check_expect", "infer_shapes", "output_shape", "totals"]
 

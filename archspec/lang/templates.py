@@ -45,7 +45,7 @@ def write_template(name: str, template: str, *, directory: str | Path = ".", for
     path.write_text(text.format(name=stem, file=path.name, schema=SCHEMA_FILE), encoding="utf-8")
     schema = path.parent / SCHEMA_FILE
     if not schema.exists():  # editors resolve $schema relative to the spec: no network needed
-        from archspec.spec.schema import schema_text
+        from archspec.lang.schema import schema_text
 
         schema.write_text(schema_text(), encoding="utf-8")
     return path

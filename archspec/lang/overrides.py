@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from archspec.errors import LoadError, Location
-from archspec.spec.loader import Document, loads
+from archspec.lang.loader import Document, loads
 
 __all__ = ["apply_overrides", "parse_override"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
+from archspec.graph.shapes import totals
 from archspec.ops.base import fmt_shape
-from archspec.shapes import totals
 
 __all__ = ["summarise", "summary_table"]
 

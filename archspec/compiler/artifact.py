@@ -21,7 +21,7 @@ from torch import fx, nn
 
 from archspec.errors import CheckpointError
 from archspec.fileio import write_atomic_with
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 
 __all__ = ["FORMAT", "WEIGHTS", "load_artifact", "save_artifact", "save_weights"]
 
@@ -64,7 +64,7 @@ def load_artifact(path: str | os.PathLike[str]) -> tuple[fx.GraphModule, Graph]:
 
     A file written for one part (``export --format safetensors --part P``) loads as that part.
     """
-    from archspec.compiler import compile_model
+    from archspec.compiler.compile import compile_model
     from archspec.pipeline import analyse, load_text
 
     file = _weights_file(Path(path))
@@ -82,7 +82,7 @@ def load_artifact(path: str | os.PathLike[str]) -> tuple[fx.GraphModule, Graph]:
 
 def _spec_text(graph: Graph) -> str:
     """The spec as written, unless ``--set`` overrides changed it: then its data as YAML."""
-    from archspec.spec.loader import loads
+    from archspec.lang.loader import loads
 
     doc = graph.spec.doc
     if loads(doc.text, name=doc.file).data == doc.data:

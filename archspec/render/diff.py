@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 from archspec.ops import get_op
 from archspec.render.adapter import fmt_count, op_label, shape_text, to_rgraph
 from archspec.render.model import REdge, RGraph, RNode

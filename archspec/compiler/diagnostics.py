@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from archspec.graph import Graph
+from archspec.graph.dag import Graph
 from archspec.ops import get_op
 
 __all__ = ["InitReport", "check_init"]
@@ -88,7 +88,7 @@ class InitReport:
 
 def check_init(model: nn.Module, graph: Graph, batch: int = 64, seed: int = 0) -> InitReport:
     """Run one standard-normal batch forwards and backwards through a copy of ``model``."""
-    from archspec.compiler import example_inputs
+    from archspec.compiler.compile import example_inputs
 
     probe = copy.deepcopy(model).train()  # batch norm must not move the caller's running stats
     inputs = list(example_inputs(graph, batch=batch, seed=seed).values())
