@@ -146,6 +146,9 @@ def module_op(
     def meta_params(a: Mapping[str, Any], shapes: list[Shape]) -> int:
         return _meta_run(build, a, shapes, name)[1]
 
+    def meta_buffers(a: Mapping[str, Any], shapes: list[Shape]) -> int:
+        return _meta_run(build, a, shapes, name)[2]
+
     return OpDef(
         name=name,
         family=family,
@@ -155,14 +158,15 @@ def module_op(
         shape=shape or meta_shape,
         build=build,
         params=meta_params,
+        buffers=meta_buffers,
         weighted=weighted,
     )
 
 
 def _meta_run(
     build: Callable[..., Any], args: Mapping[str, Any], shapes: list[Shape], name: str
-) -> tuple[Shape, int]:
-    """Run the module on meta tensors: the output's per-sample shape and its parameter count."""
+) -> tuple[Shape, int, int]:
+    """Run the module on meta tensors: the output's per-sample shape, parameter and buffer counts."""
     import torch
 
     with torch.device("meta"):
@@ -175,5 +179,6 @@ def _meta_run(
         raise OpShapeError(f"{name} cannot take {got}: {exc}") from None
     if not isinstance(out, torch.Tensor):
         raise OpShapeError(f"{name} must return one tensor, got {type(out).__name__}")
-    params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    return tuple(out.shape[1:]), params
+    params = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for b in module.buffers())
+    return tuple(out.shape[1:]), params, buffers

@@ -47,7 +47,7 @@ def infer_shapes(graph: Graph) -> Graph:
         raise SpecErrors(errors)
     for node in spec.nodes.values():
         if node.share is not None:
-            node.meta["params"] = 0  # counted once, on the node that owns the weights
+            node.meta["params"] = node.meta["buffers"] = 0  # counted once, on the node that owns them
     return graph
 
 
@@ -77,6 +77,7 @@ def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
     try:
         out = op.shape(args, in_shapes)
         node.meta["params"] = op.params(args, in_shapes)
+        node.meta["buffers"] = op.buffers(args, in_shapes)
         node.meta["macs"] = op.macs(args, in_shapes, out)
     except OpShapeError as exc:
         got = " and ".join(fmt_shape(s) for s in in_shapes) or "no inputs"
@@ -150,9 +151,12 @@ def output_shape(graph: Graph, ref: Ref) -> Shape:
 
 
 def totals(graph: Graph) -> dict[str, int]:
+    """Whole-network counts: ``params`` (all parameters), ``buffers`` (elements of saved, untrained
+    tensors such as batch-norm running statistics) and ``macs`` per sample."""
     nodes = graph.spec.nodes.values()
     return {
         "params": sum(n.meta.get("params", 0) for n in nodes),
+        "buffers": sum(n.meta.get("buffers", 0) for n in nodes),
         "macs": sum(n.meta.get("macs", 0) for n in nodes),
     }
 

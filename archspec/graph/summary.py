@@ -6,9 +6,10 @@ from typing import Any
 
 from archspec.graph.dag import Graph
 from archspec.graph.shapes import totals
+from archspec.lang.model import param_matches
 from archspec.ops.base import fmt_shape
 
-__all__ = ["summarise", "summary_table"]
+__all__ = ["frozen_nodes", "summarise", "summary_table"]
 
 
 def summarise(graph: Graph) -> dict[str, Any]:
@@ -32,20 +33,48 @@ def summarise(graph: Graph) -> dict[str, Any]:
             }
         )
     sums = totals(graph)
+    frozen = sum(spec.nodes[n].meta.get("params", 0) for n in frozen_nodes(graph))
     outputs = {k: str(o.ref) for k, o in spec.outputs.items()}
     return {
         "name": spec.name,
         "rows": rows,
         "outputs": outputs,
         "total_params": sums["params"],
+        "trainable_params": sums["params"] - frozen,
+        "frozen_params": frozen,
+        "buffers": sums["buffers"],
         "total_macs": sums["macs"],
     }
+
+
+def frozen_nodes(graph: Graph) -> list[str]:
+    """Nodes whose parameters ``training.freeze`` holds fixed (a part, or a glob over names).
+
+    A glob is matched against the node's ``weight`` and ``bias`` names, as the runner matches it
+    against ``named_parameters()``.
+    """
+    spec = graph.spec
+    patterns = spec.training.get("freeze") or []
+    return [
+        name
+        for name, node in spec.nodes.items()
+        if node.meta.get("params")
+        and any(param_matches(f"{name}.{p}", pat, spec.parts) for pat in patterns for p in ("weight", "bias"))
+    ]
 
 
 def _shape_text(shape: Any) -> str:
     if isinstance(shape, dict):
         return ", ".join(f"{k}: {fmt_shape(v)}" for k, v in shape.items())
     return fmt_shape(shape)
+
+
+def _total_line(summary: dict[str, Any]) -> str:
+    params = f"total: {summary['total_params']:,} parameters"
+    if summary["frozen_params"]:
+        params += f" ({summary['trainable_params']:,} trainable, {summary['frozen_params']:,} frozen)"
+    buffers = f", {summary['buffers']:,} buffer values" if summary["buffers"] else ""
+    return f"{params}{buffers}, {summary['total_macs']:,} MACs per sample"
 
 
 def summary_table(summary: dict[str, Any]) -> str:
@@ -64,6 +93,6 @@ def summary_table(summary: dict[str, Any]) -> str:
 
     rule = "-" * len(line(header))
     lines = [f"{summary['name']}", rule, line(header), rule, *(line(r) for r in body), rule]
-    lines.append(f"total: {summary['total_params']:,} parameters, {summary['total_macs']:,} MACs per sample")
+    lines.append(_total_line(summary))
     lines.append("outputs: " + ", ".join(f"{k} <- {v}" for k, v in summary["outputs"].items()))
     return "\n".join(lines)

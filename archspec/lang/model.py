@@ -7,6 +7,8 @@ fx ``Node.meta``.
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,3 +108,13 @@ class Spec:
     @property
     def expect(self) -> dict[str, Any]:
         return self.sections.get("expect") or {}
+
+
+def param_matches(name: str, pattern: str, parts: Mapping[str, list[str]]) -> bool:
+    """Does parameter ``name`` belong to part ``pattern`` or match it as a glob?
+
+    ``training.freeze`` and optimiser ``groups`` name parameters this way.
+    """
+    if pattern in parts:
+        return any(name.startswith(node + ".") for node in parts[pattern])
+    return fnmatch.fnmatchcase(name, pattern)

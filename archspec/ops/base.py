@@ -126,7 +126,8 @@ class OpDef:
               Returns a dict for ops with named outputs (``split``).
     build:    imports torch lazily; returns an ``nn.Module`` (called with the inputs as
               positional arguments) or a :class:`Call` for a functional op.
-    params:   number of trainable parameters (no torch, no allocation).
+    params:   number of parameters (no torch, no allocation).
+    buffers:  number of buffer elements (saved, not trained: running statistics, fixed centres).
     macs:     multiply-accumulates per sample (an estimate; 0 where negligible).
     outputs:  names of a multi-output op's outputs, computed from its args.
     weighted: the module has ``weight``/``bias`` that ``init:`` applies to.
@@ -144,6 +145,7 @@ class OpDef:
     build: Builder
     params: CountRule = _zero
     macs: MacsRule = _zero
+    buffers: CountRule = _zero
     outputs: Callable[[Args], tuple[str, ...]] | None = None
     weighted: bool = False
     key_args: tuple[str, ...] = ()  # shown in diagrams and summaries

@@ -195,6 +195,7 @@ RBF_OP = OpDef(
     shape=_rbf_shape,
     build=_rbf_build,
     params=lambda args, shapes: args["centers"] * shapes[0][-1] if args["learnable"] else 0,
+    buffers=lambda args, shapes: 0 if args["learnable"] else args["centers"] * shapes[0][-1],
     macs=lambda args, shapes, out: prod(out) * shapes[0][-1],
     key_args=("centers", "gamma"),
 )

@@ -49,6 +49,8 @@ def _make_batchnorm(n: int) -> OpDef:
         shape=shape,
         build=build,
         params=lambda args, shapes: 2 * shapes[0][0] if args["affine"] else 0,
+        # running mean and variance per channel, and the num_batches_tracked counter
+        buffers=lambda args, shapes: 2 * shapes[0][0] + 1 if args["track_running_stats"] else 0,
     )
 
 
@@ -88,6 +90,7 @@ def _make_instancenorm(n: int) -> OpDef:
         shape=shape,
         build=build,
         params=lambda args, shapes: 2 * shapes[0][0] if args["affine"] else 0,
+        buffers=lambda args, shapes: 2 * shapes[0][0] + 1 if args["track_running_stats"] else 0,
     )
 
 

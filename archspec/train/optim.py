@@ -7,13 +7,14 @@ matches a parameter wins, and the rest use the optimiser's own settings.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
+
+from archspec.lang.model import param_matches
 
 __all__ = ["OPTIMIZERS", "build_optimizer", "build_schedule", "param_matches"]
 
@@ -35,13 +36,6 @@ DEFAULT_LR = {
     "adamw": 1e-3,
     "adamax": 2e-3,
 }
-
-
-def param_matches(name: str, pattern: str, parts: Mapping[str, list[str]]) -> bool:
-    """Does parameter ``name`` belong to part ``pattern`` or match it as a glob?"""
-    if pattern in parts:
-        return any(name.startswith(node + ".") for node in parts[pattern])
-    return fnmatch.fnmatchcase(name, pattern)
 
 
 def build_optimizer(
