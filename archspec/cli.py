@@ -466,7 +466,7 @@ def _model_and_graph(source: str, overrides: Sequence[str], seed: int | None) ->
     if os.path.isdir(source) and (_is_run_dir(source) or os.path.isdir(os.path.join(source, "checkpoints"))):
         if overrides:
             raise click.UsageError("--set applies to a SPEC, not to a trained run")
-        from archspec.train.session import load_run
+        from archspec.training.session import load_run
 
         graph, model = load_run(source)
         return model, graph
@@ -749,9 +749,9 @@ def render(
     archspec render net.yaml -o net.html --depth 1
     archspec render net.yaml --format mermaid --part encoder
     """
+    from archspec.diagram import dot_to_file, to_dot, to_html, to_mermaid, to_svg
+    from archspec.diagram.adapter import to_rgraph
     from archspec.pipeline import analyse, load
-    from archspec.render import dot_to_file, to_dot, to_html, to_mermaid, to_svg
-    from archspec.render.adapter import to_rgraph
 
     fmt = _diagram_format(fmt, output)
     _check_output(output, "--output")
@@ -803,8 +803,8 @@ def diff(
       archspec diff old.yaml new.yaml
       archspec diff old.yaml new.yaml -o changes.html
     """
+    from archspec.diagram.diff import diff_rgraph, diff_specs, diff_text
     from archspec.pipeline import analyse, load
-    from archspec.render.diff import diff_rgraph, diff_specs, diff_text
 
     if output is not None:
         if _diagram_format(None, output) not in ("svg", "html"):
@@ -815,7 +815,7 @@ def diff(
     result = diff_specs(old, new)
     click.echo(json.dumps(result, indent=2) if fmt == "json" else diff_text(result))
     if output is not None:
-        from archspec.render import to_html, to_svg
+        from archspec.diagram import to_html, to_svg
 
         kind = _diagram_format(None, output)
         g = diff_rgraph(old, new, depth=depth, shapes=shapes)
@@ -882,10 +882,11 @@ def train(
       archspec train examples/cnn.yaml --set training.epochs=3 --run-dir runs/cnn-quick
       archspec train --resume runs/cnn-quick
     """
+    from dataclasses import replace
     from pathlib import Path
 
-    from archspec.train.runner import RunOptions
-    from archspec.train.session import default_run_dir, resume_run, start_run
+    from archspec.training.runner import RunOptions
+    from archspec.training.session import resume_run, start_run
 
     if run_dir is not None:
         _check_output(os.path.join(run_dir, "run.json"), "--run-dir")
@@ -912,11 +913,7 @@ def train(
     elif spec_file:
         if not run_dir and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise click.UsageError("under torchrun, give every rank the same --run-dir")
-        if not run_dir:
-            from archspec.pipeline import load
-
-            options.run_dir = default_run_dir(load(spec_file, overrides).name)
-        result = start_run(spec_file, overrides, options)
+        result = start_run(spec_file, overrides, replace(options, run_dir=Path(run_dir) if run_dir else None))
     else:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
     if int(os.environ.get("RANK", "0")) != 0:
@@ -951,7 +948,7 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
       archspec evaluate runs/mynet
       archspec evaluate runs/mynet --role train --format json
     """
-    from archspec.train.session import evaluate_run
+    from archspec.training.session import evaluate_run
 
     _check_device(device)
     metrics = evaluate_run(run_dir, roles, device="cpu" if device == "auto" else device)
@@ -994,7 +991,7 @@ def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, d
       archspec predict runs/mynet --stream val -o val.csv
       archspec predict runs/mynet --inputs mine.npz -o out.npz
     """
-    from archspec.train.session import predict_run
+    from archspec.training.session import predict_run
 
     if stream is not None and inputs is not None:
         raise click.UsageError("give --stream or --inputs, not both")

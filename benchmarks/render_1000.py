@@ -61,9 +61,9 @@ def spec_text(n_nodes: int = 1000) -> str:
 
 
 def run_once(text: str) -> dict[str, float]:
+    from archspec.diagram import to_svg
+    from archspec.diagram.adapter import to_rgraph
     from archspec.pipeline import analyse, load_text
-    from archspec.render import to_svg
-    from archspec.render.adapter import to_rgraph
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -45,7 +45,7 @@ import yaml  # noqa: E402
 
 from archspec.compiler.compile import compile_model  # noqa: E402
 from archspec.pipeline import analyse, load_text  # noqa: E402
-from archspec.train.runner import RunOptions, Trainer  # noqa: E402
+from archspec.training.runner import RunOptions, Trainer  # noqa: E402
 
 GOAL = 0.97
 BATCH, LR = 64, 2e-3

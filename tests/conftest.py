@@ -60,14 +60,14 @@ def invoke(*args: str | os.PathLike[str]) -> Result:
 
 def quiet(run_dir: Path, **kw):
     """``RunOptions`` for a run in ``run_dir`` with no progress bar and no log lines."""
-    from archspec.train.runner import RunOptions
+    from archspec.training.runner import RunOptions
 
     return RunOptions(run_dir=run_dir, progress=False, log=lambda _: None, **kw)
 
 
 def latest_checkpoint_of(run_dir: Path, which: str = "latest"):
     """``(weights, state)`` of the checkpoint a run's ``checkpoints/<which>`` pointer names."""
-    from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
+    from archspec.training.checkpoint import latest_checkpoint, load_checkpoint
 
     path = latest_checkpoint(run_dir / "checkpoints", which)
     assert path is not None, f"{run_dir} has no {which!r} checkpoint"

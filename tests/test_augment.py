@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from archspec.lang.schema import AUGMENTS as SCHEMA_AUGMENTS
-from archspec.train.augment import (
+from archspec.training.augment import (
     AUGMENTS,
     Augment,
     AugmentError,

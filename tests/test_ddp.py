@@ -20,8 +20,8 @@ import torch
 from safetensors.torch import load_file
 
 from archspec.pipeline import analyse, load
-from archspec.train.runner import train
-from archspec.train.streams import build_streams
+from archspec.training.runner import train
+from archspec.training.streams import build_streams
 from tests.conftest import ROOT, csv_column, latest_weights, quiet
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -53,7 +53,7 @@ training:
 RANK_DUMP = """\
 import os, sys
 from safetensors.torch import save_file
-from archspec.train import runner
+from archspec.training import runner
 
 _run = runner.Trainer.run
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from archspec.diagram import to_svg
+from archspec.diagram.diff import diff_rgraph, diff_specs, diff_text
 from archspec.pipeline import analyse, load_text
-from archspec.render import to_svg
-from archspec.render.diff import diff_rgraph, diff_specs, diff_text
 from tests.test_render import parse
 
 OLD = """\

@@ -123,3 +123,19 @@ def test_the_readme_python_example_runs(monkeypatch):
         "enc2.a2": (2, 32, 16, 16),
         "bottom.a2": (2, 64, 8, 8),
     }
+
+
+def test_the_readme_api_example_trains_evaluates_and_draws(tmp_path, monkeypatch):
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"Every command is also a function.*?```python\n(.*?)```", readme, re.S).group(1)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    run = namespace["run"]
+    assert run.epochs == 5 and run.metrics["val_accuracy"] > 0.8
+    assert (tmp_path / "unet.html").read_text().lstrip().lower().startswith("<!doctype html")
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(rows) > 100

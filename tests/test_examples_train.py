@@ -22,8 +22,8 @@ import torch
 from archspec.data import load_dataset
 from archspec.graph.summary import summarise
 from archspec.pipeline import analyse, load
-from archspec.train.runner import RunResult
-from archspec.train.session import evaluate_run, load_run, start_run
+from archspec.training.runner import RunResult
+from archspec.training.session import evaluate_run, load_run, start_run
 from tests.conftest import EXAMPLES, ROOT, invoke, quiet
 
 EX = ROOT / "examples"

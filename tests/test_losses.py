@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archspec.lang.schema import LOSSES as SCHEMA_LOSSES
-from archspec.train.losses import LOSSES, check_options, penalty, select_params
+from archspec.training.losses import LOSSES, check_options, penalty, select_params
 
 torch.manual_seed(0)
 LOGITS = torch.randn(6, 4)

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from archspec.train.losses import LOSSES
-from archspec.train.metrics import default_metrics, make_metric
+from archspec.training.losses import LOSSES
+from archspec.training.metrics import default_metrics, make_metric
 
 
 def scores_for(labels: list[int], classes: int) -> torch.Tensor:

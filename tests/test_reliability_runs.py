@@ -26,10 +26,10 @@ import torch
 
 from archspec.errors import CheckpointError, TrainingError
 from archspec.pipeline import analyse, load
-from archspec.train import checkpoint as ckpt
-from archspec.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from archspec.train.runner import Trainer, train
-from archspec.train.session import load_run, resume_run, start_run
+from archspec.training import checkpoint as ckpt
+from archspec.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from archspec.training.runner import Trainer, train
+from archspec.training.session import load_run, resume_run, start_run
 from tests.conftest import ROOT, invoke, latest_checkpoint_of, latest_weights, quiet
 
 COLUMNS = [f"f{i}" for i in range(8)]

@@ -376,8 +376,8 @@ DETERMINISM_PROBE = r"""
 import hashlib, json, sys
 from archspec.compiler.compile import compile_model
 from archspec.pipeline import analyse, load
-from archspec.render.adapter import to_rgraph
-from archspec.render.svg import to_svg
+from archspec.diagram.adapter import to_rgraph
+from archspec.diagram.svg import to_svg
 
 out = {}
 for path in sys.argv[1:]:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from archspec.errors import RunError
-from archspec.render import (
+from archspec.diagram import (
     RCluster,
     REdge,
     RGraph,
@@ -31,8 +30,9 @@ from archspec.render import (
     to_mermaid,
     to_svg,
 )
-from archspec.render.dot import DOT_MISSING
-from archspec.render.layout import layout
+from archspec.diagram.dot import DOT_MISSING
+from archspec.diagram.layout import layout
+from archspec.errors import RunError
 
 SVG = "{http://www.w3.org/2000/svg}"
 EM = 0.62  # the advance of one monospace character, in em (DejaVu Sans Mono is 0.602)
@@ -514,7 +514,7 @@ def test_dot_quotes_awkward_ids():
 
 
 def test_dot_to_file_without_graphviz_says_how_to_install_it(monkeypatch, tmp_path):
-    monkeypatch.setattr("archspec.render.dot.shutil.which", lambda name: None)
+    monkeypatch.setattr("archspec.diagram.dot.shutil.which", lambda name: None)
     with pytest.raises(RunError) as info:
         dot_to_file("digraph {}", tmp_path / "a.png", "png")
     assert str(info.value) == (
@@ -536,14 +536,14 @@ def test_dot_to_file_runs_dot_with_the_format_and_output(monkeypatch, tmp_path):
         tmp_path,
         "args = sys.argv[1:]\nopen(args[2], 'w').write(args[0] + '|' + sys.stdin.read())",
     )
-    monkeypatch.setattr("archspec.render.dot.shutil.which", lambda name: exe)
+    monkeypatch.setattr("archspec.diagram.dot.shutil.which", lambda name: exe)
     out = dot_to_file("digraph { a -> b }", tmp_path / "g.pdf", "pdf")
     assert out.read_text() == "-Tpdf|digraph { a -> b }"
 
 
 def test_dot_to_file_reports_what_dot_said(monkeypatch, tmp_path):
     exe = _fake_dot(tmp_path, "sys.stderr.write('Error: syntax error in line 1\\n'); sys.exit(1)")
-    monkeypatch.setattr("archspec.render.dot.shutil.which", lambda name: exe)
+    monkeypatch.setattr("archspec.diagram.dot.shutil.which", lambda name: exe)
     with pytest.raises(
         RunError, match=r"Graphviz 'dot' failed \(exit 1\) writing .*: Error: syntax error in line 1$"
     ):
@@ -595,8 +595,8 @@ def test_html_is_self_contained():
 
 def test_importing_render_does_not_import_torch():
     code = (
-        "import sys, archspec.render as r\n"
-        "from archspec.render import to_svg, RGraph, RNode\n"
+        "import sys, archspec.diagram as r\n"
+        "from archspec.diagram import to_svg, RGraph, RNode\n"
         "to_svg(RGraph([RNode('a', 'a', 'relu', 'activation')], []))\n"
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
     )
@@ -606,9 +606,9 @@ def test_importing_render_does_not_import_torch():
 
 
 def test_render_modules_import_only_the_standard_library():
-    import archspec.render
+    import archspec.diagram
 
-    package = Path(archspec.render.__file__).parent
+    package = Path(archspec.diagram.__file__).parent
     for source in sorted(package.glob("*.py")):
         if source.name in ("adapter.py", "diff.py"):
             continue  # the bridges from graphs to RGraph; test_render_adapter.py checks they import no torch

@@ -15,9 +15,9 @@ from functools import cache
 
 import pytest
 
+from archspec.diagram import to_dot, to_html, to_mermaid, to_svg
+from archspec.diagram.adapter import fmt_count, op_label, shape_text, to_rgraph
 from archspec.pipeline import analyse, load, load_text
-from archspec.render import to_dot, to_html, to_mermaid, to_svg
-from archspec.render.adapter import fmt_count, op_label, shape_text, to_rgraph
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_render import EM, SVG, parse
 
@@ -258,9 +258,9 @@ def test_importing_the_adapter_and_diff_does_not_import_torch():
     code = (
         "import sys\n"
         "from archspec.pipeline import analyse, load\n"
-        "from archspec.render.adapter import to_rgraph\n"
-        "from archspec.render import to_svg\n"
-        "from archspec.render.diff import diff_specs\n"
+        "from archspec.diagram.adapter import to_rgraph\n"
+        "from archspec.diagram import to_svg\n"
+        "from archspec.diagram.diff import diff_specs\n"
         "to_svg(to_rgraph(analyse(load('examples/unet.yaml'))))\n"
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
     )

@@ -17,9 +17,9 @@ import torch
 from archspec.compiler.compile import compile_model
 from archspec.errors import CheckpointError, SpecError
 from archspec.pipeline import analyse, load_text
-from archspec.train.optim import build_optimizer, build_schedule
-from archspec.train.runner import RunResult, Trainer, train
-from archspec.train.session import start_run
+from archspec.training.optim import build_optimizer, build_schedule
+from archspec.training.runner import RunResult, Trainer, train
+from archspec.training.session import start_run
 from tests.conftest import csv_column, invoke, latest_weights, quiet
 
 MOONS = """\
@@ -425,7 +425,7 @@ training: {epochs: 1}
 def test_a_denoising_target_gets_the_inputs_flips_but_not_its_noise(tmp_path):
     import archspec
     from archspec.pipeline import load_text
-    from archspec.train.runner import Trainer
+    from archspec.training.runner import Trainer
 
     trainer = Trainer(archspec.analyse(load_text(DENOISE)), quiet(tmp_path / "run"))
     raw = next(trainer.streams["train"].batches(0))[1]

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from archspec.diagram import to_svg
+from archspec.diagram.adapter import to_rgraph
 from archspec.pipeline import analyse, load
-from archspec.render import to_svg
-from archspec.render.adapter import to_rgraph
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent.parent / "examples"

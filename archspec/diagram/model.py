@@ -1,7 +1,7 @@
 """The neutral input of the render stage: a graph of boxes, edges and clusters.
 
 Nothing here knows about specs, ops or torch. An adapter turns the archspec graph into an
-:class:`RGraph`; every renderer (:func:`~archspec.render.layout.layout`, SVG, DOT, Mermaid,
+:class:`RGraph`; every renderer (:func:`~archspec.diagram.layout.layout`, SVG, DOT, Mermaid,
 HTML) reads only this.
 """
 

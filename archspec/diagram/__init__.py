@@ -1,7 +1,7 @@
 """Architecture diagrams, from an :class:`RGraph`, in pure Python (no torch, no system packages).
 
-``archspec.render.layout.layout`` places boxes and routes edges (it is not re-exported here,
-so that ``archspec.render.layout`` stays the module); ``to_svg``, ``to_html``, ``to_mermaid`` and ``to_dot``
+``archspec.diagram.layout.layout`` places boxes and routes edges (it is not re-exported here,
+so that ``archspec.diagram.layout`` stays the module); ``to_svg``, ``to_html``, ``to_mermaid`` and ``to_dot``
 write text; ``dot_to_file`` runs Graphviz when it is installed, for PNG or PDF.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from archspec.errors import CheckpointError
-from archspec.train.checkpoint import write_atomic
+from archspec.training.checkpoint import write_atomic
 
 __all__ = ["Progress", "RunLog"]
 

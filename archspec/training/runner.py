@@ -31,11 +31,11 @@ from torch import nn
 
 from archspec.errors import DataError, SpecError, TrainingError
 from archspec.graph.dag import Graph
-from archspec.train.checkpoint import save_checkpoint
-from archspec.train.distributed import dist_info as _dist_info
-from archspec.train.distributed import mean_over_ranks, wrap_ddp
-from archspec.train.objective import bind_objective
-from archspec.train.resume import (
+from archspec.training.checkpoint import save_checkpoint
+from archspec.training.distributed import dist_info as _dist_info
+from archspec.training.distributed import mean_over_ranks, wrap_ddp
+from archspec.training.objective import bind_objective
+from archspec.training.resume import (
     checkpoint_name,
     checkpoint_state,
     fresh_state,
@@ -43,16 +43,16 @@ from archspec.train.resume import (
     resolved_fingerprint,
     restore_state,
 )
-from archspec.train.resume import spec_fingerprint as spec_fingerprint
-from archspec.train.runlog import Progress, RunLog
-from archspec.train.streams import Stream, build_streams, check_model_inputs
+from archspec.training.resume import spec_fingerprint as spec_fingerprint
+from archspec.training.runlog import Progress, RunLog
+from archspec.training.streams import Stream, build_streams, check_model_inputs
 
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
 
 @dataclass
 class RunOptions:
-    run_dir: Path
+    run_dir: Path | None  # None (start_run only): runs/<spec name>, or runs/<name>-2, ... if taken
     device: str = "auto"
     resume: bool = False
     progress: bool = True
@@ -89,7 +89,7 @@ def resolve_device(name: str) -> torch.device:
 def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
-        from archspec.train.closed_form import fit_closed_form
+        from archspec.training.closed_form import fit_closed_form
 
         return fit_closed_form(graph, options)
     return Trainer(graph, options).run()
@@ -133,7 +133,7 @@ class Trainer:
     def _build_optimisation(self) -> None:
         """Optimiser, run length and schedule: the schedule needs the run's total step count,
         and a plateau schedule the early-stopping monitor's mode, hence the metric plan."""
-        from archspec.train.optim import build_optimizer, build_schedule
+        from archspec.training.optim import build_optimizer, build_schedule
 
         self.optimizer = build_optimizer(
             self.model, self.cfg.get("optimizer", {"name": "adam"}), self.spec.parts
@@ -171,12 +171,12 @@ class Trainer:
         return primary
 
     def _init_from(self) -> None:
-        from archspec.train.transfer import init_from
+        from archspec.training.transfer import init_from
 
         init_from(self.model, self.spec, self.cfg.get("init_from") or {}, base=Path(self.spec.file).parent)
         frozen = self.cfg.get("freeze") or []
         if frozen:
-            from archspec.train.optim import param_matches
+            from archspec.training.optim import param_matches
 
             for name, p in self.model.named_parameters():
                 if any(param_matches(name, pat, self.spec.parts) for pat in frozen):
@@ -291,7 +291,7 @@ class Trainer:
         stream = self.streams[name]
         targets = batch
         if stream.augment:
-            from archspec.train.augment import apply_augment
+            from archspec.training.augment import apply_augment
 
             if name in self._clean_targets:
                 batch, targets = self._augment_apart(batch, stream.augment)
@@ -309,7 +309,7 @@ class Trainer:
     def _augment_apart(
         self, batch: dict[str, torch.Tensor], augs: list[Any]
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        from archspec.train.augment import apply_augment
+        from archspec.training.augment import apply_augment
 
         inputs, targets = batch, batch
         for aug in augs:
@@ -481,7 +481,7 @@ class Trainer:
             return key, mode
         if self.metrics:
             stream, metric, _, _ = self.metrics[0]
-            from archspec.train.metrics import make_metric
+            from archspec.training.metrics import make_metric
 
             return f"{stream}_{metric}", make_metric(metric).mode
         return "train_loss", "min"
@@ -523,8 +523,8 @@ class Trainer:
 
     def _evaluate_stream(self, stream_name: str, stream: Stream) -> dict[str, float]:
         """One pass over ``stream`` with its evaluation-time augments only (fixed, not random)."""
-        from archspec.train.augment import apply_augment, eval_augments
-        from archspec.train.metrics import make_metric
+        from archspec.training.augment import apply_augment, eval_augments
+        from archspec.training.metrics import make_metric
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
@@ -608,7 +608,7 @@ class Trainer:
         if self.rank != 0:
             return
         self.runlog.flush_steps()
-        from archspec.train.plots import plot_history
+        from archspec.training.plots import plot_history
 
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
 
@@ -620,7 +620,7 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     """Metrics per loss term: ``training.metrics`` as a mapping {output: [...]} picks them per
     output; as a list, each metric goes to the terms whose targets it fits (class metrics to
     integer targets, mse/mae to float ones); without it, each loss's default metrics."""
-    from archspec.train.metrics import default_metrics
+    from archspec.training.metrics import default_metrics
 
     chosen = trainer.cfg.get("metrics")
     plan = []

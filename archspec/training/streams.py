@@ -83,7 +83,7 @@ def build_streams(
     world: int = 1,
 ) -> dict[str, Stream]:
     """Every stream of ``spec.data`` (optionally only some roles), loaded as tensors."""
-    from archspec.train.augment import parse_augment
+    from archspec.training.augment import parse_augment
 
     training = spec.training
     default_bs = int(training.get("batch_size", 64))

@@ -5,6 +5,7 @@ predict. A run directory holds ``spec.yaml`` (the text as written), ``run.json``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,8 +19,8 @@ import torch
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
 from archspec.graph.dag import Graph
 from archspec.pipeline import analyse, load, load_text
-from archspec.train.checkpoint import write_atomic
-from archspec.train.runner import RunOptions, RunResult, Trainer, resolve_device, train
+from archspec.training.checkpoint import write_atomic
+from archspec.training.runner import RunOptions, RunResult, Trainer, resolve_device, train
 
 __all__ = [
     "RunUsageError",
@@ -48,9 +49,12 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
 
 
 def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> RunResult:
+    """Load, check and train a spec file; ``options.run_dir`` None means ``runs/<spec name>``."""
     spec = load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
+    if options.run_dir is None:
+        options = dataclasses.replace(options, run_dir=default_run_dir(spec.name))
     created = not options.run_dir.exists()
     options.run_dir.mkdir(parents=True, exist_ok=True)
     if (options.run_dir / "checkpoints" / "latest").exists():
@@ -136,7 +140,7 @@ def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
 
 def _checkpoint_step(run_dir: Path) -> int | None:
     """The step of a run's latest checkpoint, read from its name (``step-00000040-000000``)."""
-    from archspec.train.checkpoint import latest_checkpoint
+    from archspec.training.checkpoint import latest_checkpoint
 
     try:
         path = latest_checkpoint(Path(run_dir) / "checkpoints")
@@ -147,7 +151,7 @@ def _checkpoint_step(run_dir: Path) -> int | None:
 
 
 def _require_checkpoint(run_dir: Path) -> None:
-    from archspec.train.checkpoint import latest_checkpoint
+    from archspec.training.checkpoint import latest_checkpoint
 
     root = run_dir / "checkpoints"
     if not root.is_dir() or latest_checkpoint(root) is None and latest_checkpoint(root, "best") is None:
@@ -174,7 +178,7 @@ def load_run(
 
 
 def _load_trained(model: torch.nn.Module, run_dir: Path, which: str = "best") -> None:
-    from archspec.train.transfer import load_weights, run_weights
+    from archspec.training.transfer import load_weights, run_weights
 
     _require_checkpoint(run_dir)
     weights, path = run_weights(run_dir, which)
@@ -283,7 +287,7 @@ def predict_run(
         tensors = _input_tensors(spec, inputs)
         source = inputs
     else:
-        from archspec.train.streams import build_streams, check_model_inputs
+        from archspec.training.streams import build_streams, check_model_inputs
 
         streams = build_streams(spec, roles=(roles[name],))
         check_model_inputs(spec, streams, [name])

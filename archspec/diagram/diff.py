@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from archspec.diagram.adapter import fmt_count, op_label, shape_text, to_rgraph
+from archspec.diagram.model import REdge, RGraph, RNode
 from archspec.graph.dag import Graph
 from archspec.ops import get_op
-from archspec.render.adapter import fmt_count, op_label, shape_text, to_rgraph
-from archspec.render.model import REdge, RGraph, RNode
 
 __all__ = ["diff_rgraph", "diff_specs", "diff_text"]
 

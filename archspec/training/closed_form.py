@@ -21,7 +21,7 @@ _PASS_THROUGH = {"flatten", "reshape", "identity"}
 
 
 def fit_closed_form(graph: Graph, options):  # -> RunResult
-    from archspec.train.runner import RunResult, Trainer
+    from archspec.training.runner import RunResult, Trainer
 
     spec = graph.spec
     linear = _the_linear_node(graph)

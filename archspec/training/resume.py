@@ -16,10 +16,10 @@ import torch
 import yaml
 
 from archspec.errors import CheckpointError
-from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
+from archspec.training.checkpoint import latest_checkpoint, load_checkpoint
 
 if TYPE_CHECKING:
-    from archspec.train.runner import Trainer
+    from archspec.training.runner import Trainer
 
 __all__ = [
     "checkpoint_name",
@@ -111,7 +111,7 @@ def restore_state(
         raise CheckpointError(
             f"{trainer.opt.run_dir} was trained from another spec; resume with the run's own spec.yaml"
         )
-    from archspec.train.transfer import load_weights
+    from archspec.training.transfer import load_weights
 
     load_weights(trainer.model, weights, where=str(path))
     _restore_optimisation(trainer, state)

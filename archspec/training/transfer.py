@@ -53,7 +53,7 @@ def _remap(name: str, prefix_map: Mapping[str, str]) -> str | None:
 
 def run_weights(run: str | Path, which: str = "best") -> tuple[dict[str, torch.Tensor], Path]:
     """The weights of a run directory's ``best`` (else ``latest``) checkpoint."""
-    from archspec.train.checkpoint import latest_checkpoint, load_checkpoint
+    from archspec.training.checkpoint import latest_checkpoint, load_checkpoint
 
     root = Path(run) / "checkpoints"
     if not root.is_dir():
@@ -71,7 +71,7 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
     The part's node ids in the earlier spec are matched to this spec's part by position, so the
     encoder can live under another name here. Shapes must agree exactly.
     """
-    from archspec.train.session import run_graph
+    from archspec.training.session import run_graph
 
     for part, source in config.items():
         if part not in spec.parts:

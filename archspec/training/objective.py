@@ -58,7 +58,7 @@ class Objective:
 
     def bind_params(self, model: nn.Module) -> None:
         """Resolve each penalty's parameter patterns once, with located errors."""
-        from archspec.train.losses import select_params
+        from archspec.training.losses import select_params
 
         for term in self.terms:
             if term.is_penalty:
@@ -85,7 +85,7 @@ class Objective:
         epoch: int = 0,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The weighted total and each term's (unweighted) value; stops on a non-finite term."""
-        from archspec.train.losses import LOSSES, penalty
+        from archspec.training.losses import LOSSES, penalty
 
         values: dict[str, torch.Tensor] = {}
         total: torch.Tensor | None = None
@@ -145,7 +145,7 @@ def _weight(raw: Any, loc: Any, errors: list[SpecError]) -> float | str:
 
 def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objective:
     """Check and bind the spec's loss terms (``stream_fields``: each stream's field names)."""
-    from archspec.train.losses import LOSSES, check_options
+    from archspec.training.losses import LOSSES, check_options
 
     errors: list[SpecError] = []
     terms: list[LossTerm] = []
