@@ -24,7 +24,7 @@ import torch
 from torch import fx, nn
 
 from archspec.compiler.initializers import apply_init
-from archspec.errors import GraphError, ShapeError, SpecError, SpecErrors
+from archspec.errors import ShapeError, SpecError, SpecErrors
 from archspec.graph.dag import Graph
 from archspec.lang.model import Node, Ref
 from archspec.ops import Call, get_op
@@ -187,14 +187,7 @@ def _whole(graph: Graph) -> _Signature:
 
 def _part(graph: Graph, part: str) -> _Signature:
     spec = graph.spec
-    if part not in spec.parts:
-        from archspec.errors import did_you_mean
-
-        hint = did_you_mean(part, spec.parts) or (
-            f"parts: {', '.join(spec.parts)}" if spec.parts else "declare parts: in the spec"
-        )
-        raise GraphError(f"unknown part {part!r}", loc=spec.doc.loc(("parts",)), hint=hint)
-    members = set(spec.parts[part])
+    members = set(graph.part(part))
     nodes = [n for n in graph.op_nodes() if n in members]
     inputs: list[Ref] = []
     for n in nodes:

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from archspec.devices import choose_device, resolve_device
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
 from archspec.graph.dag import Graph
+from archspec.lang.model import Spec
 from archspec.pipeline import analyse, load, load_text
 from archspec.train.checkpoint import write_atomic
-from archspec.train.runner import RunOptions, RunResult, Trainer, resolve_device, train
+from archspec.train.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
     "RunUsageError",
@@ -47,8 +49,12 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return path
 
 
-def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> RunResult:
-    spec = load(spec_file, overrides)
+def start_run(
+    spec_file: str, overrides: Sequence[str], options: RunOptions, *, spec: Spec | None = None
+) -> RunResult:
+    """Train ``spec_file`` into ``options.run_dir``; ``spec`` is the file already loaded with
+    ``overrides``, when the caller has it (the file is then not read again)."""
+    spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
     created = not options.run_dir.exists()
@@ -278,7 +284,7 @@ def predict_run(
                 + f"; the run's streams: {', '.join(roles) or 'none'}"
                 + ("" if roles else " (give the inputs with --inputs FILE.npz)")
             )
-    graph, model = load_run(run_dir, device=device, graph=graph)
+    graph, model = load_run(run_dir, device=choose_device(device, spec.training.get("device")), graph=graph)
     if inputs is not None:
         tensors = _input_tensors(spec, inputs)
         source = inputs
