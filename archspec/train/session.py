@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from archspec.devices import choose_device, resolve_device
-from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
+from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
 from archspec.pipeline import analyse, load, load_text
@@ -34,10 +34,8 @@ __all__ = [
 ]
 
 
-class RunUsageError(ArchSpecError):
+class RunUsageError(UsageError):
     """A command-line choice that does not fit the run (an unknown stream or role): exit code 1."""
-
-    exit_code = 1
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
