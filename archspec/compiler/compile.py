@@ -187,7 +187,7 @@ def _whole(graph: Graph) -> _Signature:
 
 def _part(graph: Graph, part: str) -> _Signature:
     spec = graph.spec
-    members = set(spec.part_nodes(part))
+    members = set(graph.part(part))
     nodes = [n for n in graph.op_nodes() if n in members]
     inputs: list[Ref] = []
     for n in nodes:

@@ -35,6 +35,19 @@ class Graph:
     def op_nodes(self) -> list[str]:
         return [n for n in self.order if self.dag.nodes[n]["kind"] == "op"]
 
+    def part(self, name: str) -> list[str]:
+        """The node ids of the spec's part ``name``; an unknown part is a located :class:`GraphError`
+        (the one wording the compiler, export and render share)."""
+        parts = self.spec.parts
+        if name not in parts:
+            from archspec.errors import did_you_mean
+
+            hint = did_you_mean(name, parts) or (
+                f"parts: {', '.join(parts)}" if parts else "declare parts: in the spec"
+            )
+            raise GraphError(f"unknown part {name!r}", loc=self.spec.doc.loc(("parts",)), hint=hint)
+        return list(parts[name])
+
 
 def build_graph(spec: Spec) -> Graph:
     """Build and check the DAG of ``spec`` (raises :class:`SpecErrors`)."""

@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from archspec.devices import choose_device
+from archspec.devices import resolve_device as resolve_device
 from archspec.errors import DataError, SpecError, TrainingError
 from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
@@ -72,20 +74,6 @@ class RunResult:
     stopped_early: bool = False
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(
-            "--device cuda was asked for, but torch sees no CUDA device",
-        )
-    return torch.device(name)
-
-
 def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
@@ -103,9 +91,7 @@ class Trainer:
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training
-        self.device = resolve_device(
-            self.cfg.get("device", options.device) if options.device == "auto" else options.device
-        )
+        self.device = resolve_device(choose_device(options.device, self.cfg.get("device")))
         self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)

@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
+from archspec.devices import choose_device, resolve_device
+from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
 from archspec.graph.dag import Graph
+from archspec.lang.model import Spec
 from archspec.pipeline import analyse, load, load_text
 from archspec.training.checkpoint import write_atomic
-from archspec.training.runner import RunOptions, RunResult, Trainer, resolve_device, train
+from archspec.training.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
     "RunUsageError",
@@ -33,10 +35,8 @@ __all__ = [
 ]
 
 
-class RunUsageError(ArchSpecError):
+class RunUsageError(UsageError):
     """A command-line choice that does not fit the run (an unknown stream or role): exit code 1."""
-
-    exit_code = 1
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
@@ -48,9 +48,13 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return path
 
 
-def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> RunResult:
-    """Load, check and train a spec file; ``options.run_dir`` None means ``runs/<spec name>``."""
-    spec = load(spec_file, overrides)
+def start_run(
+    spec_file: str, overrides: Sequence[str], options: RunOptions, *, spec: Spec | None = None
+) -> RunResult:
+    """Train ``spec_file``; ``options.run_dir`` None means ``runs/<spec name>`` (the next free
+    one). ``spec`` is the file already loaded with ``overrides``, when the caller has it (the
+    file is then not read again)."""
+    spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
     if options.run_dir is None:
@@ -190,7 +194,7 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
 
 
 def evaluate_run(
-    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu"
+    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "auto"
 ) -> dict[str, float]:
     graph = run_graph(Path(run_dir))
     streams = _stream_roles(graph)
@@ -262,7 +266,7 @@ def predict_run(
     *,
     stream: str | None = None,
     inputs: str | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Run the trained model over a stream (or an NPZ of inputs) and save its outputs.
@@ -282,7 +286,7 @@ def predict_run(
                 + f"; the run's streams: {', '.join(roles) or 'none'}"
                 + ("" if roles else " (give the inputs with --inputs FILE.npz)")
             )
-    graph, model = load_run(run_dir, device=device, graph=graph)
+    graph, model = load_run(run_dir, device=choose_device(device, spec.training.get("device")), graph=graph)
     if inputs is not None:
         tensors = _input_tensors(spec, inputs)
         source = inputs
