@@ -27,10 +27,10 @@ from archspec.compiler.initializers import apply_init
 from archspec.errors import GraphError, ShapeError, SpecError, SpecErrors
 from archspec.graph.dag import Graph
 from archspec.lang.model import Node, Ref
-from archspec.ops import Call, get_op
+from archspec.ops import Call, Recipe, get_op
 from archspec.ops.base import fmt_shape
 
-__all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "part_model"]
+__all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "node_recipe", "part_model"]
 
 DTYPES = {
     "float32": torch.float32,
@@ -116,11 +116,21 @@ def _build_owner(root: nn.Module, node: Node, default_init: Any) -> None:
                 ) from exc
 
 
-def _build(node: Node) -> nn.Module | Call:
+def node_recipe(node: Node) -> Recipe | Call:
+    """What a shape-checked node's op builds: its module class and arguments, or its call.
+
+    The one description of a node's module: :func:`build_modules` instantiates it and
+    :mod:`archspec.compiler.emit` writes it out as source.
+    """
     op = get_op(node.op)
     assert op is not None
+    return op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+
+
+def _build(node: Node) -> nn.Module | Call:
     try:
-        return op.build(op.with_defaults(node.args), node.meta["in_shapes"])
+        made = node_recipe(node)
+        return made.build() if isinstance(made, Recipe) else made
     except Exception as exc:  # torch refusing arguments the spec checks accepted
         raise SpecError(f"{node.op} could not be built: {exc}", loc=node.loc, via=node.via) from exc
 
