@@ -177,33 +177,39 @@ def _init_lines(model: nn.Module, graph: Graph) -> list[str]:
     """
     lines: list[str] = []
     made: set[str] = set()
-    for path, node in _owners(model, graph):
+    for path, node, recipe in _owners(model, graph):
         *parents, leaf = path.split(".")
-        expr = "self"
-        for i, name in enumerate(parents):
-            if ".".join(parents[: i + 1]) not in made:
-                made.add(".".join(parents[: i + 1]))
-                lines.append(_assign(expr, name, "nn.Module()"))
-            expr = _attr(expr, name)
-        recipe = node_recipe(node)
-        assert isinstance(recipe, Recipe), path
+        expr = _containers(parents, made, lines)
         lines.append(_assign(expr, leaf, _constructor(recipe, path)))
         lines += _init_calls(model.get_submodule(path), _attr(expr, leaf), node, graph)
     return lines
 
 
-def _owners(model: nn.Module, graph: Graph) -> list[tuple[str, Node]]:
-    """The model's node modules with the node that builds each, in build order."""
+def _containers(parents: list[str], made: set[str], lines: list[str]) -> str:
+    """Empty containers on the way to a module, each made once; the expression of its owner."""
+    expr = "self"
+    for i, name in enumerate(parents):
+        path = ".".join(parents[: i + 1])
+        if path not in made:
+            made.add(path)
+            lines.append(_assign(expr, name, "nn.Module()"))
+        expr = _attr(expr, name)
+    return expr
+
+
+def _owners(model: nn.Module, graph: Graph) -> list[tuple[str, Node, Recipe]]:
+    """The model's node modules with the node that builds each and its recipe, in build order."""
     order = {name: i for i, name in enumerate(graph.op_nodes())}
-    found: list[tuple[str, Node]] = []
+    found: list[tuple[str, Node, Recipe]] = []
     for path, module in _node_modules(model, ""):
         node = graph.spec.nodes.get(path)
-        if node is None or node.share is not None:
+        recipe = node_recipe(node) if node is not None and node.share is None else None
+        if not isinstance(recipe, Recipe):
             raise RunError(
                 f"cannot emit {path}: no node of the spec builds it ({type(module).__qualname__}); "
                 "emit the model compiled from this spec, unmodified"
             )
-        found.append((path, node))
+        found.append((path, node, recipe))
     return sorted(found, key=lambda item: order[item[0]])
 
 
