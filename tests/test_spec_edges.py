@@ -669,7 +669,7 @@ def test_torch_refusing_a_module_is_a_located_spec_error_for_every_node(monkeypa
     def refuse(args, shapes):
         raise AssertionError("embed_dim must be divisible by num_heads")  # as nn.MultiheadAttention does
 
-    monkeypatch.setitem(CATALOGUE, "linear", dataclasses.replace(CATALOGUE["linear"], build=refuse))
+    monkeypatch.setitem(CATALOGUE, "linear", dataclasses.replace(CATALOGUE["linear"], recipe=refuse))
     text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  a: {op: linear, out_features: 4}\n  b: {op: linear, out_features: 4}\n"
     assert _build_errors(text) == [
         "spec.yaml:4:3: nodes.a: linear could not be built: embed_dim must be divisible by num_heads",
