@@ -10,7 +10,7 @@ from archspec.pipeline import analyse, load_text
 from archspec.train.loop_state import LoopState
 from archspec.train.runner import Trainer, train
 from archspec.train.session import resume_run
-from tests.conftest import latest_checkpoint_of, quiet
+from tests.conftest import csv_column, latest_checkpoint_of, quiet
 
 SPEC = """\
 archspec: 1
@@ -84,7 +84,7 @@ def test_a_checkpoint_written_before_the_loop_state_class_still_loads():
         epoch_count=9,
     )
     again = state.state_dict()
-    assert again == {**OLD_FORMAT, "counters": {**OLD_FORMAT["counters"], "micro": 0}}
+    assert again == {**OLD_FORMAT, "counters": {**OLD_FORMAT["counters"], "micro": 0, "seconds": 0.0}}
 
 
 def test_the_last_checkpoint_holds_the_loop_state_the_trainer_ended_with(tmp_path):
@@ -115,3 +115,14 @@ def test_resuming_does_not_change_the_options_it_was_given(tmp_path):
     result = resume_run(tmp_path / "run", options)
     assert result.run_dir == tmp_path / "run" and result.steps == 6
     assert asdict(options) == before
+
+
+def test_the_seconds_column_counts_the_training_time_before_a_resume_too(tmp_path):
+    run_dir = tmp_path / "run"
+    train(graph(), quiet(run_dir, max_steps=2))  # stops after its step-2 checkpoint, mid-epoch
+    _, saved = latest_checkpoint_of(run_dir)
+    before = saved["counters"]["seconds"]
+    assert before > 0
+    resume_run(run_dir, quiet(run_dir))
+    first_epoch_seconds = csv_column(run_dir / "metrics.csv", "seconds")[0]
+    assert first_epoch_seconds >= before

@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["LoopState"]
 
 # Saved under "counters" in a checkpoint (the format predates this class and is kept).
-_COUNTERS = ("step", "epoch", "epoch_step", "bad_epochs", "stopped", "micro")
+_COUNTERS = ("step", "epoch", "epoch_step", "bad_epochs", "stopped", "micro", "seconds")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class LoopState:
     best: float | None = None  # the best monitored value so far (early stopping, ``best``)
     bad_epochs: int = 0  # epochs since ``best`` last improved
     stopped: bool = False  # early stopping has ended the run
+    seconds: float = 0.0  # training time up to the last checkpoint, over every resume
     epoch_sums: dict[str, float] = field(default_factory=dict)  # the epoch's summed step losses
     epoch_count: int = 0  # steps in ``epoch_sums``
 

@@ -11,8 +11,9 @@ killed at any point and resumed with ``--resume`` ends with exactly the same wei
 Only rank 0 writes files when running under ``torchrun``.
 
 This module holds the loop itself (set-up, epochs, steps, gradients, evaluation, early
-stopping). What a checkpoint holds is in ``resume``, the run directory's logs in ``runlog``,
-and ``torch.distributed`` in ``distributed``.
+stopping). The loop's position is a ``LoopState`` (``loop_state``); what a checkpoint holds
+besides is in ``resume``, the run directory's logs in ``runlog``, the closed-form solver in
+``closed_form`` and ``torch.distributed`` in ``distributed``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Trainer:
         self.aug_gen = torch.Generator().manual_seed(self._seed() + 17)
         self._clean_targets = self._streams_with_clean_targets()
         self.loop = LoopState()
+        self._clock = time.perf_counter()  # when the run started, less the seconds it resumed at
         self.amp = self._amp()
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
@@ -205,18 +207,18 @@ class Trainer:
             self._restore(ckpt_root)
         elif self.rank == 0:
             self._start_run_dir()
+        self._clock = time.perf_counter() - self.loop.seconds
         history = self._read_history()
         if self.opt.detect_anomaly:
             torch.autograd.set_detect_anomaly(True)
             self._watch_non_finite()
         primary = self.streams[self.primary]
-        start = time.perf_counter()
         while self.loop.epoch < self.epochs and not self.loop.stopped and not self._out_of_steps():
             epoch = self.loop.epoch
             sums = self._train_epoch(epoch, primary, ckpt_root)
             if self._out_of_steps() and self.loop.epoch_step < primary.steps_per_epoch():
                 break  # stopped mid-epoch by max_steps: no epoch row for a partial epoch
-            row = self._end_epoch(epoch, sums, time.perf_counter() - start)
+            row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
             self._save(ckpt_root, row)
         self._finish(history)
@@ -224,11 +226,11 @@ class Trainer:
 
     def _run_closed_form(self) -> RunResult:
         """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
-        start = time.perf_counter()
+        self._clock = time.perf_counter()
         fit_closed_form(self.graph, self.objective.terms, self.streams, self.model)
         if not self.opt.resume:
             self._start_run_dir()
-        row = self._end_epoch(0, {}, time.perf_counter() - start)
+        row = self._end_epoch(0, {}, self._seconds())
         row["epochs"] = 1
         self._save(self.opt.run_dir / "checkpoints", {**row, "_better": True})
         self._finish([row])
@@ -241,6 +243,10 @@ class Trainer:
         return RunResult(
             self.opt.run_dir, self.loop.step, self.loop.epoch, metrics, history, self.loop.stopped
         )
+
+    def _seconds(self) -> float:
+        """Training time so far, counting the time before every resume."""
+        return time.perf_counter() - self._clock
 
     def _out_of_steps(self) -> bool:
         return self.opt.max_steps is not None and self.loop.step >= self.opt.max_steps
@@ -590,6 +596,7 @@ class Trainer:
         """Checkpoint now; ``row`` is the epoch's row at an epoch's end, ``None`` within one.
         Every rank checks its parameters (so all stop together); only rank 0 writes."""
         self._check_params(self.loop.step)
+        self.loop.seconds = round(self._seconds(), 3)
         if self.rank != 0:
             return
         self.runlog.flush_steps()
