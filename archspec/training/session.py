@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ import torch
 
 from archspec.devices import choose_device, resolve_device
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
+from archspec.fileio import write_atomic
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
-from archspec.pipeline import analyse, load, load_text
-from archspec.training.checkpoint import write_atomic
+from archspec.pipeline import analyse, load
+from archspec.training.rundir import run_graph as run_graph
+from archspec.training.rundir import run_info
 from archspec.training.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
@@ -101,38 +104,9 @@ def _remove_if_unstarted(run_dir: Path) -> None:
         pass
 
 
-def run_graph(run_dir: str | Path) -> Graph:
-    """The analysed spec a run was trained from (with the overrides it was started with)."""
-    run_dir = Path(run_dir)
-    spec_path = run_dir / "spec.yaml"
-    if not spec_path.exists():
-        raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
-    info = _info(run_dir)
-    resolved = run_dir / "resolved.yaml"
-    if (
-        not info and resolved.exists()
-    ):  # started from Python (no run.json): the resolved spec has the overrides
-        spec_path = resolved
-    spec = load_text(
-        spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", [])
-    )
-    base = info.get("base_dir")
-    if not base or not Path(base).is_dir():
-        base = run_dir  # the project moved: data paths are read relative to the run directory
-    spec.doc.file = str(Path(base) / "spec.yaml")  # data paths stay relative to the original spec
-    return analyse(spec)
-
-
-def _info(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     graph = run_graph(run_dir)
-    options.run_dir, options.resume = run_dir, True
+    options = replace(options, run_dir=run_dir, resume=True)
     before = _checkpoint_step(run_dir)
     result = train(graph, options)
     if before is not None and result.steps == before:
@@ -159,7 +133,7 @@ def _require_checkpoint(run_dir: Path) -> None:
 
     root = run_dir / "checkpoints"
     if not root.is_dir() or latest_checkpoint(root) is None and latest_checkpoint(root, "best") is None:
-        spec_file = _info(run_dir).get("spec_file") or "SPEC"
+        spec_file = run_info(run_dir).get("spec_file") or "SPEC"
         raise CheckpointError(
             f"{run_dir}: the run has no checkpoint yet (hint: a run saves one after each epoch, or every "
             f"--checkpoint-every steps; wait for the first, or train it again: archspec train {spec_file} --run-dir {run_dir})"
@@ -220,9 +194,9 @@ def _default_stream(streams: dict[str, str]) -> str | None:
 
 def _input_tensors(spec: Any, inputs: str) -> dict[str, torch.Tensor]:
     """The model's inputs from an ``.npz``, checked against the spec's per-sample shapes."""
-    from archspec import data
+    from archspec.data import read_npz
 
-    arrays = data.read_npz(inputs)
+    arrays = read_npz(inputs)
     wanted = ", ".join(f"{k} {_shape_text(spec.inputs[k].shape)}" for k in spec.inputs)
     missing = [k for k in spec.inputs if k not in arrays]
     if missing:
