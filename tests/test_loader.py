@@ -55,7 +55,7 @@ nodes:
     op: conv2d
     bias: false
 train:
-  optimizer: {name: adam, lr: 1e-3}
+  optimizer: {name: adam, lr: 1.0e-3}
   shapes: [&shape [1, 3, 32, 32], *shape]
 """
 
