@@ -55,7 +55,7 @@ nodes:
     op: conv2d
     bias: false
 train:
-  optimizer: {name: adam, lr: 1e-3}
+  optimizer: {name: adam, lr: 1.0e-3}
   shapes: [&shape [1, 3, 32, 32], *shape]
 """
 
@@ -433,6 +433,60 @@ def test_control_characters_are_a_load_error():
     err = load_error("a: b\x00c\n")
     assert err.message == "invalid YAML: unacceptable character #x0000: special characters are not allowed"
     assert (err.loc.line, err.loc.col) == (1, 5)
+
+
+# --- ${...} expressions: the text is parsed as written ---------------------------------------
+
+
+def test_an_unquoted_expression_in_a_flow_mapping_is_a_located_error_that_shows_the_fix():
+    err = load_error("nodes:\n  c1: {op: conv2d, out_channels: ${ch}, kernel_size: 3}\n")
+    assert str(err) == (
+        "spec.yaml:2:34: invalid YAML: unquoted expression ${ch} inside a flow mapping {...}"
+        ' (hint: quote the expression: out_channels: "${ch}")'
+    )
+
+
+def test_an_unquoted_expression_in_a_flow_list_shows_the_quoted_item():
+    err = load_error("c: {kernel_size: [${k * 2}, 3]}\n")
+    assert str(err) == (
+        "spec.yaml:1:19: invalid YAML: unquoted expression ${k * 2} inside a flow sequence [...]"
+        ' (hint: quote the expression: "${k * 2}")'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [
+        ("{w: ${[16, 32][index]}}", 'w: "${[16, 32][index]}"'),
+        ("{name: a${k}b, x: 1}", 'name: "a${k}b"'),
+        ("{name: conv ${k}}", 'name: "conv ${k}"'),
+        ('{w: ${d["x"]}}', "w: '${d[\"x\"]}'"),
+    ],
+)
+def test_the_fix_quotes_the_whole_value(value, fix):
+    assert load_error(f"a: {value}\n").hint == f"quote the expression: {fix}"
+
+
+def test_quoted_expressions_are_strings_to_us_and_to_any_yaml_parser():
+    text = "c: {op: conv2d, out_channels: \"${ch * 2}\", kernel_size: ['${k}', 3]}\nd: ${ch}\n"
+    expected = {"c": {"op": "conv2d", "out_channels": "${ch * 2}", "kernel_size": ["${k}", 3]}, "d": "${ch}"}
+    assert loads(text).data == yaml.safe_load(text) == expected
+
+
+def test_marks_after_a_quoted_expression_point_into_the_users_text():
+    doc = loads('a: {x: "${ch}", y: 1}\n')
+    assert doc.marks[("a", "x")] == (1, 8)
+    assert doc.marks[("a", "y")] == (1, 20)
+
+
+def test_block_scalars_with_expressions_come_back_unchanged():
+    text = "description: |\n  {op: conv2d, out_channels: ${ch}}\n  width ${ch}\nnote: >\n  [${k}, ${k}]\n"
+    data = loads(text).data
+    assert data == yaml.safe_load(text)
+    assert data == {
+        "description": "{op: conv2d, out_channels: ${ch}}\nwidth ${ch}\n",
+        "note": "[${k}, ${k}]\n",
+    }
 
 
 # --- properties ------------------------------------------------------------------------------

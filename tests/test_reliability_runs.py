@@ -53,7 +53,7 @@ data:
 losses:
   ce: {{fn: cross_entropy, stream: train, pred: logits, target: y}}
 training:
-  optimizer: {{name: adam, lr: 1e-2}}
+  optimizer: {{name: adam, lr: 0.01}}
   epochs: 3
 """
 
@@ -566,7 +566,7 @@ def test_a_truncated_checkpoint_is_exit_3_for_evaluate_predict_and_resume_and_ch
 
 def test_resuming_with_another_spec_is_refused_and_changes_nothing(project):
     run = project / "run"
-    (run / "spec.yaml").write_text(SPEC.replace("lr: 1e-2", "lr: 2e-2"))
+    (run / "spec.yaml").write_text(SPEC.replace("lr: 0.01", "lr: 0.02"))
     before = tree_hash(run)
     result = invoke("train", "--resume", str(run), "--no-progress")
     assert result.exit_code == 3

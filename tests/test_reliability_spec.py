@@ -347,6 +347,7 @@ VALIDATE_DEPS = {
     "attr",
     "attrs",
     "typing_extensions",
+    "idna",  # jsonschema's hostname format checker imports it when installed (check-jsonschema brings it)
 }
 
 

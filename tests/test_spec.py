@@ -120,10 +120,10 @@ def test_blocks_expand_with_hierarchical_ids_and_parameters():
     assert [str(r) for r in spec.nodes["d2.fc"].inputs] == ["d1.act"]
 
 
-def test_expressions_work_inside_flow_mappings_without_quotes():
+def test_quoted_expressions_work_inside_flow_mappings():
     text = (
         HEAD
-        + "params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: ${ch * 2}}\n  b: {op: linear, out_features: ${max(ch, 5)}}\n"
+        + 'params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: "${ch * 2}"}\n  b: {op: linear, out_features: "${max(ch, 5)}"}\n'
     )
     spec = analysed(text).spec
     assert spec.nodes["a"].args["out_features"] == 6
@@ -158,7 +158,7 @@ def test_block_parameter_types_are_checked():
 def test_repeat_chains_copies_with_indexed_ids():
     text = (
         HEAD
-        + "nodes:\n  layer: {op: linear, out_features: ${8 * (index + 1)}, repeat: 3}\n  out: {op: relu}\n"
+        + 'nodes:\n  layer: {op: linear, out_features: "${8 * (index + 1)}", repeat: 3}\n  out: {op: relu}\n'
     )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["layer.0", "layer.1", "layer.2", "out"]
@@ -280,7 +280,7 @@ def test_shared_nodes_reuse_weights_and_count_them_once():
 def test_width_and_depth_multipliers_scale_the_network():
     text = (
         HEAD
-        + "scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: ${width(64)}, repeat: ${depth(2)}}\n"
+        + 'scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: "${width(64)}", repeat: "${depth(2)}"}\n'
     )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["l.0", "l.1", "l.2", "l.3"]

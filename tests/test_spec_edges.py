@@ -162,7 +162,7 @@ def test_expressions_work_inside_lists_and_inside_strings():
     params: {k: 3}
     inputs: {x: {shape: [3, 8, 8]}}
     nodes:
-      c: {op: conv2d, out_channels: 4, kernel_size: [${k}, ${k}], padding: ["${k // 2}", 1]}
+      c: {op: conv2d, out_channels: 4, kernel_size: ["${k}", "${k}"], padding: ["${k // 2}", 1]}
       s: {op: split, sizes: [2, 2], names: ["a${k}", "b${k + 1}"]}
     outputs: {a: s.a3, b: s.b4}
     """
@@ -171,7 +171,7 @@ def test_expressions_work_inside_lists_and_inside_strings():
 
 
 def test_index_outside_a_repeat_says_where_index_exists():
-    text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: ${index}}\n"
+    text = 'archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: "${index}"}\n'
     assert spec_errors(text) == [
         "spec.yaml:4:33: nodes.l.out_features: unknown name 'index' (hint: index is defined only in a node with repeat:)"
     ]
