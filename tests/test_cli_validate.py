@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -108,8 +109,13 @@ def test_summary_prints_totals_and_json_has_per_node_rows():
 
 
 def test_the_code_is_linted_and_formatted():
-    if subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0:
+    version = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True, text=True)
+    if version.returncode != 0:
         raise AssertionError("ruff is missing: install the dev extra (pip install -e '.[dev]')")
+    pinned = re.search(r'"ruff==([^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert version.stdout.split() == ["ruff", pinned], (
+        f"the dev extra pins ruff {pinned}: pip install -e '.[dev]'"
+    )
     for command in (["check"], ["format", "--check"]):
         proc = subprocess.run(
             [sys.executable, "-m", "ruff", *command, "archspec", "tests", "benchmarks", "docs"],
