@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import time
 
 import pytest
 import torch
@@ -677,10 +676,9 @@ def test_torch_refusing_a_module_is_a_located_spec_error_for_every_node(monkeypa
     ]
 
 
-def test_a_chain_of_five_thousand_nodes_compiles_in_seconds():
+def test_a_chain_of_five_thousand_nodes_compiles_and_runs():
+    # how fast the front end is at this size: benchmarks/compile_scaling.py
     lines = ["archspec: 1", "inputs: {x: {shape: [8]}}", "nodes:"]
     lines += [f"  n{i}: {{op: {'linear, out_features: 8' if i % 2 == 0 else 'relu'}}}" for i in range(5000)]
-    start = time.perf_counter()
     model = archspec.build(analyse(load_text("\n".join(lines) + "\n", name="spec.yaml")))
-    assert time.perf_counter() - start < 20
     assert model(torch.randn(2, 8)).shape == (2, 8)

@@ -187,7 +187,7 @@ def _not_utf8(raw: bytes, offset: int, name: str) -> LoadError:
 def _load(text: str | bytes, name: str) -> Document:
     decoded = _decode(text, name)
     try:
-        root = _Composer(name).compose(yaml.parse(decoded, Loader=yaml.SafeLoader))
+        root = _compose(decoded, name)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, decoded, name) from None
     root = _check_top_level(root, name)
@@ -404,6 +404,97 @@ class _Frame:
     seen: dict[str, int] = field(default_factory=dict)  # key -> line of first definition
 
 
+# --- deep flow nesting, refused before the parser's lookahead -----------------------------------
+
+# PyYAML's scanner is quadratic in deep flow nesting: every bracket adds a pending "simple key"
+# and every token re-checks them all, over a lookahead of up to 1,024 characters, so a line of
+# 1,000 '[' takes 0.3 s to reach the composer's depth limit. When a cheap scan sees flow brackets
+# nested deeper than MAX_DEPTH, the text up to that bracket is composed first: if it stops at the
+# depth limit, or at a syntax error before its end, that is the whole text's error too (see
+# _same_prefix_events), found in milliseconds. Anything else, and every normal spec, goes
+# through the full parse.
+_QUOTED_OR_COMMENT = r""""(?<![^\s\[{,:]")(?:[^"\\]|\\.)*"|'(?<![^\s\[{,:]')(?:[^']|'')*'|#(?<!\S#).*"""
+_FLOW_SCAN = re.compile(r"[\[\]{}]|" + _QUOTED_OR_COMMENT)
+_SKIPPED = re.compile(_QUOTED_OR_COMMENT + r"|[^\[\]{}]+")
+_BRACKET_PAIR = re.compile(r"[\[{][\]}]")
+_INERT = re.compile(r"[\[\]{}, A-Za-z0-9_]*")
+_BETWEEN_TOKENS = re.compile(r"(?:[ \r\n]|#[^\r\n]*)*")  # what the scanner skips
+_LOOKAHEAD = 1025  # PyYAML forgets a pending simple key 1,024 characters on (or at a line break)
+_TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels"
+
+
+def _compose(text: str, name: str) -> _Node | None:
+    """The node tree of ``text`` (raises LoadError or yaml.YAMLError)."""
+    cut = _deep_flow_end(text)
+    if cut is not None and _same_prefix_events(text, cut):
+        try:
+            _Composer(name).compose(yaml.parse(text[:cut], Loader=yaml.SafeLoader))
+        except LoadError as exc:
+            if exc.message.startswith(_TOO_DEEP):
+                raise
+        except yaml.MarkedYAMLError as exc:
+            if exc.problem_mark is not None and exc.problem_mark.index < cut:
+                raise  # a syntax error before the cut, not at the end of the prefix
+    return _Composer(name).compose(yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def _deep_flow_end(text: str) -> int | None:
+    """The index just past the first '[' or '{' that opens flow nesting level MAX_DEPTH + 1,
+    skipping quoted scalars and comments; None if there is none. A guess is harmless: the
+    parser decides."""
+    if _flow_depth_bound(text) <= MAX_DEPTH:
+        return None
+    depth = 0
+    for m in _FLOW_SCAN.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return m.end()
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _flow_depth_bound(text: str) -> int:
+    """An upper bound of the flow nesting depth, found at C speed: of the brackets alone, matched pairs
+    are removed innermost first, one layer per pass; the depth is at most the passes plus the
+    openers left over. Deeper than a few layers, it gives up (MAX_DEPTH + 1)."""
+    openers = text.count("[") + text.count("{")
+    if openers <= MAX_DEPTH:
+        return openers
+    brackets = _SKIPPED.sub("", text)
+    for passes in range(8):
+        reduced = _BRACKET_PAIR.sub("", brackets)
+        if reduced == brackets:
+            return passes + brackets.count("[") + brackets.count("{")
+        brackets = reduced
+    return MAX_DEPTH + 1
+
+
+def _same_prefix_events(text: str, cut: int) -> bool:
+    """Whether PyYAML reads ``text[:cut]`` into the same events as ``text`` up to ``cut``.
+
+    To decide whether a pending token is a mapping key (a ':' would say so), the scanner reads
+    on past ``cut`` to the line break or _LOOKAHEAD characters, and then scans one more token:
+    when that stretch holds only brackets, commas, spaces and words and the next token is one of
+    those too, nothing there makes a key or fails. The reader checks every character of the
+    whole text before the first event, so that check must pass too.
+    """
+    end = min(cut + _LOOKAHEAD, len(text))
+    ahead = _INERT.match(text, cut, end).end()
+    if ahead < end and text[ahead] not in "\r\n":
+        return False
+    token = _BETWEEN_TOKENS.match(text, ahead).end()
+    if token < len(text) and not _INERT.fullmatch(text[token]):
+        return False
+    try:
+        yaml.reader.Reader(text)
+    except yaml.reader.ReaderError:
+        return False
+    return True
+
+
 def _mark(event: yaml.Event) -> Mark:
     return (event.start_mark.line + 1, event.start_mark.column + 1)
 
@@ -486,7 +577,7 @@ class _Composer:
         self._check_tag(event.tag, frozenset({_COLLECTION_TAGS[kind]}), _KIND_NAMES[kind], mark)
         self._check_not_key(kind, mark)
         if len(self.stack) + 1 > MAX_DEPTH:
-            raise self._error(f"nesting deeper than {MAX_DEPTH} levels", mark)
+            raise self._error(_TOO_DEEP, mark)
         node = _Node(kind, mark)
         self._new(node, event.anchor)
         self.stack.append(_Frame(node))
