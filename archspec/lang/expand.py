@@ -147,6 +147,16 @@ class _Ctx:
     shared_by: str | None = None  # the block instance whose share: covers this scope
 
 
+@dataclass(frozen=True)
+class _Site:
+    """One node to expand: its id, what was written, where, and what its ``${...}`` see."""
+
+    id: str
+    raw: Mapping[str, Any]
+    path: Path
+    env: dict[str, Any]
+
+
 @dataclass
 class _Walk:
     """The walk over the scopes. Each method expands one kind of entry and returns what its
@@ -188,8 +198,8 @@ class _Walk:
         if repeat > 1 and not chainable(ctx.rep, self.doc.data.get("blocks") or {}, raw, path):
             return None
         if repeat == 1 and _REPEAT not in raw:
-            return self.one(ctx.ns.prefix + key, raw, ctx, path, ins, ctx.env)
-        return self.group(key, raw, ctx, path, ins, repeat)
+            return self.one(_Site(ctx.ns.prefix + key, raw, path, ctx.env), ctx, ins)
+        return self.group(key, raw, ctx, ins, repeat)
 
     def repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path) -> int | None:
         value = subst(raw.get(_REPEAT, 1), ctx.env, path + (_REPEAT,), ctx.rep)
@@ -207,84 +217,63 @@ class _Walk:
             ctx.rep.fail(too_many(ctx.rep.loc(path, key=True), ctx.rep.via))
         return False
 
-    def group(
-        self, key: str, raw: Mapping[str, Any], ctx: _Ctx, path: Path, ins: Inputs | None, n: int
-    ) -> Entry | None:
+    def group(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, ins: Inputs | None, n: int) -> Entry | None:
         """``repeat: n``: copies ``key.0`` .. ``key.{n-1}``, each reading the one before it."""
+        path = ctx.path + (key,)
         group = Entry(default=None)
         for i in range(n):
             if self.built.full:
                 return None
             copy_in = ins if i == 0 else [LazyRef(f"{key}.{i - 1}", ctx.ns, ctx.rep.loc(path, key=True))]
-            entry = self.one(f"{ctx.ns.prefix}{key}.{i}", raw, ctx, path, copy_in, {**ctx.env, "index": i})
+            entry = self.one(
+                _Site(f"{ctx.ns.prefix}{key}.{i}", raw, path, {**ctx.env, "index": i}), ctx, copy_in
+            )
             if entry is None:
                 return None
             group.named[str(i)] = entry
             group.default, group.last = entry.default, entry
         return group
 
-    def one(
-        self,
-        node_id: str,
-        raw: Mapping[str, Any],
-        ctx: _Ctx,
-        path: Path,
-        ins: Inputs | None,
-        env: dict[str, Any],
-    ) -> Entry | None:
+    def one(self, site: _Site, ctx: _Ctx, ins: Inputs | None) -> Entry | None:
         if ins is None:
-            ins = default_input(ctx.rep, ctx.ns, path, in_block=bool(ctx.scopes))
+            ins = default_input(ctx.rep, ctx.ns, site.path, in_block=bool(ctx.scopes))
             if ins is None:
                 return None
-        if _BLOCK in raw:
-            return self.instance(node_id, raw, ctx, path, ins, env)
-        return self.op_node(node_id, raw, ctx, path, ins, env)
+        if _BLOCK in site.raw:
+            return self.instance(site, ctx, ins)
+        return self.op_node(site, ctx, ins)
 
     # -- op nodes --------------------------------------------------------------------------
 
-    def op_node(
-        self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: Path, ins: Inputs, env: dict[str, Any]
-    ) -> Entry | None:
-        op = _op(raw.get(_OP), ctx.rep, path)
+    def op_node(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
+        op = _op(site.raw.get(_OP), ctx.rep, site.path)
         if op is None:
             return None
         if isinstance(ins, dict):
-            ctx.rep.fail(
-                GraphError(
-                    "an op takes 'in:' as a name or a list, not a mapping", loc=ctx.rep.loc(path + ("in",))
-                )
-            )
+            message = "an op takes 'in:' as a name or a list, not a mapping"
+            ctx.rep.fail(GraphError(message, loc=ctx.rep.loc(site.path + ("in",))))
             return None
-        args, expanded = _op_args(op, raw, env, path, ctx.rep)
-        node = self.new_node(node_id, op, args, raw, ctx, path, env)
-        share = LazyRef(str(raw[_SHARE]), ctx.ns, node.where(_SHARE)) if _SHARE in raw else None
+        args, complete = _op_args(op, site, ctx.rep)
+        node = self.new_node(site, op, args, ctx)
+        share = LazyRef(str(site.raw[_SHARE]), ctx.ns, node.where(_SHARE)) if _SHARE in site.raw else None
         self.built.add(node, ins, share, ctx.shared_by)
-        if not expanded:
-            return None  # the node stays, so its in: and its other arguments are still checked
+        if not complete:
+            return None  # references to it stay silent; the node stays, so its in: is still checked
         return self.op_entry(node, op)
 
-    def new_node(
-        self,
-        node_id: str,
-        op: OpDef,
-        args: dict[str, Any],
-        raw: Mapping[str, Any],
-        ctx: _Ctx,
-        path: Path,
-        env: dict,
-    ) -> Node:
-        loc = self.doc.loc
+    def new_node(self, site: _Site, op: OpDef, args: dict[str, Any], ctx: _Ctx) -> Node:
+        loc, path = self.doc.loc, site.path
         return Node(
-            id=node_id,
+            id=site.id,
             op=op.name,
             args=args,
             inputs=[],
             loc=loc(path, key=True),
-            arg_locs={k: loc(path + (k,)) for k in raw},
+            arg_locs={k: loc(path + (k,)) for k in site.raw},
             via=ctx.rep.via,
             scopes=ctx.scopes,
-            init=subst(raw.get(_INIT), env, path + (_INIT,), ctx.rep),
-            doc=raw.get(_DOC),
+            init=subst(site.raw.get(_INIT), site.env, path + (_INIT,), ctx.rep),
+            doc=site.raw.get(_DOC),
             index=len(self.built.nodes),
         )
 
@@ -298,18 +287,16 @@ class _Walk:
 
     # -- block instances -------------------------------------------------------------------
 
-    def instance(
-        self, node_id: str, raw: Mapping[str, Any], ctx: _Ctx, path: Path, ins: Inputs, env: dict[str, Any]
-    ) -> Entry | None:
-        name = raw.get(_BLOCK)
-        block = self.block(name, ctx, path)
+    def instance(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
+        name = site.raw.get(_BLOCK)
+        block = self.block(name, ctx, site.path)
         if block is None:
             return None
-        params = block_params(ctx.rep, name, block, raw, env, self.globals, path)
-        bound = bind_block_inputs(ctx.rep, name, block, ins, path)
+        params = block_params(ctx.rep, name, block, site.raw, site.env, self.globals, site.path)
+        bound = bind_block_inputs(ctx.rep, name, block, ins, site.path)
         if params is None or bound is None:
             return None
-        inner = self.inner(node_id, name, raw, ctx, path, bound, params)
+        inner = self.inner(site, name, ctx, bound, params)
         self.scope(block.get("nodes") or {}, inner)
         return instance_entry(ctx.rep, name, block, inner.ns)
 
@@ -333,26 +320,19 @@ class _Walk:
         return blocks[name]
 
     def inner(
-        self,
-        node_id: str,
-        name: str,
-        raw: Mapping[str, Any],
-        ctx: _Ctx,
-        path: Path,
-        bound: dict[str, LazyRef],
-        params: dict[str, Any],
+        self, site: _Site, name: str, ctx: _Ctx, bound: dict[str, LazyRef], params: dict[str, Any]
     ) -> _Ctx:
         """The scope of a block instance: its inputs, parameters and (with share:) its weights' owner."""
-        scope = Scope(node_id, name, ctx.rep.loc(path, key=True))
-        self.built.scopes[node_id] = scope
+        scope = Scope(site.id, name, ctx.rep.loc(site.path, key=True))
+        self.built.scopes[site.id] = scope
         rep = ctx.rep.within(scope.loc)
         shared_by = ctx.shared_by
-        if _SHARE in raw:
-            target = LazyRef(str(raw[_SHARE]), ctx.ns, ctx.rep.loc(path + (_SHARE,)))
-            self.built.shares.instances[node_id] = (target, name)
-            shared_by = node_id
+        if _SHARE in site.raw:
+            target = LazyRef(str(site.raw[_SHARE]), ctx.ns, ctx.rep.loc(site.path + (_SHARE,)))
+            self.built.shares.instances[site.id] = (target, name)
+            shared_by = site.id
         return _Ctx(
-            ns=Namespace(prefix=node_id + ".", inputs=dict(bound), via=rep.via),
+            ns=Namespace(prefix=site.id + ".", inputs=dict(bound), via=rep.via),
             env={**self.globals, **params},
             path=("blocks", name, "nodes"),
             rep=rep,
@@ -382,22 +362,21 @@ def _plugin_hint() -> str | None:
     )
 
 
-def _op_args(
-    op: OpDef, raw: Mapping[str, Any], env: dict[str, Any], path: Path, rep: Reporter
-) -> tuple[dict[str, Any], bool]:
-    """The node's arguments with their expressions evaluated, and whether all of them were.
+def _op_args(op: OpDef, site: _Site, rep: Reporter) -> tuple[dict[str, Any], bool]:
+    """The node's arguments with their expressions evaluated, and whether every key written
+    on it made it in.
 
     Keys that are not arguments of ``op`` and arguments whose expression failed (reported) are
     left out; the argument pass reports the former and skips the node's schema check.
     """
     args: dict[str, Any] = {}
-    expanded = True
-    for key, value in raw.items():
-        if key in NODE_KEYS or key not in op.args:
+    complete = True
+    for key, value in site.raw.items():
+        if key in NODE_KEYS:
             continue
-        sub = subst(value, env, path + (key,), rep)
-        if sub is None and value is not None:
-            expanded = False
+        sub = subst(value, site.env, site.path + (key,), rep) if key in op.args else None
+        if sub is None and (value is not None or key not in op.args):
+            complete = False
             continue
         args[key] = sub
-    return args, expanded
+    return args, complete
