@@ -435,6 +435,27 @@ def test_a_node_cannot_share_with_itself():
     ]
 
 
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            "{op: relu, names: [a, b]}",
+            "spec.yaml:4:17: nodes.s.names: relu has no argument 'names' (hint: relu takes no arguments)",
+        ),
+        (
+            "{op: split, sizes: [4, 4], names: [a, b], dim: many}",
+            "spec.yaml:4:53: nodes.s.dim: expected an integer, got 'many'",
+        ),
+    ],
+)
+def test_references_into_a_node_whose_arguments_are_wrong_stay_silent(node, message):
+    # the node's own mistake is the one to fix; 's.a' not resolving is a consequence
+    text = (
+        f"archspec: 1\ninputs: {{x: {{shape: [8]}}}}\nnodes:\n  s: {node}\n  t: {{op: add, in: [s.a, s.b]}}\n"
+    )
+    assert spec_errors(text) == [message]
+
+
 def test_a_sharing_node_without_arguments_does_not_excuse_a_later_one():
     # the argument pass skips repeated argument sets it found valid; a sharing node's are valid
     # only because it takes its arguments from its target
