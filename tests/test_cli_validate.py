@@ -27,6 +27,17 @@ def test_validate_exits_2_with_located_errors(tmp_path):
     assert f"{bad}:5:21: nodes.b.in: unknown node 'c' (hint: known here: a, b, x)" in result.output
 
 
+def test_validate_reports_a_node_s_bad_argument_and_its_unknown_in_together(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  a: {op: relu}\n  b: {op: linear, out_features: 0, in: c}\n"
+    )
+    result = invoke("validate", str(bad))
+    assert result.exit_code == 2
+    assert f"{bad}:5:33: nodes.b.out_features: expected at least 1, got 0\n" in result.output
+    assert f"{bad}:5:40: nodes.b.in: unknown node 'c' (hint: known here: a, b, x)\n" in result.output
+
+
 def test_validate_json_lists_errors_with_positions(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD)

@@ -434,6 +434,46 @@ def test_a_node_cannot_share_with_itself():
     ]
 
 
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            "{op: relu, names: [a, b]}",
+            "spec.yaml:4:17: nodes.s.names: relu has no argument 'names' (hint: relu takes no arguments)",
+        ),
+        (
+            "{op: split, sizes: [4, 4], names: [a, b], dim: many}",
+            "spec.yaml:4:53: nodes.s.dim: expected an integer, got 'many'",
+        ),
+    ],
+)
+def test_references_into_a_node_whose_arguments_are_wrong_stay_silent(node, message):
+    # the node's own mistake is the one to fix; 's.a' not resolving is a consequence
+    text = (
+        f"archspec: 1\ninputs: {{x: {{shape: [8]}}}}\nnodes:\n  s: {node}\n  t: {{op: add, in: [s.a, s.b]}}\n"
+    )
+    assert spec_errors(text) == [message]
+
+
+def test_a_sharing_node_without_arguments_does_not_excuse_a_later_one():
+    # the argument pass skips repeated argument sets it found valid; a sharing node's are valid
+    # only because it takes its arguments from its target
+    text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: 8}\n  s: {op: linear, share: l}\n  t: {op: linear}\n"
+    assert spec_errors(text) == ["spec.yaml:6:3: nodes.t: linear missing required key 'out_features'"]
+
+
+def test_a_sharing_split_still_needs_the_names_of_its_outputs():
+    text = """\
+    archspec: 1
+    inputs: {x: {shape: [8]}}
+    nodes:
+      a: {op: split, sizes: [4, 4], names: [l, r]}
+      b: {op: split, share: a, in: x, sizes: [4, 4]}
+      c: {op: add, in: [b.l, b.r]}
+    """
+    assert spec_errors(text) == ["spec.yaml:5:3: nodes.b: split missing required key 'names'"]
+
+
 def test_sharing_with_a_node_on_another_input_size_is_a_shape_error_not_a_torch_crash():
     text = """\
     archspec: 1
