@@ -48,7 +48,7 @@ from archspec.training.streams import Stream, build_streams, check_model_inputs
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
     """How to run (not what to train: that is the spec's ``training:``). Read, never changed:
     derive another with ``dataclasses.replace``."""
