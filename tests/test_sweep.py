@@ -22,7 +22,7 @@ from archspec.errors import SpecErrors
 from archspec.pipeline import load_text
 from archspec.sweep.command import sweep
 from archspec.sweep.space import read_space
-from tests.conftest import ROOT, invoke
+from tests.conftest import ROOT, csv_column, invoke
 
 optuna = pytest.importorskip("optuna")
 
@@ -31,6 +31,7 @@ SMALL = [  # the example on a few hundred digits, for three epochs
     "data.train.limit=256",
     "data.val.limit=128",
     "data.test.limit=64",
+    "data.train.batch_size=32",
     "training.epochs=3",
 ]
 SETS = [arg for item in SMALL for arg in ("--set", item)]
@@ -185,9 +186,7 @@ def test_the_search_finds_a_better_design_than_a_bad_one(swept, tmp_path):
         "--set", "params.width=16", "--set", "training.optimizer.lr=1.0e-4",
     )  # fmt: skip
     assert bad.exit_code == 0, bad.output
-    bad_accuracy = max(
-        float(r["val_accuracy"]) for r in csv.DictReader(open(tmp_path / "bad" / "metrics.csv"))
-    )
+    bad_accuracy = max(csv_column(tmp_path / "bad" / "metrics.csv", "val_accuracy"))
     print(
         f"sweep best val_accuracy {best:.4f}, worst {worst:.4f}; a bad design (width 16, lr 1e-4) {bad_accuracy:.4f}"
     )
@@ -215,7 +214,7 @@ def test_best_yaml_is_a_spec_that_trains_to_the_reported_value(swept, tmp_path):
     assert "search:" not in best_yaml.read_text()
     trained = invoke("train", best_yaml, "--run-dir", tmp_path / "again", "--no-progress")
     assert trained.exit_code == 0, trained.output
-    again = max(float(r["val_accuracy"]) for r in csv.DictReader(open(tmp_path / "again" / "metrics.csv")))
+    again = max(csv_column(tmp_path / "again" / "metrics.csv", "val_accuracy"))
     assert again == pytest.approx(result["best"]["val_accuracy"], abs=1e-6)
 
 
@@ -327,3 +326,51 @@ def test_two_worker_processes_share_one_study_without_duplicates(tmp_path):
     run_dirs = [r["run_dir"] for r in rows if r["run_dir"]]
     assert len(set(run_dirs)) == len(run_dirs)
     assert len({r["worker"] for r in rows}) == 2  # each process ran its share
+
+
+def test_budgets_as_objectives_give_a_pareto_front_of_accuracy_against_size(tmp_path):
+    spec = tmp_path / "pareto.yaml"
+    spec.write_text(EXAMPLE.read_text().replace("search:\n", "search:\n  objectives: [params]\n"))
+    result = invoke(
+        "sweep", spec, "--trials", "3", "--sampler", "random", "--no-plots", "--format", "json",
+        "--sweep-dir", tmp_path / "sw", *SETS, "--set", "training.epochs=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    rows = {r["trial"]: r for r in _rows(tmp_path / "sw")}
+    with open(tmp_path / "sw" / "pareto.csv", newline="") as fh:
+        front = list(csv.DictReader(fh))
+    assert front and all(rows[r["trial"]]["state"] == "complete" for r in front)
+    for a in front:  # no trial on the front is beaten on both objectives by another trial
+        for b in rows.values():
+            if b["state"] == "complete":
+                better = float(b["val_accuracy"]) >= float(a["val_accuracy"]) and float(b["params"]) <= float(
+                    a["params"]
+                )
+                strictly = float(b["val_accuracy"]) > float(a["val_accuracy"]) or float(b["params"]) < float(
+                    a["params"]
+                )
+                assert not (better and strictly), (a, b)
+    assert summary["best"]["trial"] in {int(r["trial"]) for r in front}
+    assert "search:" not in Path(summary["best_yaml"]).read_text()
+
+
+def test_a_journal_file_can_hold_the_study(tmp_path):
+    journal = tmp_path / "study.journal"
+    result = invoke(
+        "sweep", EXAMPLE, "--trials", "2", "--no-plots", "--storage", journal, "--sweep-dir", tmp_path / "sw",
+        *SETS, "--set", "expect.params.max=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # both candidates break the budget: nothing trains
+    assert journal.stat().st_size > 0 and not (tmp_path / "sw" / "study.db").exists()
+    assert [r["state"] for r in _rows(tmp_path / "sw")] == ["pruned", "pruned"]
+
+
+def test_the_sweep_commands_in_the_docs_name_real_options_and_files():
+    text = (ROOT / "docs" / "sweep.md").read_text()
+    lines = [ln[2:] for ln in text.splitlines() if ln.startswith("$ archspec sweep ")]
+    assert lines
+    for line in lines:
+        argv = line.split()[2:]
+        with sweep.make_context("sweep", list(argv)) as ctx:
+            assert (ROOT / ctx.params["spec"]).exists()

@@ -60,13 +60,13 @@ class Objective:
             trial.set_user_attr("pruned", str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         sizes = totals(graph)
-        budgets = {name: float(sizes[name]) for name in ("params", "macs")}
+        budgets = {name: int(sizes[name]) for name in ("params", "macs")}
         for name, value in budgets.items():
             trial.set_user_attr(name, value)
         value = self._train(trial, overrides)
         if not self.space.objectives:
             return value
-        return (value, *(budgets[name] for name in self.space.objectives))
+        return (value, *(float(budgets[name]) for name in self.space.objectives))
 
     def _train(self, trial: Any, overrides: list[str]) -> float:
         from archspec.api import train
