@@ -374,3 +374,16 @@ def test_the_sweep_commands_in_the_docs_name_real_options_and_files():
         argv = line.split()[2:]
         with sweep.make_context("sweep", list(argv)) as ctx:
             assert (ROOT / ctx.params["spec"]).exists()
+
+
+def test_a_metric_the_runs_do_not_report_stops_the_sweep_with_a_located_error(tmp_path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(EXAMPLE.read_text().replace("metric: val_accuracy ", "metric: val_acc "))
+    result = invoke("sweep", spec, "--trials", "3", "--no-plots", "--sweep-dir", tmp_path / "sw", *SETS)
+    assert result.exit_code == 2
+    assert (
+        f"{spec}:33:11: search.metric: the runs report no 'val_acc'; they report train_loss, train_loss_nll, "
+        "val_accuracy (hint: set search.metric to one of them (validation metrics need a stream with role: val))"
+    ) in result.output
+    rows = _rows(tmp_path / "sw")  # results.csv is written even when the sweep stops on an error
+    assert [r["state"] for r in rows] == ["fail"]  # the first trial's first epoch showed it

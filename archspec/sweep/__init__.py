@@ -46,7 +46,7 @@ def run_sweep(
     """
     from archspec.pipeline import load
     from archspec.sweep.objective import work
-    from archspec.sweep.report import plot, summarise
+    from archspec.sweep.report import plot, summarise, write_results
     from archspec.sweep.study import counted, open_study, optuna_module, recover, run_workers
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -72,8 +72,11 @@ def run_sweep(
     if remaining > 0:
         log(f"sweep {study.study_name}: {remaining} trial(s) to run, in {job.sweep_dir}")
         single = workers == 1
-        run_workers(job, remaining, (lambda j, i, n: work(j, i, n, log)) if single else work)
-    job.sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_workers(job, remaining, (lambda j, i, n: work(j, i, n, log)) if single else work)
+        except BaseException:
+            write_results(study, space, job.sweep_dir / "results.csv")  # what was done, for the record
+            raise
     result = summarise(study, space, job, log)
     if plots and result["complete"]:
         result["plots"] = [str(p) for p in plot(study, space, job.sweep_dir, log)]

@@ -50,8 +50,15 @@ class Objective:
         self.job, self.space, self.device, self.log = job, space, device, log
 
     def __call__(self, trial: Any) -> float | tuple[float, ...]:
-        optuna = optuna_module()
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt:  # Optuna fails the trial; the next run retries it
+            trial.set_user_attr("interrupted", True)
+            raise
+
+    def _run(self, trial: Any) -> float | tuple[float, ...]:
+        optuna = optuna_module()
         overrides = [*self.job.overrides, *self.space.overrides(self.space.sample(trial))]
         trial.set_user_attr("overrides", overrides)
         try:
@@ -89,9 +96,6 @@ class Objective:
         except ArchSpecError as exc:
             trial.set_user_attr("failed", str(exc))
             raise TrialFailed(str(exc)) from exc
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            raise
         return _best(result.history, self.space)
 
     def _reporter(self, trial: Any) -> Callable[[dict[str, Any]], None]:
