@@ -10,7 +10,7 @@
    values; no pruner on either side. Sides alternate A B B A; the figure is the median of the
    per-round ratios of wall time, sweep / hand. Goal: <= 1.05.
 
-    python benchmarks/sweep_overhead.py            # about 3 minutes on 2 busy cores
+    python benchmarks/sweep_overhead.py            # about 2 minutes on 2 cores
     python benchmarks/sweep_overhead.py --quick    # smoke mode
 """
 
@@ -92,7 +92,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    rounds, trials = (1, 2) if args.quick else (4, 6)
+    rounds, trials = (1, 2) if args.quick else (6, 10)
     time_rejection(3 if args.quick else 50)
 
     import optuna

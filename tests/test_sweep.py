@@ -387,3 +387,60 @@ def test_a_metric_the_runs_do_not_report_stops_the_sweep_with_a_located_error(tm
     ) in result.output
     rows = _rows(tmp_path / "sw")  # results.csv is written even when the sweep stops on an error
     assert [r["state"] for r in rows] == ["fail"]  # the first trial's first epoch showed it
+
+
+def test_a_grid_sweep_stops_when_every_point_was_tried(tmp_path):
+    spec = tmp_path / "grid.yaml"
+    head = EXAMPLE.read_text().split("search:")[0]
+    spec.write_text(head + "search:\n  sampler: grid\n  space:\n    params.width: {choice: [16, 32]}\n")
+    result = invoke(
+        "sweep", spec, "--trials", "5", "--no-plots", "--sweep-dir", tmp_path / "sw", *SETS,
+        "--set", "expect.params.max=1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "sw")
+    assert sorted(r["params.width"] for r in rows) == ["16", "32"]  # each point once, then stop
+    assert all(r["state"] == "pruned" and "expect.params.max" in r["note"] for r in rows)
+
+
+class _PruneNow:
+    """An Optuna trial whose pruner always says stop (the reporter's side of pruning)."""
+
+    def __init__(self) -> None:
+        self.reported: list[tuple[float, int]] = []
+        self.user_attrs: dict[str, object] = {}
+
+    def report(self, value: float, step: int) -> None:
+        self.reported.append((value, step))
+
+    def should_prune(self) -> bool:
+        return True
+
+    def set_user_attr(self, key: str, value: object) -> None:
+        self.user_attrs[key] = value
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband"])
+def test_the_pruner_hears_each_epoch_and_stops_the_run_with_a_reason(pruner):
+    from archspec.sweep.objective import Objective
+    from archspec.sweep.study import SweepJob, pruner_for
+
+    space = read_space(load_text(EXAMPLE.read_text(), name="s.yaml"), pruner=pruner)
+    assert (
+        type(pruner_for(space)).__name__ == {"median": "MedianPruner", "hyperband": "HyperbandPruner"}[pruner]
+    )
+    trial = _PruneNow()
+    on_epoch = Objective(SweepJob(str(EXAMPLE), [], Path("unused")), space, "cpu", print)._reporter(trial)
+    with pytest.raises(optuna.TrialPruned, match=f"{pruner} pruner after epoch 2: val_accuracy 0.5"):
+        on_epoch({"epoch": 2, "train_loss": 1.0, "val_accuracy": 0.5})
+    assert trial.reported == [(0.5, 2)]
+    assert trial.user_attrs["pruned"] == f"{pruner} pruner after epoch 2: val_accuracy 0.5"
+
+
+def test_a_malformed_set_is_a_usage_error(tmp_path):
+    result = invoke(
+        "sweep", EXAMPLE, "--trials", "1", "--sweep-dir", tmp_path / "sw", "--set", "training.epochs"
+    )
+    assert result.exit_code == 1
+    assert "'training.epochs' is not KEY=VALUE (e.g. --set training.epochs=5)" in result.output
+    assert not (tmp_path / "sw").exists()

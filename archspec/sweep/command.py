@@ -14,6 +14,15 @@ import click
 __all__ = ["sweep"]
 
 
+def _check_sets(ctx: click.Context, param: click.Parameter, items: Sequence[str]) -> Sequence[str]:
+    """A malformed ``--set`` is a usage error (exit 1), as in the other commands."""
+    for item in items:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --set training.epochs=5)")
+    return items
+
+
 @click.command("sweep")
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -74,7 +83,12 @@ __all__ = ["sweep"]
     help="Output for people (text) or tools (json).",
 )
 @click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a spec value in every trial."
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_check_sets,
+    help="Override a spec value in every trial.",
 )
 def sweep(
     spec: str,

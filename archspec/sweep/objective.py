@@ -150,65 +150,57 @@ def _best(history: list[dict[str, Any]], space: SearchSpace) -> float:
 
 def work(job: SweepJob, index: int, trials: int, log: Callable[[str], None] | None = None) -> None:
     """Run up to ``trials`` trials of the sweep's study in this process (worker ``index``)."""
-    import torch
+    if job.workers > 1:  # share the cores; a lone worker keeps the threads torch was given
+        import torch
 
-    torch.set_num_threads(threads_per_worker(job.workers))
+        torch.set_num_threads(threads_per_worker(job.workers))
     spec, space = job.space()
     study = open_study(job, space, spec, create=False)
     study.sampler = sampler_for(space, seed=space.seed + 1009 * len(study.trials) + index)
     study.pruner = pruner_for(space)
     objective = Objective(job, space, worker_device(job.device, index), log or (lambda _m: None))
-    callbacks = [_StopAt(job.trials), _Progress(space, log or _stderr)]
-    study.optimize(objective, n_trials=trials, catch=(TrialFailed,), callbacks=callbacks)
+    after = _AfterTrial(space, job.trials, log or _stderr)
+    study.optimize(objective, n_trials=trials, catch=(TrialFailed,), callbacks=[after])
 
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-class _StopAt:
-    """Stop once the study holds ``--trials`` counted trials (other workers and machines too)."""
+class _AfterTrial:
+    """After each trial (one read of the study): a progress line — what happened, the tally,
+    the best so far — and a stop once the study holds ``--trials`` counted trials, whichever
+    workers and machines ran them."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self, space: SearchSpace, total: int, log: Callable[[str], None]) -> None:
+        self.space, self.total, self.log = space, total, log
 
     def __call__(self, study: Any, trial: Any) -> None:
-        if len(counted(study.get_trials(deepcopy=False))) >= self.total:
+        trials = study.get_trials(deepcopy=False)
+        self.log(f"trial {trial.number} {_outcome(trial, self.space)} | {_tally(trials, self.space)}")
+        if len(counted(trials)) >= self.total:
             study.stop()
 
 
-class _Progress:
-    """One line per finished trial: what happened, the tally, the best so far."""
-
-    def __init__(self, space: SearchSpace, log: Callable[[str], None]) -> None:
-        self.space, self.log = space, log
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        states = optuna_module().trial.TrialState
-        trials = study.get_trials(deepcopy=False)
-        tally = {s: sum(t.state == s for t in trials) for s in (states.COMPLETE, states.PRUNED, states.FAIL)}
-        what = {states.COMPLETE: "complete", states.PRUNED: "pruned", states.FAIL: "failed"}.get(
-            trial.state, "?"
-        )
-        detail = ""
-        if trial.state == states.COMPLETE:
-            detail = f": {self.space.metric} {trial.values[0]:.4g}"
-        elif trial.state == states.PRUNED:
-            detail = f": {trial.user_attrs.get('pruned', '').splitlines()[0]}"
-        elif trial.state == states.FAIL:
-            detail = f": {trial.user_attrs.get('failed', 'interrupted')}"
-        best = _best_so_far(study, self.space)
-        self.log(
-            f"trial {trial.number} {what}{detail} | {tally[states.COMPLETE]} complete, "
-            f"{tally[states.PRUNED]} pruned, {tally[states.FAIL]} failed{best}"
-        )
-
-
-def _best_so_far(study: Any, space: SearchSpace) -> str:
+def _outcome(trial: Any, space: SearchSpace) -> str:
     states = optuna_module().trial.TrialState
-    done = [t for t in study.get_trials(deepcopy=False, states=(states.COMPLETE,)) if not _nan(t.values[0])]
-    if not done:
-        return ""
-    pick = max if space.direction == "maximize" else min
-    best = pick(done, key=lambda t: t.values[0])
-    return f" | best {space.metric} {best.values[0]:.4g} (trial {best.number})"
+    if trial.state == states.COMPLETE:
+        return f"complete: {space.metric} {trial.values[0]:.4g}"
+    if trial.state == states.PRUNED:
+        return f"pruned: {trial.user_attrs.get('pruned', '').splitlines()[0]}"
+    why = trial.user_attrs.get("failed") or (
+        "interrupted" if trial.user_attrs.get("interrupted") else "no value"
+    )
+    return f"failed: {why.splitlines()[0]}"
+
+
+def _tally(trials: list[Any], space: SearchSpace) -> str:
+    states = optuna_module().trial.TrialState
+    count = {s: sum(t.state == s for t in trials) for s in (states.COMPLETE, states.PRUNED, states.FAIL)}
+    text = f"{count[states.COMPLETE]} complete, {count[states.PRUNED]} pruned, {count[states.FAIL]} failed"
+    done = [t for t in trials if t.state == states.COMPLETE and not _nan(t.values[0])]
+    if done:
+        pick = max if space.direction == "maximize" else min
+        best = pick(done, key=lambda t: t.values[0])
+        text += f" | best {space.metric} {best.values[0]:.4g} (trial {best.number})"
+    return text

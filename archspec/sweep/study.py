@@ -90,14 +90,33 @@ def _storage(job: SweepJob) -> Any:
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(str(Path(url).resolve())))
-    kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(
+    sqlite = url.startswith("sqlite")
+    storage = optuna.storages.RDBStorage(
         url,
-        engine_kwargs=kwargs,
+        engine_kwargs={"connect_args": {"timeout": 120}} if sqlite else None,
         heartbeat_interval=_HEARTBEAT_S,
         grace_period=_GRACE_S,
         heartbeat_stale_trial_callback=_retry_failed,
     )
+    if sqlite:
+        _write_ahead(storage.engine)
+    return storage
+
+
+def _write_ahead(engine: Any) -> None:
+    """SQLite in WAL mode with ``synchronous=NORMAL``: a commit no longer waits for the disk
+    (a trial makes ~20 of them), and a killed process still loses nothing (the WAL survives it;
+    only a power cut may drop the last commits)."""
+    from sqlalchemy import event
+
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener are replaced by ones that have it
 
 
 def _retry_failed(study: Any, trial: Any) -> None:
