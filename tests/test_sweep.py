@@ -447,3 +447,16 @@ def test_a_malformed_set_is_a_usage_error(tmp_path):
     assert result.exit_code == 1
     assert "'training.epochs' is not KEY=VALUE (e.g. --set training.epochs=5)" in result.output
     assert not (tmp_path / "sw").exists()
+
+
+def test_registering_the_command_imports_neither_optuna_nor_torch_nor_any_stage():
+    code = "import sys, archspec.sweep.command; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.replace("'", '"')))
+    assert not {"optuna", "torch", "networkx", "jsonschema", "yaml", "sqlalchemy"} & loaded

@@ -6,7 +6,8 @@ The steps, in order (each a short function in its module)::
     search: section          storage in the sweep dir        static check, train       results.csv, best.yaml
 
 Optuna is an optional dependency (``pip install 'archspec[sweep]'``); nothing here imports it
-before a sweep runs.
+before a sweep runs, and importing this package (or the command) imports no other stage, so
+registering ``archspec sweep`` costs the CLI nothing.
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from archspec.sweep.study import INSTALL_HINT as INSTALL_HINT
-from archspec.sweep.study import SweepError as SweepError
-from archspec.sweep.study import SweepJob as SweepJob
+if TYPE_CHECKING:
+    from archspec.sweep.study import INSTALL_HINT, SweepError, SweepJob
 
 __all__ = ["INSTALL_HINT", "SweepError", "SweepJob", "run_sweep"]
+
+
+def __getattr__(name: str) -> Any:
+    """``INSTALL_HINT``, ``SweepError`` and ``SweepJob`` from :mod:`archspec.sweep.study`, on first use."""
+    if name in ("INSTALL_HINT", "SweepError", "SweepJob"):
+        from archspec.sweep import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module 'archspec.sweep' has no attribute {name!r}")
 
 
 def run_sweep(
@@ -47,7 +57,7 @@ def run_sweep(
     from archspec.pipeline import load
     from archspec.sweep.objective import work
     from archspec.sweep.report import plot, summarise, write_results
-    from archspec.sweep.study import counted, open_study, optuna_module, recover, run_workers
+    from archspec.sweep.study import SweepJob, counted, open_study, optuna_module, recover, run_workers
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     optuna_module()  # the install hint before anything else
