@@ -161,3 +161,35 @@ class UNet(nn.Module):
         x2 = self.down1(x1)
         x3 = self.down2(x2)
         return self.outc(self.up2(self.up1(x3, x2), x1))
+
+
+class Bottleneck(nn.Module):
+    """torchvision's ResNet-50 Bottleneck: 1x1 reduce, 3x3, 1x1 expand (x4)."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, planes: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + x)
+
+
+class BottleneckNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = Bottleneck(8, 2)
+        self.proj = nn.Conv2d(8, 16, 1)
+        self.b = Bottleneck(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.proj(self.a(x)))
