@@ -193,3 +193,204 @@ class BottleneckNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.b(self.proj(self.a(x)))
+
+
+class BasicConv(nn.Module):
+    """Inception's conv-BN-ReLU unit."""
+
+    def __init__(self, cin: int, cout: int, **kwargs: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+class InceptionA(nn.Module):
+    """GoogLeNet/Inception-v3's four parallel branches joined on channels."""
+
+    def __init__(self, cin: int, pool: int) -> None:
+        super().__init__()
+        self.branch1x1 = BasicConv(cin, 8, kernel_size=1)
+        self.branch5x5_1 = BasicConv(cin, 6, kernel_size=1)
+        self.branch5x5_2 = BasicConv(6, 8, kernel_size=5, padding=2)
+        self.branch3x3_1 = BasicConv(cin, 8, kernel_size=1)
+        self.branch3x3_2 = BasicConv(8, 12, kernel_size=3, padding=1)
+        self.branch_pool = BasicConv(cin, pool, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b1 = self.branch1x1(x)
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3_2(self.branch3x3_1(x))
+        bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))
+        return torch.cat([b1, b5, b3, bp], 1)
+
+
+class Inception(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = BasicConv(3, 16, kernel_size=3, padding=1)
+        self.mixed_a = InceptionA(16, pool=4)
+        self.mixed_b = InceptionA(32, pool=8)
+        self.fc = nn.Linear(36, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.mixed_b(self.mixed_a(self.stem(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision's SqueezeExcitation: pool, 1x1 reduce, ReLU, 1x1 expand, sigmoid, rescale."""
+
+    def __init__(self, channels: int, squeeze: int) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expand, 3x3 depthwise (groups = channels), 1x1 project, skip."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int, se: bool = False) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        layers: list[nn.Module] = [
+            nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+        ]  # fmt: skip
+        if se:
+            layers.append(SqueezeExcitation(hidden, max(hidden // 4, 8)))
+        layers += [nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_res:
+            return x + self.conv(x)
+        return self.conv(x)
+
+
+class MobileNet(nn.Module):
+    def __init__(self, se: bool = False) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU6(inplace=True),
+            InvertedResidual(8, 8, 1, 1, se), InvertedResidual(8, 12, 2, 6, se),
+            InvertedResidual(12, 12, 1, 6, se), InvertedResidual(12, 12, 1, 6, se),
+        )  # fmt: skip
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(12, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class EncoderBlock(nn.Module):
+    """A pre-norm transformer encoder layer (torchvision's ViT EncoderBlock)."""
+
+    def __init__(self, dim: int, heads: int, mlp: int) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Linear(mlp, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.ln_1(x)
+        y = self.self_attention(y, y, y, need_weights=False)[0]
+        x = x + y
+        return x + self.mlp(self.ln_2(x))
+
+
+class ViT(nn.Module):
+    """A Vision Transformer: patch embedding (a strided conv), encoder layers, mean pooling.
+
+    ``class_token=True`` prepends a learned token as torchvision does; archspec has no op for a
+    free parameter, so that variant does not import (see the tests).
+    """
+
+    def __init__(self, dim: int = 16, layers: int = 3, class_token: bool = False) -> None:
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, dim, kernel_size=4, stride=4)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
+        self.layers = nn.Sequential(*[EncoderBlock(dim, 2, 2 * dim) for _ in range(layers)])
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        if self.class_token is not None:
+            x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.ln(self.layers(x))
+        return self.head(x.mean(dim=1))
+
+
+class LayerScaleBlock(nn.Module):
+    """ConvNeXt's block: depthwise 7x7, LayerNorm over channels, MLP, a learned per-channel scale."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        y = self.gamma * y
+        return x + y.permute(0, 3, 1, 2)
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self, dim: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, stride=4)
+        self.blocks = nn.Sequential(LayerScaleBlock(dim), LayerScaleBlock(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+
+class Gate(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:  # data-dependent control flow
+            return x
+        return -x
+
+
+class Erf(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.erf(x)
+
+
+class Unmappable(nn.Module):
+    """``kind`` picks the construct that has no catalogue op."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.head = nn.Sequential(nn.Linear(4, 4), Gate() if kind == "control" else Erf())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.fc(x))
+
+
+class HalfScale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) * 0.5

@@ -214,18 +214,33 @@ def _choose(graph: _Graph) -> list[_Region]:
     count: dict[tuple[Any, ...], int] = defaultdict(int)
     for r in regions.values():
         count[r.signature] += 1
+    excluded: set[str] = set()
+    while True:  # a class repeated only inside chosen instances leaves a lone copy outside: unchoose it
+        chosen = _walk(graph.root, regions, count, excluded)
+        among: dict[tuple[Any, ...], int] = defaultdict(int)
+        for r in chosen:
+            among[r.signature] += 1
+        lone = {r.path for r in chosen if among[r.signature] < 2}
+        if not lone:
+            return chosen
+        excluded |= lone
+
+
+def _walk(
+    root: nn.Module, regions: dict[str, _Region], count: dict[tuple[Any, ...], int], excluded: set[str]
+) -> list[_Region]:
     chosen: list[_Region] = []
 
     def walk(module: nn.Module, prefix: str) -> None:
         for name, child in module.named_children():
             path = f"{prefix}.{name}" if prefix else name
             region = regions.get(path)
-            if region is not None and count[region.signature] >= 2:
+            if region is not None and path not in excluded and count[region.signature] >= 2:
                 chosen.append(region)
             else:
                 walk(child, path)
 
-    walk(graph.root, "")
+    walk(root, "")
     return chosen
 
 

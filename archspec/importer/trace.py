@@ -24,6 +24,7 @@ from archspec.ops import Shape
 __all__ = ["Traced", "TracedNode", "trace_module"]
 
 _TORCH_DIR = str(Path(torch.__file__).parent)
+_SHAPE = "archspec_shape"  # fx node meta: the per-sample shape of a tensor value
 _OWN_DIR = str(Path(__file__).resolve().parent.parent)
 
 
@@ -111,14 +112,11 @@ def _bind_inputs(names: list[str], inputs: Mapping[str, Shape]) -> dict[str, Sha
 
 
 def _propagate(gm: fx.GraphModule, shapes: Mapping[str, Shape], batch: int) -> None:
-    """Run the traced graph once, recording every value's shape (fx's ShapeProp)."""
-    from torch.fx.passes.shape_prop import ShapeProp
-
-    gen = torch.Generator().manual_seed(0)
-    args = [torch.randn((batch, *s), generator=gen) for s in shapes.values()]
+    """Run the traced graph once on the meta device (shapes only, nothing computed)."""
+    args = [torch.empty((batch, *s), device="meta") for s in shapes.values()]
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(*args)
+            _MetaShapes(gm).run(*args)
     except Exception as exc:
         raise ImportModelError(
             f"running the traced model on inputs of shape {list(shapes.values())} failed: {exc}",
@@ -127,12 +125,29 @@ def _propagate(gm: fx.GraphModule, shapes: Mapping[str, Shape], batch: int) -> N
         ) from exc
 
 
+class _MetaShapes(fx.Interpreter):
+    """An fx interpreter over meta tensors: each module runs with meta views of its weights."""
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        module = self.fetch_attr(target)
+        state = {k: v.to("meta") for k, v in [*module.named_parameters(), *module.named_buffers()]}
+        return torch.func.functional_call(module, state, args, kwargs)
+
+    def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
+        value = super().get_attr(target, args, kwargs)
+        return value.to("meta") if isinstance(value, torch.Tensor) else value
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        n.meta[_SHAPE] = tuple(result.shape[1:]) if isinstance(result, torch.Tensor) else None
+        return result
+
+
 def _node(n: fx.Node) -> TracedNode:
     stack = list((n.meta.get("nn_module_stack") or {}).keys())
     if n.op == "call_module" and stack and stack[-1] == n.target:
         stack = stack[:-1]
-    meta = n.meta.get("tensor_meta")
-    shape = tuple(meta.shape[1:]) if meta is not None and hasattr(meta, "shape") else None
+    shape = n.meta.get(_SHAPE)
     return TracedNode(
         name=n.name,
         kind=n.op,
