@@ -294,3 +294,36 @@ def test_the_command_exits_2_with_the_located_error(tmp_path):
     assert result.exit_code == 2
     assert "error: the model's own forward: operator.mul takes a constant 0.5" in result.output
     assert not (tmp_path / "m.yaml").exists()
+
+
+# -- the docs run --------------------------------------------------------------------------------
+
+
+def test_the_import_docs_run_as_shown(tmp_path, monkeypatch):
+    import re
+    import shlex
+    import shutil
+
+    from click.testing import CliRunner
+
+    from archspec.cli import cli
+
+    root = Path(__file__).parents[1]
+    text = (root / "docs" / "import.md").read_text()
+    shutil.copytree(root / "examples" / "models", tmp_path / "examples" / "models")
+    (tmp_path / "examples" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    commands = [
+        line[2:] for block in re.findall(r"```console\n(.*?)```", text, re.S) for line in block.splitlines()
+    ]
+    outputs = []
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        result = CliRunner().invoke(_cli() if argv[0] == "import" else cli, argv)
+        assert result.exit_code == 0, (command, result.output)
+        outputs.append(result.output)
+    shown = re.findall(r"```text\n(.*?)```", text, re.S)[0]
+    assert outputs[0] == shown
+    exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], {"__name__": "docs"})
+    assert Path("build/resnet/model.safetensors").exists()
