@@ -394,3 +394,26 @@ class HalfScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x) * 0.5
+
+
+class TwoHeads(nn.Module):
+    """Two named outputs from one trunk (a dict, as detection and multi-task models return)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+        self.cls = nn.Linear(8, 3)
+        self.box = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.trunk(x)
+        return {"logits": self.cls(h), "boxes": self.box(h)}
+
+
+class Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.fc(x))

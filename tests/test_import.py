@@ -327,3 +327,25 @@ def test_the_import_docs_run_as_shown(tmp_path, monkeypatch):
     assert outputs[0] == shown
     exec(re.findall(r"```python\n(.*?)```", text, re.S)[0], {"__name__": "docs"})
     assert Path("build/resnet/model.safetensors").exists()
+
+
+def test_named_outputs_keep_their_names_and_shapes():
+    _randomise(model := refs.TwoHeads())
+    imported = import_model(model, {"x": (6,)})
+    spec = yaml.safe_load(imported.text)
+    assert spec["outputs"] == {"logits": "cls", "boxes": "box"}
+    assert spec["expect"]["outputs"] == {"logits": [3], "boxes": [4]}
+    built = compile_model(analyse(load_text(imported.text))).eval()
+    built.load_state_dict(imported.state_dict(), strict=True)
+    x = torch.randn(2, 6)
+    with torch.no_grad():
+        got, want = built(x), model(x)
+    assert all(torch.allclose(got[k], want[k]) for k in want)
+
+
+def test_a_module_with_weights_called_twice_is_refused_by_name():
+    err = _import_error(refs.Shared(), (4,))
+    assert str(err) == (
+        "module 'fc': Linear is called more than once (shared weights) "
+        "(hint: call a separate module each time; shared weights are not imported yet)"
+    )

@@ -71,29 +71,13 @@ def import_model(
     before it is returned: archspec's own shape inference must give the traced shapes.
     """
     traced = trace_module(module, inputs)
-    layout = factor(map_model(traced), blocks=blocks)
+    mapped = map_model(traced)
+    layout = factor(mapped, blocks=blocks)
     params = sum(p.numel() for p in module.parameters())
-    outputs = {k: _shape_of(traced, v) for k, v in map_model_outputs(traced).items()}
+    outputs = {k: traced.by_name[v].shape or () for k, v in mapped.outputs.items()}
     text = write_spec(layout, name=name, source=source, params=params, output_shapes=outputs)
     _check(text, name, layout)
     return Imported(text=text, name=name, layout=layout, source=module, params=params)
-
-
-def map_model_outputs(traced: object) -> dict[str, str]:
-    from archspec.importer.trace import Traced
-
-    assert isinstance(traced, Traced)
-    out = traced.by_name["output"].args[0] if "output" in traced.by_name else None
-    if isinstance(out, (list, tuple)):
-        return {f"output{i}": o.name for i, o in enumerate(out)}
-    if isinstance(out, dict):
-        return {str(k): o.name for k, o in out.items()}
-    return {"output": out.name} if out is not None else {}
-
-
-def _shape_of(traced: object, name: str) -> Shape:
-    shape = traced.by_name[name].shape  # type: ignore[attr-defined]
-    return shape or ()
 
 
 def _check(text: str, name: str, layout: Layout) -> None:
