@@ -417,3 +417,15 @@ class Shared(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.fc(x))
+
+
+def sequential_net() -> nn.Sequential:
+    """A bare ``nn.Sequential`` (its forward argument is ``input``, which fx renames)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        BasicBlock(8, 8),
+        BasicBlock(8, 8),
+        nn.Flatten(),
+        nn.Linear(128, 2),
+    )

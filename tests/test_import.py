@@ -63,8 +63,9 @@ def imports_exactly(model: nn.Module, inputs: dict[str, tuple[int, ...]], **kwar
         (refs.ResNet, {"x": (3, 16, 16)}),
         (refs.DenseNet, {"x": (3, 8, 8)}),
         (refs.UNet, {"x": (1, 8, 8)}),
+        (refs.sequential_net, {"input": (3, 4, 4)}),
     ],
-    ids=["mlp", "cnn", "residual", "dense", "unet-skips"],
+    ids=["mlp", "cnn", "residual", "dense", "unet-skips", "bare-sequential"],
 )
 def test_a_reference_module_imports_to_the_same_network(make, inputs):
     imported = imports_exactly(make(), inputs)

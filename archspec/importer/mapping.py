@@ -260,8 +260,8 @@ class _State:
 
     def visit(self, node: TracedNode) -> None:
         kind = node.kind
-        if kind == "placeholder":
-            self.values[node.name] = node.name
+        if kind == "placeholder":  # fx may rename an argument (input -> input_1): keep its own name
+            self.values[node.name] = str(node.target)
         elif kind == "get_attr":
             raise ImportModelError(
                 f"forward uses the tensor {node.target!r} directly (a free parameter or buffer, as in a class token, "
@@ -292,7 +292,8 @@ class _State:
         )
 
     def shapes(self, names: list[str]) -> list[Shape]:
-        return [self.traced.by_name[n].shape or () for n in names]
+        given = self.traced.inputs
+        return [given[n] if n in given else self.traced.by_name[n].shape or () for n in names]
 
     def add(self, node: TracedNode, op: str, args: dict[str, Any], inputs: list[str], **extra: Any) -> None:
         self.nodes.append(
