@@ -258,6 +258,7 @@ def _make_blocks(instances: list[_Region]) -> tuple[list[Block], dict[str, tuple
         groups[r.signature].append(r)
     names: dict[str, int] = defaultdict(int)
     first_children: dict[str, set[str]] = {}
+    taken: set[str] = set()
     blocks: list[Block] = []
     uses: dict[str, tuple[Block, dict[str, Any]]] = {}
     for members in groups.values():
@@ -271,6 +272,9 @@ def _make_blocks(instances: list[_Region]) -> tuple[list[Block], dict[str, tuple
         else:
             first_children[base] = children
         names[base] += 1
+        while name in taken:  # another class's name may read the same
+            name += "_"
+        taken.add(name)
         block, values = _block(name, members)
         blocks.append(block)
         for r, v in zip(members, values, strict=True):
