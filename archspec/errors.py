@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "ExpandError",
     "GraphError",
+    "ImportModelError",
     "LoadError",
     "Location",
     "RunError",
@@ -228,6 +229,27 @@ class CheckpointError(RunError):
 
 class TrainingError(RunError):
     """Training cannot go on (e.g. a non-finite loss)."""
+
+
+class ImportModelError(ArchSpecError):
+    """``archspec import`` met a construct of the source model that no catalogue op expresses.
+
+    ``module`` is the module path in the source model (``layer1.0``; empty for the root) and
+    ``construct`` what was found there (``torch.erf``, ``data-dependent control flow``).
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, module: str = "", construct: str = "", hint: str | None = None
+    ) -> None:
+        self.message = message
+        self.module = module
+        self.construct = construct
+        self.hint = hint
+        where = f"module {module!r}" if module else "the model's own forward"
+        text = f"{where}: {message}" + (f" (hint: {hint})" if hint else "")
+        super().__init__(text)
 
 
 class UsageError(ArchSpecError):
