@@ -256,11 +256,13 @@ def _a_first_checkpoint(root: Path) -> None:
 
 
 def test_temporary_files_are_made_in_the_checkpoint_directory(tmp_path, monkeypatch):
+    import archspec.fileio as fileio
+
     seen = []
-    for fn in ("mkdtemp", "mkstemp"):
-        real = getattr(ckpt.tempfile, fn)
+    for module, fn in ((ckpt, "make_temp_dir"), (fileio, "make_temp_file")):
+        real = getattr(module, fn)
         monkeypatch.setattr(
-            ckpt.tempfile, fn, lambda *a, _real=real, **kw: seen.append(kw.get("dir")) or _real(*a, **kw)
+            module, fn, lambda parent, *a, _real=real: seen.append(parent) or _real(parent, *a)
         )
     _a_first_checkpoint(tmp_path / "c")
     assert seen and {Path(d) for d in seen} == {tmp_path / "c"}

@@ -19,7 +19,7 @@ import torch
 
 from archspec.devices import choose_device, resolve_device
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
-from archspec.fileio import write_atomic
+from archspec.fileio import path_component, write_atomic
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
 from archspec.pipeline import analyse, load
@@ -43,7 +43,9 @@ class RunUsageError(UsageError):
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
-    base = Path(root) / name
+    """``root/<name>``, or ``root/<name>-2``, ... if taken; ``name`` is made one path component
+    first (the schema already requires one; a name from the file name may not be)."""
+    base = Path(root) / path_component(name)
     path, i = base, 1
     while path.exists():
         i += 1
