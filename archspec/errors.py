@@ -38,11 +38,14 @@ PathPart = str | int
 
 
 def format_path(path: Sequence[PathPart]) -> str:
-    """Render a YAML path the way users read it: ``nodes.cat1.in[1]``."""
+    """Render a YAML path the way users read it: ``nodes.cat1.in[1]`` (``nodes['h\\n']`` for a
+    key that would not print as itself)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():  # a key with a newline or a control character: quoted, escaped
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out

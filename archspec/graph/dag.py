@@ -11,6 +11,7 @@ order is deterministic: ties are broken by declaration order.
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -94,11 +95,24 @@ def _check_cycles(spec: Spec, dag: nx.DiGraph) -> list[SpecError]:
 
 
 def _check_names(spec: Spec) -> list[SpecError]:
-    """Node ids become attribute paths of the compiled module: they must not shadow its methods."""
+    """Node ids become attribute paths of the compiled module (``model.enc1.c1``, weights
+    ``enc1.c1.weight``): they must not shadow its methods, and must not be Python keywords,
+    which no code can write as an attribute (``self.class(x)`` is a syntax error in the
+    generated ``forward``, in ``--emit-python`` and in a user's own code)."""
     errors: list[SpecError] = []
     for node in spec.nodes.values():
         parts = node.id.split(".")
         for i, part in enumerate(parts):
+            if keyword.iskeyword(part):
+                errors.append(
+                    GraphError(
+                        f"node name {part!r} is a Python keyword, which cannot name an attribute of the compiled torch module",
+                        loc=node.loc,
+                        via=node.via,
+                        hint=f"rename it, e.g. {part}_",
+                    )
+                )
+                break
             clash = part in MODULE_ATTRS or (i == 0 and part in GRAPH_MODULE_ATTRS) or part.startswith("_")
             if clash:
                 errors.append(
