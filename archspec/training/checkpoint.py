@@ -125,9 +125,20 @@ def latest_checkpoint(root: str | os.PathLike[str], pointer: str = "latest") -> 
     if name is None:
         return None
     path = root / name
+    if not _inside(root, name):
+        raise CheckpointError(
+            f"{root / pointer} names {name!r}, which is not a checkpoint of this run "
+            f"(a pointer names a directory in {root})"
+        )
     if not path.is_dir():
         raise CheckpointError(f"{root / pointer} names {name!r}, which does not exist")
     return path
+
+
+def _inside(root: Path, name: str) -> bool:
+    """Whether ``root/name`` is an entry of ``root`` itself: one plain name, and not a link out."""
+    plain = name not in (".", "..") and not any(sep in name for sep in ("/", "\\", "\0"))
+    return plain and (root / name).resolve().parent == root.resolve()
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
