@@ -150,3 +150,80 @@ def test_compile_with_a_name_that_escapes_writes_nothing_anywhere(tmp_path, monk
 def test_the_default_run_dir_stays_in_runs_whatever_the_name(tmp_path, name):
     root = tmp_path / "runs"
     assert default_run_dir(name, root).resolve().parent == root.resolve()
+
+
+# --- control characters --------------------------------------------------------------------------
+
+
+def control_spec(where: str) -> str:
+    head = "archspec: 1\nname: cc\n"
+    body = "inputs:\n  x: {shape: [4]}\nnodes:\n  a: {op: linear, out_features: 2"
+    if where == "description":
+        return head + 'description: "\\e]0;pwned\\a"\n' + body + "}\n"
+    if where == "doc":
+        return head + body + ', doc: "x\\x9b31my"}\n'
+    return head + body + '}\nlosses:\n  l: {fn: mse, stream: t, pred: a, target: "y\\r"}\n'
+
+
+@pytest.mark.parametrize(
+    ("where", "position", "char", "shown"),
+    [
+        ("description", "3:14", "\\x1b", "'\\x1b]0;pwned\\x07'"),
+        ("doc", "6:41", "\\x9b", "'x\\x9b31my'"),
+        ("target", "8:44", "\\r", "'y\\r'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "summary", "render"])
+def test_a_control_character_in_any_text_is_refused_by_every_command(
+    tmp_path, where, position, char, shown, command
+):
+    path = tmp_path / "cc.yaml"
+    path.write_text(control_spec(where))
+    result = invoke(command, str(path))
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{path}:{position}: control character '{char}' in {shown} (hint: names, descriptions and other text end up"
+        in result.output
+    )
+    assert not re.search("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]", result.output), repr(result.output)
+
+
+def test_tabs_and_line_breaks_in_text_are_fine_and_the_svg_is_well_formed(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        'archspec: 1\nname: ok\ndescription: "one\\ttwo\\nthree"\ninputs:\n  x: {shape: [4]}\n'
+        'nodes:\n  a: {op: linear, out_features: 2, doc: "line\\nbreak & <tag>"}\n'
+    )
+    result = invoke("render", str(path), "-o", str(tmp_path / "ok.svg"))
+    assert result.exit_code == 0, result.output
+    ET.parse(tmp_path / "ok.svg")
+
+
+def test_svg_text_with_control_characters_stays_well_formed_xml():
+    import xml.etree.ElementTree as ET
+
+    from archspec.diagram import to_svg
+    from archspec.diagram.model import RGraph, RNode
+
+    nasty = "a\x00b\x1b[2J\x07\x9b\x7f\ufffe"
+    svg = to_svg(
+        RGraph([RNode(id="n", title=nasty, op=nasty, family="op", lines=[nasty])], [], {}, title=nasty)
+    )
+    ET.fromstring(svg)  # expat refuses any of these characters raw, and as references
+    assert not re.search("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufffe]", svg)
+    assert "a\\x00b\\x1b[2J\\x07\\x9b\\x7f\\ufffe" in svg  # shown, escaped
+
+
+def test_an_error_message_never_prints_a_raw_control_character(tmp_path):
+    result = invoke("validate", str(tmp_path / "a\x1b]0;x\x07.yaml"))
+    assert result.exit_code != 0
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "a\\x1b]0;x\\x07.yaml" in result.output, result.output
+
+
+def test_a_spec_name_taken_from_the_file_name_is_one_folder_name(tmp_path):
+    path = tmp_path / "my net\x1b.yaml"
+    path.write_text("archspec: 1\ninputs:\n  x: {shape: [4]}\nnodes:\n  a: {op: relu}\n")
+    assert analysed(path.read_text(), name=str(path)).spec.name == "my_net_"
