@@ -109,8 +109,7 @@ def claim_run_dir(run_dir: Path) -> RunDirClaim:
     claim = RunDirClaim(run_dir, fd, created)
     try:
         _lock(claim)
-        allowed = {MARKER} if created else RUN_FILES
-        foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in allowed)
+        foreign = sorted(p.name for p in run_dir.iterdir() if not _ours(p.name, created))
         if foreign:
             if created:
                 marker.unlink()
@@ -121,6 +120,15 @@ def claim_run_dir(run_dir: Path) -> RunDirClaim:
         claim.release()
         raise
     return claim
+
+
+def _ours(name: str, created: bool) -> bool:
+    """Whether an entry may be in a directory a new run claims: only the marker in a new or
+    empty one; a run's files (and a temporary file a kill left mid-write) in one whose
+    earlier start stopped before its first checkpoint."""
+    if created:
+        return name == MARKER
+    return name in RUN_FILES or (name.startswith(".") and ".tmp" in name)
 
 
 def claim_new_run_dir(base: Path) -> tuple[Path, RunDirClaim]:
