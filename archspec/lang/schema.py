@@ -16,7 +16,16 @@ from archspec.lang.keys import FORMAT_VERSION
 SCHEMA_ID = "https://archspec.dev/schemas/archspec.schema.json"
 
 EXPR = {"type": "string", "pattern": r"^\$\{.+\}$", "description": "a ${...} parameter expression"}
-NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+# Python's re (jsonschema's engine) lets '$' match before a final newline, so 'enc1\n' would pass
+# '^...$'; the lookahead refuses it there and changes nothing for ECMA-262 (editors), where '$'
+# already means the end.
+_END = r"$(?!\n)"
+NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*" + _END}
+SPEC_NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}" + _END,
+    "description": "names build/<name> and runs/<name>: one folder name",
+}
 REF = {"type": "string", "minLength": 1, "description": "a node, input, or block output (node.output)"}
 POS_INT = {"type": "integer", "minimum": 1}
 NUMBER = {"type": "number"}
@@ -159,7 +168,10 @@ DATASETS = [
     "spirals",
     "xor",
 ]  # a test keeps this equal to archspec.data's
-METRIC = {"type": "string", "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)$"}
+METRIC = {
+    "type": "string",
+    "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)" + _END,
+}
 
 AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
 AUGMENT_ITEM = {
@@ -399,7 +411,7 @@ def structural_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "archspec": {"const": FORMAT_VERSION, "description": "format version"},
-            "name": {"type": "string"},
+            "name": SPEC_NAME,
             "description": {"type": "string"},
             "seed": {"type": "integer"},
             "params": {

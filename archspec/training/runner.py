@@ -37,7 +37,7 @@ from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
 from archspec.training.closed_form import fit_closed_form, linear_node
 from archspec.training.distributed import dist_info as _dist_info
-from archspec.training.distributed import mean_over_ranks, wrap_ddp
+from archspec.training.distributed import lost_ranks, mean_over_ranks, wrap_ddp
 from archspec.training.loop_state import LoopState
 from archspec.training.objective import bind_objective
 from archspec.training.resume import checkpoint_state, load_latest, resolved_fingerprint, restore_state
@@ -80,7 +80,8 @@ def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
         linear_node(graph)  # refuse a model the solver cannot fit before any data is read
-    return Trainer(graph, options).run()
+    with lost_ranks():  # under torchrun: a rank that died or froze is our error, not gloo's
+        return Trainer(graph, options).run()
 
 
 class Trainer:
