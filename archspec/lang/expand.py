@@ -26,6 +26,7 @@ from archspec.errors import ExpandError, GraphError, SchemaError, SpecError, Spe
 from archspec.lang.binding import (
     Inputs,
     bind_block_inputs,
+    block_input_names,
     chainable,
     default_input,
     instance_entry,
@@ -50,6 +51,7 @@ Path = tuple[str | int, ...]
 # reserved keys as plain strings (an Enum member's .value costs a descriptor call per node)
 _BLOCK = NodeKey.BLOCK.value
 _DOC = NodeKey.DOC.value
+_IF = NodeKey.IF.value
 _INIT = NodeKey.INIT.value
 _OP = NodeKey.OP.value
 _REPEAT = NodeKey.REPEAT.value
@@ -191,15 +193,49 @@ class _Walk:
                 )
             )
             return None
-        repeat = self.repeat(raw, ctx, path)
-        if repeat is None or not self.fits(repeat if _BLOCK not in raw else 1, path, ctx):
+        enabled = self.enabled(raw, ctx, path)
+        repeat = self.repeat(raw, ctx, path) if enabled else 0
+        if enabled is None or repeat is None:
             return None
         ins = node_inputs(ctx.rep, raw, ctx.ns, path)
+        if repeat == 0:
+            return self.passthrough(raw, ctx, path, ins)
+        if not self.fits(repeat if _BLOCK not in raw else 1, path, ctx):
+            return None
         if repeat > 1 and not chainable(ctx.rep, self.doc.data.get("blocks") or {}, raw, path):
             return None
         if repeat == 1 and _REPEAT not in raw:
             return self.one(_Site(ctx.ns.prefix + key, raw, path, ctx.env), ctx, ins)
         return self.group(key, raw, ctx, ins, repeat)
+
+    def enabled(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path) -> bool | None:
+        """The node's ``if:`` (default true; None: not true or false, reported)."""
+        if _IF not in raw:
+            return True
+        value = subst(raw[_IF], ctx.env, path + (_IF,), ctx.rep)
+        if isinstance(value, bool):
+            return value
+        if value is not None:
+            ctx.rep.fail(
+                ExpandError(
+                    f"if must be true or false, got {value!r}",
+                    loc=ctx.rep.loc(path + (_IF,)),
+                    hint="write a comparison, e.g. if: ${stride == 1}",
+                )
+            )
+        return None
+
+    def passthrough(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path, ins: Inputs | None) -> Entry | None:
+        """A node left out (``if:`` false or ``repeat: 0``): its name stands for its first input."""
+        if ins is None:
+            ins = default_input(ctx.rep, ctx.ns, path, in_block=bool(ctx.scopes))
+        if isinstance(ins, dict):
+            block = (self.doc.data.get("blocks") or {}).get(raw.get(_BLOCK))
+            first = block_input_names(block)[0] if isinstance(block, Mapping) else None
+            ins = [ins[first]] if first in ins else list(ins.values())
+        if not ins:
+            return None
+        return Entry(default=ins[0])
 
     def repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path) -> int | None:
         value = subst(raw.get(_REPEAT, 1), ctx.env, path + (_REPEAT,), ctx.rep)

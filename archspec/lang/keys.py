@@ -12,6 +12,7 @@ class NodeKey(str, Enum):
     BLOCK = "block"
     IN = "in"
     REPEAT = "repeat"
+    IF = "if"
     INIT = "init"
     SHARE = "share"
     DOC = "doc"

@@ -111,7 +111,11 @@ NODE = {
                 {"type": "object", "additionalProperties": REF},
             ]
         },
-        "repeat": _int_or_expr(1),
+        "repeat": _int_or_expr(0),
+        "if": {
+            "anyOf": [{"type": "boolean"}, EXPR],
+            "description": "false: the node is left out and its name stands for its (first) input",
+        },
         "init": INIT,
         "share": REF,
         "doc": {"type": "string"},

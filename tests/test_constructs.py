@@ -1,0 +1,97 @@
+"""Spec language 1.1 constructs (issue 11): each against hand-written PyTorch with copied weights,
+and each misuse with its exact, located message."""
+
+from __future__ import annotations
+
+import textwrap
+
+import torch
+from torch import nn
+
+from archspec.compiler.compile import compile_model
+from archspec.pipeline import analyse, load_text
+from tests.conftest import spec_errors
+from tests.test_compiler import assert_same
+
+
+def build(text: str, seed: int = 0):
+    graph = analyse(load_text(textwrap.dedent(text), name="spec.yaml"))
+    return compile_model(graph, seed=seed), graph
+
+
+# --- if: and repeat: 0 ---------------------------------------------------------------------------
+
+INVERTED_RESIDUAL = """\
+archspec: 1
+params: {n: 1}
+inputs: {x: {shape: [4, 8, 8]}}
+blocks:
+  ir:
+    params: {out: int, stride: {type: int, default: 1}, cin: int}
+    nodes:
+      conv: {op: conv2d, out_channels: "${out}", kernel_size: 3, stride: "${stride}", padding: 1}
+      bn: {op: batchnorm2d}
+      add: {op: add, in: [bn, x], if: "${stride == 1 and cin == out}"}
+nodes:
+  a: {block: ir, out: 4, cin: 4}
+  b: {block: ir, out: 8, cin: 4, stride: 2}
+  rest: {block: ir, out: 8, cin: 8, repeat: "${n - 1}"}
+  off: {op: relu, if: false}
+  head: {op: flatten}
+"""
+
+
+class HandIR(nn.Module):
+    def __init__(self, cin, out, stride):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, out, 3, stride, 1)
+        self.bn = nn.BatchNorm2d(out)
+        self.residual = stride == 1 and cin == out
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        return y + x if self.residual else y
+
+
+class HandConditional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = HandIR(4, 4, 1)
+        self.b = HandIR(4, 8, 2)
+
+    def forward(self, x):
+        return torch.flatten(self.b(self.a(x)), 1)
+
+
+def test_if_false_and_repeat_zero_pass_the_input_through_as_hand_written_code_does():
+    model, graph = build(INVERTED_RESIDUAL)
+    assert [n for n in graph.spec.nodes] == ["a.conv", "a.bn", "a.add", "b.conv", "b.bn", "head"]
+    assert_same(model, HandConditional(), [torch.randn(2, 4, 8, 8)])
+
+
+def test_repeat_zero_and_if_true_keep_the_nodes_when_the_parameters_ask_for_them():
+    text = INVERTED_RESIDUAL.replace("{n: 1}", "{n: 3}").replace("if: false", "if: true")
+    _, graph = build(text)
+    assert "rest.1.add" in graph.spec.nodes and "off" in graph.spec.nodes
+
+
+def test_an_if_that_is_not_true_or_false_is_a_located_error():
+    text = INVERTED_RESIDUAL.replace("if: false", "if: 1")
+    assert spec_errors(text, shapes=False) == [
+        "spec.yaml:15:23: nodes.off.if: expected true or false or a string, got 1"
+    ]
+
+
+def test_an_if_expression_that_gives_a_number_names_the_value_and_the_instance():
+    text = INVERTED_RESIDUAL.replace('"${stride == 1 and cin == out}"', '"${stride}"')
+    assert spec_errors(text)[0] == (
+        "spec.yaml:10:39: blocks.ir.nodes.add.if: if must be true or false, got 1 "
+        "(hint: write a comparison, e.g. if: ${stride == 1})\n  in block instance nodes.a at spec.yaml:12:3"
+    )
+
+
+def test_a_negative_repeat_names_the_new_range():
+    text = INVERTED_RESIDUAL.replace('"${n - 1}"', '"${n - 2}"')
+    assert spec_errors(text) == [
+        "spec.yaml:14:45: nodes.rest.repeat: repeat must be an integer from 0 to 10000, got -1"
+    ]
