@@ -95,3 +95,59 @@ def test_a_negative_repeat_names_the_new_range():
     assert spec_errors(text) == [
         "spec.yaml:14:45: nodes.rest.repeat: repeat must be an integer from 0 to 10000, got -1"
     ]
+
+
+# --- constants in elementwise ops, and the elementwise math ops ----------------------------------
+
+MATH = """\
+archspec: 1
+inputs: {x: {shape: [6]}, y: {shape: [6]}}
+nodes:
+  fc: {op: linear, in: x, out_features: 6}
+  scaled: {op: multiply, value: 0.125}
+  shifted: {op: add, value: 3}
+  ratio: {op: divide, in: [shifted, y]}
+  halved: {op: divide, in: ratio, value: 2}
+  less: {op: subtract, value: 1}
+  squared: {op: pow, value: 2}
+  root: {op: sqrt}
+  grown: {op: exp}
+  capped: {op: clamp, min: 0.5, max: 6}
+  gate: {op: hardsigmoid, in: fc}
+  out: {op: multiply, in: [capped, gate]}
+"""
+
+
+class HandMath(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x, y):
+        h = self.fc(x)
+        v = ((h * 0.125 + 3) / y / 2 - 1) ** 2
+        v = torch.clamp(torch.exp(torch.sqrt(v)), 0.5, 6)
+        return v * nn.functional.hardsigmoid(h)
+
+
+def test_constants_and_math_ops_match_hand_written_code():
+    model, _ = build(MATH)
+    x, y = torch.randn(3, 6), torch.rand(3, 6) + 0.5
+    assert_same(model, HandMath(), [x, y])
+    assert "torch.mul(fc, 0.125)" in model.code
+
+
+def test_a_constant_and_two_inputs_is_a_located_error():
+    text = MATH.replace("{op: divide, in: [shifted, y]}", "{op: divide, in: [shifted, y], value: 2}")
+    assert spec_errors(text) == [
+        "spec.yaml:7:3: nodes.ratio: divide with value: takes one input, got 2 "
+        "(hint: drop value: to combine the inputs, or give one input)"
+    ]
+
+
+def test_one_input_without_a_constant_is_a_located_error():
+    text = MATH.replace("{op: add, value: 3}", "{op: add}")
+    assert spec_errors(text) == [
+        "spec.yaml:6:3: nodes.shifted: add takes 2 or more inputs, or one input and value:, got 1 "
+        "(hint: list them with in: [a, b], or add value: 0.5)"
+    ]

@@ -206,6 +206,9 @@ def activation_case(draw, name):
     if name in ("softmax", "log_softmax"):
         x = draw(any_shape(1, 3))
         return {"dim": draw(st.one_of(sample_dims(len(x)), st.just(len(x) + 1)))}, [x]
+    if name == "clamp":
+        bounds = st.one_of(st.none(), st.sampled_from([-1.0, 0.0, 0.5, 6]))
+        return {"min": draw(bounds), "max": draw(bounds)}, [draw(any_shape())]
     if name == "prelu":
         per_channel = draw(st.booleans())
         return {"per_channel": per_channel}, [draw(any_shape(1 if per_channel else 0, 3))]
@@ -295,6 +298,8 @@ def stack_case(draw):
 @st.composite
 def elementwise_case(draw, n_max):
     base = draw(any_shape(0, 3))
+    if draw(st.integers(0, 3)) == 0:  # a constant operand: one input
+        return {"value": draw(st.sampled_from([0.125, 3, -2.0]))}, [base]
     shapes = []
     for _ in range(draw(st.integers(2, n_max))):
         shapes.append(tuple(draw(st.sampled_from([s, s, 1, s + 1])) for s in base))
@@ -403,6 +408,8 @@ CASES = {
     "add": elementwise_case(4),
     "multiply": elementwise_case(4),
     "subtract": elementwise_case(2),
+    "divide": elementwise_case(2),
+    "pow": elementwise_case(2),
     "mean": reduction_case(),
     "sum": reduction_case(),
     "split": split_case(),

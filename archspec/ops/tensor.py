@@ -305,12 +305,37 @@ def _broadcast(op: str, shapes) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> OpDef:
+_VALUE_DOC = "a constant operand: with it the op takes one input, x {sym} value"
+
+
+def _elementwise_shape(name: str, many: bool):
+    def shape(args, shapes):
+        if args["value"] is not None:
+            if len(shapes) != 1:
+                raise OpShapeError(
+                    f"{name} with value: takes one input, got {len(shapes)}",
+                    hint="drop value: to combine the inputs, or give one input",
+                )
+            return shapes[0]
+        if len(shapes) < 2 or (not many and len(shapes) > 2):
+            want = "2 or more inputs" if many else "2 inputs"
+            raise OpShapeError(
+                f"{name} takes {want}, or one input and value:, got {len(shapes)}",
+                hint="list them with in: [a, b], or add value: 0.5",
+            )
+        return _broadcast(name, shapes)
+
+    return shape
+
+
+def _make_elementwise(name: str, fn_name: str, many: str | None, what: str, sym: str) -> OpDef:
     def recipe(args, shapes):
         import torch
 
         from archspec.ops import modules
 
+        if args["value"] is not None:
+            return Call(getattr(torch, fn_name), extra=(args["value"],))
         if len(shapes) == 2 or many is None:
             return Call(getattr(torch, fn_name))
         return Call(getattr(modules, many), list_input=True)
@@ -321,12 +346,62 @@ def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> O
         doc=(
             f"{what}, broadcasting size-1 dims like PyTorch; the inputs must have the same rank. "
             + ("2 inputs: torch." + fn_name + (f"; 3+: {many} (archspec.ops.modules)" if many else ""))
+            + f". With `value:` one input and a constant: x {sym} value."
         ),
-        args={},
-        inputs=(2, None) if many else 2,
-        shape=lambda args, shapes: _broadcast(name, shapes),
+        args={"value": Arg(nullable(NUMBER), None, _VALUE_DOC.format(sym=sym))},
+        inputs=(1, None) if many else (1, 2),
+        shape=_elementwise_shape(name, many is not None),
         recipe=recipe,
+        key_args=("value",),
     )
+
+
+def _make_unary(name: str, fn_name: str, what: str, args: dict[str, Arg] | None = None) -> OpDef:
+    """An elementwise function of one input, shape unchanged: ``torch.<fn_name>(x, **args)``."""
+    args = args or {}
+
+    def recipe(a, shapes):
+        import torch
+
+        return Call(getattr(torch, fn_name), kwargs={k: a[k] for k in args})
+
+    return OpDef(
+        name=name,
+        family="activation",
+        doc=f"{what} (torch.{fn_name}); elementwise, shape unchanged.",
+        args=args,
+        inputs=1,
+        shape=lambda a, shapes: shapes[0],
+        recipe=recipe,
+        key_args=tuple(args),
+    )
+
+
+def _clamp_shape(args, shapes):
+    if args["min"] is None and args["max"] is None:
+        raise OpShapeError("clamp needs min:, max: or both")
+    return shapes[0]
+
+
+CLAMP = OpDef(
+    name="clamp",
+    family="activation",
+    doc="Limit values to [min, max] (torch.clamp); either bound may be left out. Shape unchanged.",
+    args={
+        "min": Arg(nullable(NUMBER), None, "lower bound (null: none)"),
+        "max": Arg(nullable(NUMBER), None, "upper bound (null: none)"),
+    },
+    inputs=1,
+    shape=_clamp_shape,
+    recipe=lambda a, shapes: _clamp_recipe(a),
+    key_args=("min", "max"),
+)
+
+
+def _clamp_recipe(args):
+    import torch
+
+    return Call(torch.clamp, kwargs={"min": args["min"], "max": args["max"]})
 
 
 # --- reductions ---
@@ -567,9 +642,16 @@ OPS: list[OpDef] = [
     UNSQUEEZE,
     CONCAT,
     STACK,
-    _make_elementwise("add", "add", "add_n", "Elementwise sum of 2+ inputs"),
-    _make_elementwise("multiply", "mul", "mul_n", "Elementwise product of 2+ inputs"),
-    _make_elementwise("subtract", "sub", None, "Input 0 minus input 1, elementwise"),
+    _make_elementwise("add", "add", "add_n", "Elementwise sum of 2+ inputs", "+"),
+    _make_elementwise("multiply", "mul", "mul_n", "Elementwise product of 2+ inputs", "*"),
+    _make_elementwise("subtract", "sub", None, "Input 0 minus input 1, elementwise", "-"),
+    _make_elementwise("divide", "div", None, "Input 0 divided by input 1, elementwise", "/"),
+    _make_elementwise("pow", "pow", None, "Input 0 to the power of input 1, elementwise", "**"),
+    _make_unary("exp", "exp", "e to the power x"),
+    _make_unary("sqrt", "sqrt", "Square root"),
+    _make_unary("log", "log", "Natural logarithm"),
+    _make_unary("abs", "abs", "Absolute value"),
+    CLAMP,
     _make_reduction("mean", "Mean"),
     _make_reduction("sum", "Sum"),
     SPLIT,
