@@ -151,3 +151,46 @@ def test_one_input_without_a_constant_is_a_located_error():
         "spec.yaml:6:3: nodes.shifted: add takes 2 or more inputs, or one input and value:, got 1 "
         "(hint: list them with in: [a, b], or add value: 0.5)"
     ]
+
+
+# --- indexing and slicing ------------------------------------------------------------------------
+
+INDEXING = """\
+archspec: 1
+inputs: {seq: {shape: [5, 8]}, img: {shape: [6, 4, 4]}}
+nodes:
+  cls: {op: select, in: seq, dim: 1, index: 0}
+  last: {op: select, in: seq, dim: -2, index: -1}
+  both: {op: add, in: [cls, last]}
+  head: {op: linear, out_features: 3}
+  left: {op: slice, in: img, dim: 1, start: 0, end: 3}
+  odd: {op: slice, in: img, dim: 1, start: 1, step: 2}
+  tail: {op: slice, in: img, dim: 3, start: -2}
+  mix: {op: add, in: [left, odd]}
+outputs: {logits: head, mix: mix, tail: tail}
+"""
+
+
+class HandIndexing(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, seq, img):
+        logits = self.head(seq[:, 0] + seq[:, -1])
+        return {"logits": logits, "mix": img[:, 0:3] + img[:, 1::2], "tail": img[:, :, :, -2:]}
+
+
+def test_select_and_slice_match_python_indexing():
+    model, graph = build(INDEXING)
+    assert graph.spec.nodes["tail"].meta["shape"] == (6, 4, 2)
+    assert_same(model, HandIndexing(), [torch.randn(2, 5, 8), torch.randn(2, 6, 4, 4)])
+    assert "torch.narrow(img, dim = 1, start = 0, length = 3)" in model.code
+
+
+def test_an_index_past_the_end_and_an_empty_slice_are_located_errors():
+    text = INDEXING.replace("index: -1", "index: 5").replace("start: -2}", "start: 4}")
+    assert spec_errors(text) == [
+        "spec.yaml:5:3: nodes.last: select index 5 is out of range for size 5 of dim -2; got [N, 5, 8]",
+        "spec.yaml:10:3: nodes.tail: slice [4:] of size 4 on dim 3 is empty; got [N, 6, 4, 4]",
+    ]

@@ -307,6 +307,20 @@ def elementwise_case(draw, n_max):
 
 
 @st.composite
+def select_case(draw):
+    x = draw(any_shape(1, 3))
+    return {"dim": draw(sample_dims(len(x))), "index": draw(st.integers(-9, 9))}, [x]
+
+
+@st.composite
+def slice_case(draw):
+    x = draw(any_shape(1, 3))
+    ends = st.one_of(st.none(), st.integers(-9, 9))
+    args = {"dim": draw(sample_dims(len(x))), "start": draw(ends), "end": draw(ends)}
+    return {**args, "step": draw(st.integers(1, 3))}, [x]
+
+
+@st.composite
 def reduction_case(draw):
     x = draw(any_shape(1, 4))
     dim = st.one_of(st.none(), sample_dims(len(x)), st.lists(st.integers(1, len(x)), min_size=1, unique=True))
@@ -414,6 +428,8 @@ CASES = {
     "sum": reduction_case(),
     "split": split_case(),
     "chunk": chunk_case(),
+    "select": select_case(),
+    "slice": slice_case(),
     "pad": pad_case(),
     "crop_to": crop_case(),
     "lstm": rnn_case(),

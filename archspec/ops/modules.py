@@ -22,6 +22,7 @@ __all__ = [
     "SelfAttention",
     "add_n",
     "mul_n",
+    "slice_dim",
 ]
 
 
@@ -39,6 +40,12 @@ def mul_n(tensors: list[torch.Tensor]) -> torch.Tensor:
     for t in tensors[1:]:
         out = out * t
     return out
+
+
+def slice_dim(x: torch.Tensor, dim: int, start: int | None, end: int | None, step: int) -> torch.Tensor:
+    """``x[:, ..., start:end:step]`` on dim ``dim`` (batch is 0), Python's slice rules."""
+    index = [slice(None)] * dim + [slice(start, end, step)]
+    return x[tuple(index)]
 
 
 class Reshape(nn.Module):

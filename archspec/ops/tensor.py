@@ -527,6 +527,92 @@ CHUNK = OpDef(
 )
 
 
+# --- select / slice ---
+
+
+def _select_shape(args, shapes):
+    (x,) = shapes
+    d = sample_dim(args["dim"], len(x))
+    if not -x[d] <= args["index"] < x[d]:
+        raise OpShapeError(
+            f"select index {args['index']} is out of range for size {x[d]} of dim {args['dim']}"
+        )
+    return (*x[:d], *x[d + 1 :])
+
+
+def _select_recipe(args, shapes):
+    import torch
+
+    return Call(torch.select, kwargs={"dim": args["dim"], "index": args["index"]})
+
+
+SELECT = OpDef(
+    name="select",
+    family="shape",
+    doc=(
+        "Take one position of `dim` and drop that dim (torch.select, x[:, index]): token 0 of a "
+        "[T, D] sequence is dim: 1, index: 0, giving [D]. Negative indices count from the end."
+    ),
+    args={
+        "dim": Arg(INT, doc=_DIM_DOC),
+        "index": Arg(INT, doc="position on dim; negative counts from the end"),
+    },
+    inputs=1,
+    shape=_select_shape,
+    recipe=_select_recipe,
+    key_args=("dim", "index"),
+)
+
+
+def _slice_range(args, x) -> tuple[int, range]:
+    d = sample_dim(args["dim"], len(x))
+    picked = range(x[d])[slice(args["start"], args["end"], args["step"])]
+    if not picked:
+        text = ":".join("" if v is None else str(v) for v in (args["start"], args["end"]))
+        text += f":{args['step']}" if args["step"] != 1 else ""
+        raise OpShapeError(f"slice [{text}] of size {x[d]} on dim {args['dim']} is empty")
+    return d, picked
+
+
+def _slice_shape(args, shapes):
+    (x,) = shapes
+    d, picked = _slice_range(args, x)
+    return (*x[:d], len(picked), *x[d + 1 :])
+
+
+def _slice_recipe(args, shapes):
+    import torch
+
+    from archspec.ops.modules import slice_dim
+
+    start, end, step = args["start"], args["end"], args["step"]
+    d, picked = _slice_range(args, shapes[0])
+    if step == 1 and all(isinstance(v, int) and v >= 0 for v in (start, end)):
+        return Call(torch.narrow, kwargs={"dim": args["dim"], "start": start, "length": len(picked)})
+    d += 1
+    return Call(slice_dim, extra=(d, start, end, step))
+
+
+SLICE = OpDef(
+    name="slice",
+    family="shape",
+    doc=(
+        "Keep positions start:end:step of `dim` (Python slice rules, x[:, start:end]): channels "
+        "8..15 are dim: 1, start: 8, end: 16. start/end may be negative or null (the ends)."
+    ),
+    args={
+        "dim": Arg(INT, doc=_DIM_DOC),
+        "start": Arg(nullable(INT), None, "first position (null: 0)"),
+        "end": Arg(nullable(INT), None, "position after the last (null: the end)"),
+        "step": Arg(POS_INT, 1, "stride"),
+    },
+    inputs=1,
+    shape=_slice_shape,
+    recipe=_slice_recipe,
+    key_args=("dim", "start", "end"),
+)
+
+
 # --- pad / crop_to ---
 
 
@@ -656,6 +742,8 @@ OPS: list[OpDef] = [
     _make_reduction("sum", "Sum"),
     SPLIT,
     CHUNK,
+    SELECT,
+    SLICE,
     PAD,
     CROP_TO,
 ]
