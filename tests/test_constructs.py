@@ -194,3 +194,98 @@ def test_an_index_past_the_end_and_an_empty_slice_are_located_errors():
         "spec.yaml:5:3: nodes.last: select index 5 is out of range for size 5 of dim -2; got [N, 5, 8]",
         "spec.yaml:10:3: nodes.tail: slice [4:] of size 4 on dim 3 is empty; got [N, 6, 4, 4]",
     ]
+
+
+# --- free parameter tensors and channels-first layer norm -----------------------------------------
+
+VIT_TOKENS = """\
+archspec: 1
+inputs: {image: {shape: [1, 8, 8]}}
+nodes:
+  patches: {op: conv2d, out_channels: 16, kernel_size: 4, stride: 4}
+  flat: {op: flatten, start_dim: 2}
+  tokens: {op: transpose, dim0: 1, dim1: 2}
+  cls: {op: parameter, shape: [1, 16], init: {weight: {scheme: normal, std: 0.02}}}
+  seq: {op: concat, in: [cls, tokens], dim: 1}
+  pos: {op: parameter, in: [], shape: [5, 16], init: {weight: {scheme: normal, std: 0.02}}}
+  embedded: {op: add, in: [seq, pos]}
+  first: {op: select, dim: 1, index: 0}
+  head: {op: linear, out_features: 3}
+"""
+
+
+class HandViTTokens(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patches = nn.Conv2d(1, 16, 4, 4)
+        self.cls = nn.Module()
+        self.cls.weight = nn.Parameter(torch.zeros(1, 16))
+        self.pos = nn.Module()
+        self.pos.weight = nn.Parameter(torch.zeros(5, 16))
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, image):
+        tokens = self.patches(image).flatten(2).transpose(1, 2)
+        cls = self.cls.weight.expand(image.shape[0], -1, -1)
+        x = torch.cat([cls, tokens], dim=1) + self.pos.weight
+        return self.head(x[:, 0])
+
+
+def test_a_class_token_and_a_position_embedding_are_parameters_of_their_shape():
+    model, graph = build(VIT_TOKENS)
+    assert tuple(model.get_parameter("cls.weight").shape) == (1, 16)
+    assert tuple(model.get_parameter("pos.weight").shape) == (5, 16)
+    assert graph.spec.nodes["pos"].meta["params"] == 80
+    assert 0.01 < model.get_parameter("pos.weight").std().item() < 0.03
+    assert_same(model, HandViTTokens(), [torch.randn(3, 1, 8, 8)])
+
+
+CONVNEXT = """\
+archspec: 1
+inputs: {x: {shape: [8, 6, 6]}}
+nodes:
+  dw: {op: conv2d, out_channels: 8, kernel_size: 7, padding: 3, groups: 8}
+  norm: {op: channel_layernorm}
+  pw1: {op: conv2d, out_channels: 32, kernel_size: 1}
+  act: {op: gelu}
+  pw2: {op: conv2d, out_channels: 8, kernel_size: 1}
+  gamma: {op: parameter, shape: [8, 1, 1], init: {weight: {scheme: constant, value: 1.0e-6}}}
+  scaled: {op: multiply, in: [pw2, gamma]}
+  out: {op: add, in: [scaled, x]}
+"""
+
+
+class HandConvNeXtBlock(nn.Module):
+    """ConvNeXt's block as torchvision writes it (LayerNorm2d and layer scale by hand)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 7, padding=3, groups=8)
+        self.norm = nn.LayerNorm(8, eps=1e-6)
+        self.pw1 = nn.Conv2d(8, 32, 1)
+        self.pw2 = nn.Conv2d(32, 8, 1)
+        self.gamma = nn.Module()
+        self.gamma.weight = nn.Parameter(torch.full((8, 1, 1), 1e-6))
+
+    def forward(self, x):
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.pw2(nn.functional.gelu(self.pw1(y)))
+        return y * self.gamma.weight + x
+
+
+def test_channel_layernorm_and_a_layer_scale_match_convnext_written_by_hand():
+    model, graph = build(CONVNEXT)
+    assert graph.spec.nodes["norm"].meta["params"] == 16
+    assert torch.all(model.get_parameter("gamma.weight") == 1e-6)
+    with torch.no_grad():
+        model.get_parameter("gamma.weight").normal_()  # a layer scale of 1e-6 would hide the block
+        model.get_parameter("norm.weight").normal_()
+    assert_same(model, HandConvNeXtBlock(), [torch.randn(2, 8, 6, 6)])
+
+
+def test_a_parameter_that_does_not_broadcast_is_a_located_shape_error():
+    text = CONVNEXT.replace("shape: [8, 1, 1]", "shape: [4, 1, 1]")
+    assert spec_errors(text) == [
+        "spec.yaml:10:3: nodes.scaled: multiply cannot broadcast [N, 8, 6, 6] with [N, 4, 1, 1]: "
+        "sizes 8 and 4 on dim 1; got [N, 8, 6, 6] and [N, 4, 1, 1]"
+    ]

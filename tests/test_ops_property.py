@@ -429,6 +429,10 @@ CASES = {
     "split": split_case(),
     "chunk": chunk_case(),
     "select": select_case(),
+    "parameter": st.tuples(any_shape(1, 3), st.lists(any_shape(), max_size=1)).map(
+        lambda c: ({"shape": list(c[0])}, c[1])
+    ),
+    "channel_layernorm": any_shape(0, 3).map(lambda x: ({}, [x])),
     "slice": slice_case(),
     "pad": pad_case(),
     "crop_to": crop_case(),

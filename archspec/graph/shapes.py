@@ -101,7 +101,9 @@ def _infer_dtype(node: Node, dtypes: Mapping[str, str]) -> str:
     op = get_op(node.op)
     assert op is not None
     given = [(ref, dtypes.get(ref.node, "float32")) for ref in node.inputs]
-    if op.dtypes == "index":
+    if op.dtypes == "free":
+        node.meta["dtype"] = "float32"
+    elif op.dtypes == "index":
         ref, dtype = given[0]
         if dtype in _FLOATS:
             raise ShapeError(

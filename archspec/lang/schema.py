@@ -107,7 +107,7 @@ NODE = {
         "in": {
             "anyOf": [
                 REF,
-                {"type": "array", "items": REF, "minItems": 1},
+                {"type": "array", "items": REF},
                 {"type": "object", "additionalProperties": REF},
             ]
         },

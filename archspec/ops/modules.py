@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 __all__ = [
+    "ChannelLayerNorm",
+    "LearnedTensor",
     "RBF",
     "Attention",
     "CropTo",
@@ -46,6 +48,37 @@ def slice_dim(x: torch.Tensor, dim: int, start: int | None, end: int | None, ste
     """``x[:, ..., start:end:step]`` on dim ``dim`` (batch is 0), Python's slice rules."""
     index = [slice(None)] * dim + [slice(start, end, step)]
     return x[tuple(index)]
+
+
+class LearnedTensor(nn.Module):
+    """A learned tensor of a fixed ``shape`` (a class token, a position embedding, a layer scale).
+
+    Called with a tensor, it returns the parameter expanded to that tensor's batch size (the
+    tensor's values are not read); called with nothing, with a batch dim of 1, which broadcasts.
+    Its parameter is called ``weight`` and starts at zero.
+    """
+
+    def __init__(self, shape: list[int]):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+        self.rank = len(shape)
+
+    def forward(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.weight.unsqueeze(0)
+        if like is None:
+            return out
+        return out.expand([like.shape[0]] + [-1] * self.rank)
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer norm over dim 1, the channels of ``[N, C, *]``, at every position (ConvNeXt's
+    "channels_first" LayerNorm): ``normalized_shape`` is the number of channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.layer_norm(
+            x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return y.movedim(-1, 1)
 
 
 class Reshape(nn.Module):
