@@ -289,3 +289,38 @@ def test_a_parameter_that_does_not_broadcast_is_a_located_shape_error():
         "spec.yaml:10:3: nodes.scaled: multiply cannot broadcast [N, 8, 6, 6] with [N, 4, 1, 1]: "
         "sizes 8 and 4 on dim 1; got [N, 8, 6, 6] and [N, 4, 1, 1]"
     ]
+
+
+# --- side inputs in repeat ------------------------------------------------------------------------
+
+SIDE_INPUTS = """\
+archspec: 1
+inputs: {x: {shape: [4, 8]}, cond: {shape: [1, 8]}}
+blocks:
+  film:
+    inputs: [h, c]
+    nodes:
+      fc: {op: linear, in: h, out_features: 8}
+      shift: {op: add, in: [fc, c]}
+      act: {op: relu}
+nodes:
+  stack: {block: film, in: [x, cond], repeat: 3}
+"""
+
+
+class HandSideInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stack = nn.ModuleList([nn.Module() for _ in range(3)])
+        for m in self.stack:
+            m.fc = nn.Linear(8, 8)
+
+    def forward(self, x, cond):
+        for m in self.stack:
+            x = torch.relu(m.fc(x) + cond)
+        return x
+
+
+def test_a_repeated_block_chains_its_first_input_and_gives_every_copy_the_side_input():
+    model, _ = build(SIDE_INPUTS)
+    assert_same(model, HandSideInputs(), [torch.randn(2, 4, 8), torch.randn(2, 1, 8)])

@@ -27,7 +27,6 @@ from archspec.lang.binding import (
     Inputs,
     bind_block_inputs,
     block_input_names,
-    chainable,
     default_input,
     instance_entry,
     node_inputs,
@@ -202,8 +201,6 @@ class _Walk:
             return self.passthrough(raw, ctx, path, ins)
         if not self.fits(repeat if _BLOCK not in raw else 1, path, ctx):
             return None
-        if repeat > 1 and not chainable(ctx.rep, self.doc.data.get("blocks") or {}, raw, path):
-            return None
         if repeat == 1 and _REPEAT not in raw:
             return self.one(_Site(ctx.ns.prefix + key, raw, path, ctx.env), ctx, ins)
         return self.group(key, raw, ctx, ins, repeat)
@@ -254,13 +251,18 @@ class _Walk:
         return False
 
     def group(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, ins: Inputs | None, n: int) -> Entry | None:
-        """``repeat: n``: copies ``key.0`` .. ``key.{n-1}``, each reading the one before it."""
+        """``repeat: n``: copies ``key.0`` .. ``key.{n-1}``, each reading the one before it.
+
+        A block with several inputs chains its first; the others (a mask, a conditioning
+        vector) go to every copy as written.
+        """
         path = ctx.path + (key,)
         group = Entry(default=None)
         for i in range(n):
             if self.built.full:
                 return None
-            copy_in = ins if i == 0 else [LazyRef(f"{key}.{i - 1}", ctx.ns, ctx.rep.loc(path, key=True))]
+            prev = LazyRef(f"{key}.{i - 1}", ctx.ns, ctx.rep.loc(path, key=True))
+            copy_in = ins if i == 0 else self.chained(raw, ins, prev)
             entry = self.one(
                 _Site(f"{ctx.ns.prefix}{key}.{i}", raw, path, {**ctx.env, "index": i}), ctx, copy_in
             )
@@ -269,6 +271,14 @@ class _Walk:
             group.named[str(i)] = entry
             group.default, group.last = entry.default, entry
         return group
+
+    def chained(self, raw: Mapping[str, Any], ins: Inputs | None, prev: LazyRef) -> Inputs:
+        """A later copy's inputs: the previous copy as the first, the side inputs as written."""
+        if isinstance(ins, dict):
+            block = (self.doc.data.get("blocks") or {}).get(raw.get(_BLOCK))
+            first = block_input_names(block)[0] if isinstance(block, Mapping) else next(iter(ins))
+            return {**ins, first: prev}
+        return [prev, *(ins or [])[1:]]
 
     def one(self, site: _Site, ctx: _Ctx, ins: Inputs | None) -> Entry | None:
         if ins is None:
