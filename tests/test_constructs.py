@@ -324,3 +324,59 @@ class HandSideInputs(nn.Module):
 def test_a_repeated_block_chains_its_first_input_and_gives_every_copy_the_side_input():
     model, _ = build(SIDE_INPUTS)
     assert_same(model, HandSideInputs(), [torch.randn(2, 4, 8), torch.randn(2, 1, 8)])
+
+
+# --- op and block names as block parameters -------------------------------------------------------
+
+OP_PARAMS = """\
+archspec: 1
+inputs: {x: {shape: [3, 8, 8]}}
+blocks:
+  conv_norm_act:
+    params: {ch: int, norm: {type: str, default: batchnorm2d}, act: {type: str, default: relu}}
+    nodes:
+      conv: {op: conv2d, out_channels: "${ch}", kernel_size: 3, padding: 1}
+      norm: {op: "${norm}"}
+      act: {op: "${act}"}
+  stage:
+    params: {unit: str}
+    nodes:
+      first: {block: "${unit}", ch: 4, act: gelu}
+nodes:
+  a: {block: conv_norm_act, ch: 4, act: hardswish}
+  b: {block: stage, unit: conv_norm_act}
+"""
+
+
+class HandOpParams(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Module()
+        self.a.conv, self.a.norm, self.a.act = (
+            nn.Conv2d(3, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.Hardswish(),
+        )
+        self.b = nn.Module()
+        self.b.first = nn.Module()
+        f = self.b.first
+        f.conv, f.norm, f.act = nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.GELU()
+
+    def forward(self, x):
+        x = self.a.act(self.a.norm(self.a.conv(x)))
+        f = self.b.first
+        return f.act(f.norm(f.conv(x)))
+
+
+def test_an_op_and_a_block_passed_as_parameters_build_what_they_name():
+    model, graph = build(OP_PARAMS)
+    assert [n.op for n in graph.spec.nodes.values()][-1] == "gelu"
+    assert_same(model, HandOpParams(), [torch.randn(2, 3, 8, 8)])
+
+
+def test_an_op_parameter_that_names_no_op_is_checked_against_the_catalogue_after_substitution():
+    text = OP_PARAMS.replace("act: hardswish}", "act: hardswsh}")
+    assert spec_errors(text) == [
+        "spec.yaml:9:17: blocks.conv_norm_act.nodes.act.op: unknown op 'hardswsh' "
+        "(hint: did you mean 'hardswish'?)\n  in block instance nodes.a at spec.yaml:15:3"
+    ]

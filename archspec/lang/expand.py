@@ -292,7 +292,8 @@ class _Walk:
     # -- op nodes --------------------------------------------------------------------------
 
     def op_node(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
-        op = _op(site.raw.get(_OP), ctx.rep, site.path)
+        name = subst(site.raw.get(_OP), site.env, site.path + (_OP,), ctx.rep)  # op: "${act}"
+        op = _op(name, ctx.rep, site.path) if name is not None else None
         if op is None:
             return None
         if isinstance(ins, dict):
@@ -334,8 +335,8 @@ class _Walk:
     # -- block instances -------------------------------------------------------------------
 
     def instance(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
-        name = site.raw.get(_BLOCK)
-        block = self.block(name, ctx, site.path)
+        name = subst(site.raw.get(_BLOCK), site.env, site.path + (_BLOCK,), ctx.rep)  # block: "${kind}"
+        block = self.block(name, ctx, site.path) if name is not None else None
         if block is None:
             return None
         params = block_params(ctx.rep, name, block, site.raw, site.env, self.globals, site.path)

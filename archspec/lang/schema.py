@@ -416,7 +416,7 @@ def build_schema() -> dict[str, Any]:
     schema = structural_schema()
     ops = sorted(CATALOGUE)
     node = dict(schema["$defs"]["node"])
-    node["properties"] = {**node["properties"], "op": {"enum": ops}}
+    node["properties"] = {**node["properties"], "op": {"anyOf": [{"enum": ops}, {"$ref": "#/$defs/expr"}]}}
     node["allOf"] = [_op_branch(name, CATALOGUE[name].args_schema()) for name in ops]
     schema["$defs"] = {**schema["$defs"], "node": node}
     return schema
