@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 import torch
 from torch import nn
 
@@ -379,4 +380,58 @@ def test_an_op_parameter_that_names_no_op_is_checked_against_the_catalogue_after
     assert spec_errors(text) == [
         "spec.yaml:9:17: blocks.conv_norm_act.nodes.act.op: unknown op 'hardswsh' "
         "(hint: did you mean 'hardswish'?)\n  in block instance nodes.a at spec.yaml:15:3"
+    ]
+
+
+# --- weight tying across op kinds -----------------------------------------------------------------
+
+TIED = """\
+archspec: 1
+inputs: {tokens: {shape: [6], dtype: int64}}
+nodes:
+  wte: {op: embedding, num_embeddings: 11, embedding_dim: 8}
+  norm: {op: layernorm}
+  head: {op: linear, out_features: 11, share: wte}
+"""
+
+
+class HandTied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(11, 8)
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Linear(8, 11)
+        self.head.weight = self.wte.weight
+
+    def forward(self, tokens):
+        return self.head(self.norm(self.wte(tokens)))
+
+
+def test_a_linear_head_tied_to_an_embedding_uses_its_weight_as_a_language_model_does():
+    model, graph = build(TIED)
+    assert model.get_parameter("head.weight") is model.get_parameter("wte.weight")
+    assert graph.spec.nodes["head"].meta["params"] == 11  # the bias; the weight is counted on wte
+    assert sum(p.numel() for p in model.parameters()) == 11 * 8 + 16 + 11
+    hand = HandTied()
+    assert_same(model, hand, [torch.randint(0, 11, (2, 6))])
+    assert hand.head.weight is hand.wte.weight
+
+
+def test_emitted_source_ties_the_weights_too():
+    from archspec.compiler.emit import emit_python
+
+    model, graph = build(TIED)
+    source = emit_python(model, graph)
+    assert "self.head.weight = self.wte.weight" in source
+
+
+def test_a_tied_head_of_the_wrong_size_is_a_located_error():
+    from archspec.errors import SpecErrors
+
+    with pytest.raises(SpecErrors) as info:
+        build(TIED.replace("out_features: 11", "out_features: 10"))
+    assert [str(e) for e in info.value.errors] == [
+        "spec.yaml:6:47: nodes.head.share: cannot tie weights with 'wte': linear on [N, 6, 8] needs a "
+        "weight of shape [10, 8], 'wte' has [11, 8] (hint: a tied head's weight must have the owner's "
+        "shape, e.g. a linear of out_features = num_embeddings)"
     ]

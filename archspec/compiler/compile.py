@@ -95,6 +95,9 @@ def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
         node = spec.nodes[name]
         if node.share is not None and node.share not in failed:
             _collect(errors, _check_shared, root, node)
+        tie = node.meta.get("tie")
+        if tie is not None and not {tie, name} & failed:
+            _collect(errors, _tie, root, node, tie)
     if errors:
         raise SpecErrors(errors)
     return root
@@ -170,6 +173,22 @@ def _check_shared(root: nn.Module, node: Node) -> None:
             via=node.via,
             hint="shared layers need inputs of the same size",
         )
+
+
+def _tie(root: nn.Module, node: Node, owner: str) -> None:
+    """Weight tying across op kinds (a linear head using an embedding's weight): the node keeps
+    its own module and bias, and its ``weight`` becomes the owner's parameter."""
+    mine, theirs = root.get_submodule(node.id), root.get_submodule(owner)
+    want, have = tuple(mine.weight.shape), tuple(theirs.weight.shape)
+    if want != have:
+        got = " and ".join(fmt_shape(s) for s in node.meta["in_shapes"])
+        raise ShapeError(
+            f"cannot tie weights with {owner!r}: {node.op} on {got} needs a weight of shape {_fmt(want)}, {owner!r} has {_fmt(have)}",
+            loc=node.where("share"),
+            via=node.via,
+            hint="a tied head's weight must have the owner's shape, e.g. a linear of out_features = num_embeddings",
+        )
+    mine.weight = theirs.weight
 
 
 def _state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:

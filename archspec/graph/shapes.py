@@ -48,6 +48,8 @@ def infer_shapes(graph: Graph) -> Graph:
     for node in spec.nodes.values():
         if node.share is not None:
             node.meta["params"] = node.meta["buffers"] = 0  # counted once, on the node that owns them
+        elif "tie" in node.meta:  # its weight is the owner's: counted there (the compiler checks its shape)
+            node.meta["params"] = max(0, node.meta["params"] - spec.nodes[node.meta["tie"]].meta["params"])
     return graph
 
 
