@@ -435,3 +435,93 @@ def test_a_tied_head_of_the_wrong_size_is_a_located_error():
         "weight of shape [10, 8], 'wte' has [11, 8] (hint: a tied head's weight must have the owner's "
         "shape, e.g. a linear of out_features = num_embeddings)"
     ]
+
+
+# --- expressions over inferred shapes -------------------------------------------------------------
+
+MOBILENET = """\
+archspec: 1
+inputs: {x: {shape: [3, 16, 16]}}
+blocks:
+  inverted_residual:
+    params: {out: int, t: {type: int, default: 6}, stride: {type: int, default: 1}}
+    nodes:
+      expand: {op: conv2d, out_channels: "${channels(x) * t}", kernel_size: 1, bias: false, if: "${t != 1}"}
+      bn1: {op: batchnorm2d, if: "${t != 1}"}
+      act1: {op: relu6, if: "${t != 1}"}
+      dw:
+        op: conv2d
+        out_channels: "${channels(x) * t}"
+        kernel_size: 3
+        stride: "${stride}"
+        padding: 1
+        groups: "${shape(x)[0] * t}"
+        bias: false
+      bn2: {op: batchnorm2d}
+      act2: {op: relu6}
+      project: {op: conv2d, out_channels: "${out}", kernel_size: 1, bias: false}
+      bn3: {op: batchnorm2d}
+      add: {op: add, in: [bn3, x], if: "${stride == 1}"}
+nodes:
+  stem: {op: conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+  b1: {block: inverted_residual, out: 8, t: 1}
+  b2: {block: inverted_residual, out: 12, stride: 2}
+  pool: {op: global_avgpool}
+  head: {op: linear, out_features: 4}
+"""
+
+
+class HandInvertedResidual(nn.Module):
+    """torchvision's MobileNetV2 InvertedResidual, written out."""
+
+    def __init__(self, cin, out, t, stride):
+        super().__init__()
+        hidden = cin * t
+        self.t, self.use_res = t, stride == 1 and cin == out
+        if t != 1:
+            self.expand = nn.Conv2d(cin, hidden, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(hidden)
+        self.dw = nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False)
+        self.bn2 = nn.BatchNorm2d(hidden)
+        self.project = nn.Conv2d(hidden, out, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out)
+
+    def forward(self, x):
+        h = nn.functional.relu6(self.bn1(self.expand(x))) if self.t != 1 else x
+        h = self.bn3(self.project(nn.functional.relu6(self.bn2(self.dw(h)))))
+        return h + x if self.use_res else h
+
+
+class HandMobileNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.b1 = HandInvertedResidual(8, 8, 1, 1)
+        self.b2 = HandInvertedResidual(8, 12, 6, 2)
+        self.head = nn.Linear(12, 4)
+
+    def forward(self, x):
+        return self.head(self.b2(self.b1(self.stem(x))).mean((2, 3)))
+
+
+def test_widths_from_the_input_channels_build_mobilenet_v2_blocks_as_torchvision_does():
+    model, graph = build(MOBILENET)
+    assert graph.spec.nodes["b2.dw"].args["groups"] == 48
+    assert_same(model, HandMobileNet(), [torch.randn(2, 3, 16, 16)])
+
+
+def test_a_shape_expression_naming_nothing_in_scope_is_a_located_error():
+    text = MOBILENET.replace('"${channels(x) * t}", kernel_size: 1', '"${channels(y) * t}", kernel_size: 1')
+    assert spec_errors(text) == [
+        "spec.yaml:7:42: blocks.inverted_residual.nodes.expand.out_channels: unknown node 'y' "
+        "(hint: known here: expand, bn1, act1, dw, bn2, act2, project, bn3, add, x)"
+        "\n  in block instance nodes.b2 at spec.yaml:26:3"
+    ]
+
+
+def test_a_shape_expression_giving_a_bad_value_is_checked_like_any_argument():
+    text = MOBILENET.replace('"${shape(x)[0] * t}"', '"${shape(x)[0] - 8}"')
+    assert spec_errors(text) == [
+        "spec.yaml:16:17: blocks.inverted_residual.nodes.dw.groups: expected at least 1, got 0"
+        "\n  in block instance nodes.b1 at spec.yaml:25:3"
+    ]

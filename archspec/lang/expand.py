@@ -40,6 +40,7 @@ from archspec.lang.loader import Document
 from archspec.lang.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
 from archspec.lang.namespace import Entry, LazyRef, Namespace, resolve
 from archspec.lang.params import block_params, global_env, subst
+from archspec.lang.shapeexpr import Deferred, shape_names
 from archspec.lang.sharing import Shares
 from archspec.lang.validate import op_args_valid
 from archspec.ops import OpDef, get_op, suggest_op
@@ -117,6 +118,7 @@ class _Built:
     scopes: dict[str, Scope] = field(default_factory=dict)
     links: list[tuple[Node, list[LazyRef]]] = field(default_factory=list)  # each node's in:, unresolved
     shares: Shares = field(default_factory=Shares)
+    deferred: list[Deferred] = field(default_factory=list)  # arguments that read inferred shapes
     full: bool = False  # MAX_NODES was passed: reported once, expansion stops
 
     def add(self, node: Node, ins: list[LazyRef], share: LazyRef | None, shared_by: str | None) -> None:
@@ -133,6 +135,8 @@ class _Built:
         for node, lazies in self.links:
             node.inputs = [ref for lazy in lazies if (ref := resolve(lazy, log)) is not None]
         self.shares.resolve(self.nodes, self.scopes, log)
+        for deferred in self.deferred:
+            deferred.refs = {name: resolve(lazy, log) for name, lazy in deferred.refs.items()}
 
 
 @dataclass(frozen=True)
@@ -301,12 +305,31 @@ class _Walk:
             ctx.rep.fail(GraphError(message, loc=ctx.rep.loc(site.path + ("in",))))
             return None
         args, complete = _op_args(op, site, ctx.rep)
+        complete = self.defer(op, site, ctx, args) and complete
         node = self.new_node(site, op, args, ctx)
         share = LazyRef(str(site.raw[_SHARE]), ctx.ns, node.where(_SHARE)) if _SHARE in site.raw else None
         self.built.add(node, ins, share, ctx.shared_by)
         if not complete:
             return None  # references to it stay silent; the node stays, so its in: is still checked
         return self.op_entry(node, op)
+
+    def defer(self, op: OpDef, site: _Site, ctx: _Ctx, args: dict[str, Any]) -> bool:
+        """Keep the arguments that read inferred shapes (``${channels(x)}``) for the shape stage."""
+        ok = True
+        for key in [k for k in args if k in op.args]:
+            names = shape_names(site.raw[key])
+            if names is None:
+                continue
+            loc = ctx.rep.loc(site.path + (key,))
+            if op.outputs is not None:
+                message = f"{op.name}'s {key} names its outputs, so it cannot read an inferred shape"
+                ctx.rep.fail(ExpandError(message, loc=loc, hint="write the sizes as numbers or parameters"))
+                ok = False
+                continue
+            refs = {n: LazyRef(n, ctx.ns, loc) for n in names}
+            args[key] = deferred = Deferred(site.raw[key], site.env, loc, refs)
+            self.built.deferred.append(deferred)
+        return ok
 
     def new_node(self, site: _Site, op: OpDef, args: dict[str, Any], ctx: _Ctx) -> Node:
         loc, path = self.doc.loc, site.path
@@ -420,6 +443,9 @@ def _op_args(op: OpDef, site: _Site, rep: Reporter) -> tuple[dict[str, Any], boo
     complete = True
     for key, value in site.raw.items():
         if key in NODE_KEYS:
+            continue
+        if key in op.args and shape_names(value) is not None:
+            args[key] = value  # read after shape inference (_Walk.defer)
             continue
         sub = subst(value, site.env, site.path + (key,), rep) if key in op.args else None
         if sub is None and (value is not None or key not in op.args):
