@@ -525,3 +525,113 @@ def test_a_shape_expression_giving_a_bad_value_is_checked_like_any_argument():
         "spec.yaml:16:17: blocks.inverted_residual.nodes.dw.groups: expected at least 1, got 0"
         "\n  in block instance nodes.b1 at spec.yaml:25:3"
     ]
+
+
+# --- attention math: matmul, sdpa with masks, roll, buffers, index, resize_to, drop_path ------------
+
+WINDOW_ATTENTION = """\
+archspec: 1
+inputs: {x: {shape: [4, 8]}}
+blocks:
+  heads:
+    nodes:
+      split: {op: reshape, shape: [4, 2, 4]}
+      t: {op: transpose, dim0: 1, dim1: 2}
+nodes:
+  shifted: {op: roll, shifts: [1], dims: [1]}
+  qkv: {op: linear, out_features: 24}
+  parts: {op: chunk, names: [q, k, v], dim: -1}
+  q: {block: heads, in: parts.q}
+  k: {block: heads, in: parts.k}
+  v: {block: heads, in: parts.v}
+  table: {op: parameter, in: [], shape: [9, 2], init: {weight: {scheme: normal, std: 0.5}}}
+  rel: {op: buffer, in: [], relative_position_index: [2, 2], dtype: int64}
+  looked_up: {op: index, in: [table, rel], dim: 1}
+  bias: {op: permute, dims: [0, 3, 1, 2]}
+  attn: {op: scaled_dot_product_attention, in: [q, k, v, bias]}
+  merged: {op: transpose, dim0: 1, dim1: 2}
+  flat: {op: reshape, shape: [4, 8]}
+  proj: {op: linear, out_features: 8}
+  dropped: {op: drop_path, p: 0.0}
+  causal: {op: scaled_dot_product_attention, in: [q, k, v], causal: true, scale: 0.5}
+  kt: {op: transpose, in: k, dim0: -2, dim1: -1}
+  scores: {op: matmul, in: [q, kt]}
+  scaled: {op: multiply, value: 0.5}
+outputs: {out: dropped, causal: causal, scores: scaled}
+"""
+
+
+def relative_position_index(h, w):
+    coords = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    rel[:, :, 0] += h - 1
+    rel[:, :, 1] += w - 1
+    rel[:, :, 0] *= 2 * w - 1
+    return rel.sum(-1)
+
+
+class HandWindowAttention(nn.Module):
+    """Swin's window attention with a relative position bias, as its reference code writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+        self.table = nn.Module()
+        self.table.weight = nn.Parameter(torch.zeros(9, 2))
+        self.rel = nn.Module()
+        self.rel.register_buffer("value", relative_position_index(2, 2))
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        n = x.shape[0]
+        q, k, v = self.qkv(torch.roll(x, 1, 1)).reshape(n, 4, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        bias = self.table.weight[self.rel.value.view(-1)].view(4, 4, 2).permute(2, 0, 1)
+        attn = torch.softmax(q @ k.transpose(-2, -1) / 2.0 + bias, dim=-1) @ v
+        out = self.proj(attn.transpose(1, 2).reshape(n, 4, 8))
+        mask = torch.ones(4, 4, dtype=torch.bool).tril()
+        causal = torch.softmax((q @ k.transpose(-2, -1) * 0.5).masked_fill(~mask, float("-inf")), -1) @ v
+        return {"out": out, "causal": causal, "scores": q @ k.transpose(-2, -1) * 0.5}
+
+
+def test_windowed_attention_with_a_relative_position_bias_matches_swins_reference_code():
+    model, graph = build(WINDOW_ATTENTION)
+    assert graph.spec.nodes["bias"].meta["shape"] == (2, 4, 4)
+    assert graph.spec.nodes["rel"].meta["buffers"] == 16
+    hand = HandWindowAttention()
+    assert torch.equal(model.get_buffer("rel.value"), hand.rel.value)
+    assert_same(model, hand, [torch.randn(3, 4, 8)])
+
+
+def test_a_mask_that_does_not_fit_the_scores_is_a_located_error():
+    text = WINDOW_ATTENTION.replace("relative_position_index: [2, 2]", "relative_position_index: [1, 2]")
+    assert spec_errors(text) == [
+        "spec.yaml:19:3: nodes.attn: scaled_dot_product_attention mask [N, 2, 2, 2] does not broadcast "
+        "to the scores [N, 2, 4, 4]; got [N, 2, 4, 4] and [N, 2, 4, 4] and [N, 2, 4, 4] and [N, 2, 2, 2]"
+    ]
+
+
+def test_drop_path_zeroes_whole_samples_in_training_and_is_the_identity_in_eval():
+    model, _ = build("archspec: 1\ninputs: {x: {shape: [3, 5]}}\nnodes:\n  d: {op: drop_path, p: 0.5}\n")
+    x = torch.ones(400, 3, 5)
+    model.train()
+    torch.manual_seed(0)
+    y = model(x)
+    kept = y.flatten(1).amax(1)
+    assert set(kept.tolist()) == {0.0, 2.0} and torch.all(y.flatten(1).amin(1) == kept)
+    assert 150 < int((kept == 0).sum()) < 250
+    model.eval()
+    assert torch.equal(model(x), x)
+
+
+def test_resize_to_takes_the_spatial_size_of_another_tensor():
+    text = """\
+    archspec: 1
+    inputs: {small: {shape: [3, 4, 5]}, skip: {shape: [2, 9, 10]}}
+    nodes:
+      up: {op: resize_to, in: [small, skip], mode: bilinear}
+    """
+    model, graph = build(text)
+    assert graph.spec.nodes["up"].meta["shape"] == (3, 9, 10)
+    small, skip = torch.randn(2, 3, 4, 5), torch.randn(2, 2, 9, 10)
+    expected = nn.functional.interpolate(small, size=(9, 10), mode="bilinear")
+    torch.testing.assert_close(model(small, skip), expected)

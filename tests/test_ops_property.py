@@ -321,6 +321,60 @@ def slice_case(draw):
 
 
 @st.composite
+def matmul_case(draw):
+    lead = draw(any_shape(0, 2))
+    n, k, m = draw(sizes), draw(sizes), draw(sizes)
+    other = tuple(draw(st.sampled_from([s, 1])) for s in lead)
+    return {}, [(*lead, n, k), (*other, draw(st.sampled_from([k, k, k + 1])), m)]
+
+
+@st.composite
+def sdpa_case(draw):
+    lead = draw(any_shape(0, 2))
+    q_len, s_len, e, ev = draw(sizes), draw(sizes), draw(sizes), draw(sizes)
+    shapes = [(*lead, q_len, e), (*lead, s_len, e), (*lead, s_len, ev)]
+    causal = draw(st.booleans())
+    if draw(st.booleans()):
+        shapes.append(tuple(draw(st.sampled_from([d, 1])) for d in (*lead, q_len, s_len)))
+    return {"causal": causal}, shapes
+
+
+@st.composite
+def roll_case(draw):
+    x = draw(any_shape(1, 3))
+    dims = draw(st.lists(sample_dims(len(x)), min_size=1, max_size=2))
+    return {"shifts": [draw(st.integers(-9, 9)) for _ in dims], "dims": dims}, [x]
+
+
+@st.composite
+def buffer_case(draw):
+    like = draw(st.lists(any_shape(), max_size=1))
+    if draw(st.booleans()):
+        return {
+            "relative_position_index": [draw(st.integers(1, 3)), draw(st.integers(1, 3))],
+            "dtype": "int64",
+        }, like
+    shape = draw(any_shape(1, 3))
+    values = 0.5
+    for n in reversed(shape):
+        values = [values] * n
+    return {"values": values}, like
+
+
+@st.composite
+def index_case(draw):
+    x = draw(any_shape(1, 3))
+    return {"dim": draw(sample_dims(len(x)))}, [x, draw(any_shape(1, 2))]
+
+
+@st.composite
+def resize_case(draw):
+    n = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(["nearest", "area", {1: "linear", 2: "bilinear", 3: "trilinear"}[n]]))
+    return {"mode": mode}, [draw(shape_of(n + 1)), draw(shape_of(n + 1))]
+
+
+@st.composite
 def reduction_case(draw):
     x = draw(any_shape(1, 4))
     dim = st.one_of(st.none(), sample_dims(len(x)), st.lists(st.integers(1, len(x)), min_size=1, unique=True))
@@ -429,6 +483,13 @@ CASES = {
     "split": split_case(),
     "chunk": chunk_case(),
     "select": select_case(),
+    "matmul": matmul_case(),
+    "scaled_dot_product_attention": sdpa_case(),
+    "roll": roll_case(),
+    "buffer": buffer_case(),
+    "index": index_case(),
+    "resize_to": resize_case(),
+    "drop_path": any_shape().map(lambda x: ({"p": 0.5}, [x])),
     "parameter": st.tuples(any_shape(1, 3), st.lists(any_shape(), max_size=1)).map(
         lambda c: ({"shape": list(c[0])}, c[1])
     ),
@@ -462,6 +523,8 @@ def run_torch(op, args, shapes, device="meta"):
             xs = [torch.zeros((2, *s), device=device, dtype=torch.long) for s in shapes]
         else:
             xs = [torch.rand((2, *s), device=device) for s in shapes]
+        if op.name == "index":  # input 1 holds integer positions
+            xs[1] = torch.zeros((2, *shapes[1]), device=device, dtype=torch.long)
         if isinstance(built, Call):
             inputs = [xs] if built.list_input else xs
             out = built.fn(*inputs, *built.extra, **built.kwargs)

@@ -131,8 +131,8 @@ def _infer_dtype(node: Node, dtypes: Mapping[str, str]) -> str:
     op = get_op(node.op)
     assert op is not None
     given = [(ref, dtypes.get(ref.node, "float32")) for ref in node.inputs]
-    if op.dtypes == "free":
-        node.meta["dtype"] = "float32"
+    if op.dtypes == "free":  # reads no values: a parameter or a buffer of its declared dtype
+        node.meta["dtype"] = str(node.args.get("dtype", "float32"))
     elif op.dtypes == "index":
         ref, dtype = given[0]
         if dtype in _FLOATS:

@@ -78,10 +78,10 @@ def suggest_op(name: object) -> str | None:
 # tensors too and pass their dtype through. Embedding takes integer indices. Every other
 # built-in op needs floating-point inputs.
 _ANY_DTYPE = frozenset(
-    "identity flatten reshape permute transpose squeeze unsqueeze concat stack split chunk select slice pad crop_to add subtract multiply sum".split()
+    "identity flatten reshape permute transpose squeeze unsqueeze concat stack split chunk select slice pad crop_to roll index add subtract multiply sum".split()
 )
 _INDEX_DTYPE = frozenset({"embedding"})
-_FREE_DTYPE = frozenset({"parameter"})  # reads no values: a float tensor whatever it is given
+_FREE_DTYPE = frozenset({"parameter", "buffer"})  # reads no values: a float tensor whatever it is given
 
 
 def _load_builtin() -> None:
