@@ -635,3 +635,42 @@ def test_resize_to_takes_the_spatial_size_of_another_tensor():
     small, skip = torch.randn(2, 3, 4, 5), torch.randn(2, 2, 9, 10)
     expected = nn.functional.interpolate(small, size=(9, 10), mode="bilinear")
     torch.testing.assert_close(model(small, skip), expected)
+
+
+# --- parameters register in YAML order ------------------------------------------------------------
+
+YAML_ORDER = """\
+archspec: 1
+inputs: {x: {shape: [3]}}
+nodes:
+  head: {op: linear, in: body, out_features: 2}
+  body: {op: linear, in: x, out_features: 4}
+outputs: {y: head}
+"""
+
+
+class HandYamlOrder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Linear(4, 2)  # the head, declared first as in the spec
+        self.second = nn.Linear(3, 4)
+
+    def forward(self, x):
+        return self.first(self.second(x))
+
+
+def test_parameters_register_in_the_order_the_yaml_lists_the_nodes_so_weights_copy_by_position():
+    model, graph = build(YAML_ORDER)
+    assert graph.op_nodes() == ["body", "head"]  # the graph runs body first
+    assert [name for name, _ in model.named_parameters()] == [
+        "head.weight",
+        "head.bias",
+        "body.weight",
+        "body.bias",
+    ]
+    hand = HandYamlOrder()
+    with torch.no_grad():
+        for mine, theirs in zip(model.parameters(), hand.parameters(), strict=True):
+            theirs.copy_(mine)
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(model(x), hand(x))

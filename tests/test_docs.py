@@ -150,3 +150,18 @@ def test_the_readme_api_example_trains_evaluates_and_draws(tmp_path, monkeypatch
     assert (tmp_path / "unet.html").read_text().lstrip().lower().startswith("<!doctype html")
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     assert len(rows) > 100
+
+
+def test_the_python_api_page_runs_and_prints_what_it_says(monkeypatch, capsys):
+    page = (ROOT / "docs" / "python-api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "docs/python-api.md", "exec"), {})  # noqa: S102 - our own docs
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "(16, 32, 32)",
+        "(2, 4, 32, 32)",
+        "<string>:4:11: nodes.a.op: unknown op 'linaer' (hint: did you mean 'linear'?)",
+    ]
+    for line in printed:
+        assert f"# {line}" in page or line in page

@@ -76,7 +76,10 @@ def part_model(model: fx.GraphModule, graph: Graph, part: str) -> fx.GraphModule
 
 
 def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
-    """Instantiate every node's module under a root, at the path of its id, in graph order.
+    """Instantiate every node's module under a root, at the path of its id, in the order the
+    spec declares the nodes (YAML order, blocks expanded in place): parameters register, and draw
+    their initial values, in that order, so weights can be copied by position from a reference
+    implementation written in the same order.
 
     Torch may still refuse arguments the spec checks accepted; every such refusal comes back
     as a located :class:`SpecError` (all of them, as one :class:`SpecErrors`).
@@ -87,11 +90,11 @@ def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
     failed: set[str] = set()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed if seed is None else seed)
-        for name in graph.op_nodes():
+        for name in spec.nodes:
             node = spec.nodes[name]
             if node.share is None and not _collect(errors, _build_owner, root, node, spec.init):
                 failed.add(name)
-    for name in graph.op_nodes():  # once every owner exists: a target may come later
+    for name in spec.nodes:  # once every owner exists: a target may come later
         node = spec.nodes[name]
         if node.share is not None and node.share not in failed:
             _collect(errors, _check_shared, root, node)
@@ -269,8 +272,28 @@ def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
     g.output(next(iter(result.values())) if len(result) == 1 else result)
     g.lint()
     gm = fx.GraphModule(root, g, class_name=_class_name(spec.name))
+    _same_order(gm, root)
     gm.meta["archspec"] = {"spec": spec.name, "outputs": list(result), "inputs": [str(r) for r in sig.inputs]}
     return gm
+
+
+def _same_order(copy: nn.Module, root: nn.Module) -> None:
+    """Register ``copy``'s submodules in ``root``'s order (YAML order), recursively.
+
+    fx's GraphModule copies the modules its graph calls in the order it calls them; the spec
+    promises parameters in the order the YAML lists them.
+    """
+    if copy is root:
+        return
+    mine = copy._modules
+    order = [k for k in root._modules if k in mine] + [k for k in mine if k not in root._modules]
+    ordered = {k: mine[k] for k in order}
+    mine.clear()
+    mine.update(ordered)
+    for name, child in ordered.items():
+        original = root._modules.get(name)
+        if child is not None and original is not None and type(child) is nn.Module:
+            _same_order(child, original)
 
 
 def _new_graph() -> fx.Graph:

@@ -209,7 +209,7 @@ def _containers(parents: list[str], made: set[str], lines: list[str]) -> str:
 
 def _owners(model: nn.Module, graph: Graph) -> list[tuple[str, Node, Recipe]]:
     """The model's node modules with the node that builds each and its recipe, in build order."""
-    order = {name: i for i, name in enumerate(graph.op_nodes())}
+    order = {name: i for i, name in enumerate(graph.spec.nodes)}  # the compiler's: YAML order
     found: list[tuple[str, Node, Recipe]] = []
     for path, module in _node_modules(model, ""):
         node = graph.spec.nodes.get(path)
