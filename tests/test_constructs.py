@@ -674,3 +674,68 @@ def test_parameters_register_in_the_order_the_yaml_lists_the_nodes_so_weights_co
             theirs.copy_(mine)
     x = torch.randn(2, 3)
     torch.testing.assert_close(model(x), hand(x))
+
+
+# --- block libraries across files -------------------------------------------------------------------
+
+BACKBONE = """\
+archspec: 1
+inputs: {image: {shape: [1, 8, 8]}}
+blocks:
+  conv_bn:
+    params: {ch: int}
+    nodes:
+      conv: {op: conv2d, out_channels: "${ch}", kernel_size: 3, padding: 1}
+      bn: {op: batchnorm2d}
+nodes:
+  stem: {block: conv_bn, ch: 4}
+"""
+
+CLASSIFIER = """\
+archspec: 1
+include: [lib/backbone.yaml]
+inputs: {image: {shape: [1, 8, 8]}}
+nodes:
+  stem: {block: conv_bn, ch: 4}
+  pool: {op: global_avgpool}
+  head: {op: linear, out_features: 3}
+"""
+
+
+def test_blocks_included_from_another_file_build_as_if_written_here(tmp_path):
+    import archspec
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "backbone.yaml").write_text(BACKBONE)
+    (tmp_path / "classifier.yaml").write_text(CLASSIFIER)
+    model = archspec.build(tmp_path / "classifier.yaml")
+    assert [n for n, _ in model.named_parameters()][:2] == ["stem.conv.weight", "stem.conv.bias"]
+    assert tuple(model(torch.zeros(2, 1, 8, 8)).shape) == (2, 3)
+
+
+def test_an_error_in_an_included_block_is_located_in_its_file_and_names_the_instance(tmp_path):
+    from archspec.errors import SpecErrors
+    from archspec.pipeline import load
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "backbone.yaml").write_text(BACKBONE.replace("kernel_size: 3", "kernel_size: 0"))
+    (tmp_path / "classifier.yaml").write_text(CLASSIFIER)
+    with pytest.raises(SpecErrors) as info:
+        load(tmp_path / "classifier.yaml")
+    assert str(info.value.errors[0]) == (
+        f"{tmp_path}/lib/backbone.yaml:7:62: blocks.conv_bn.nodes.conv.kernel_size: "
+        f"expected at least 1, got 0\n  in block instance nodes.stem at {tmp_path}/classifier.yaml:5:3"
+    )
+
+
+def test_an_include_cycle_is_refused_with_the_chain(tmp_path):
+    from archspec.errors import SpecErrors
+    from archspec.pipeline import load
+
+    (tmp_path / "a.yaml").write_text(CLASSIFIER.replace("lib/backbone.yaml", "b.yaml"))
+    (tmp_path / "b.yaml").write_text(BACKBONE.replace("archspec: 1\n", "archspec: 1\ninclude: [a.yaml]\n"))
+    with pytest.raises(SpecErrors) as info:
+        load(tmp_path / "a.yaml")
+    assert [str(e) for e in info.value.errors] == [
+        f"{tmp_path}/b.yaml:2:11: include[0]: include cycle: a.yaml -> b.yaml -> a.yaml"
+    ]

@@ -27,6 +27,7 @@ TOP_LEVEL_KEYS = (
     "seed",
     "params",
     "scale",
+    "include",
     "inputs",
     "blocks",
     "nodes",

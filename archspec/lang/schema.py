@@ -368,6 +368,11 @@ def structural_schema() -> dict[str, Any]:
                 "propertyNames": NAME,
                 "additionalProperties": INPUT,
             },
+            "include": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "spec files (paths relative to this one) whose blocks this spec uses",
+            },
             "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK},
             "nodes": {"$ref": "#/$defs/nodes"},
             "outputs": {
