@@ -16,6 +16,7 @@ from archspec.errors import SpecError, SpecErrors
 from archspec.graph.dag import Graph, build_graph
 from archspec.graph.shapes import check_expect, infer_shapes, totals
 from archspec.lang.expand import ExpansionErrors, expand
+from archspec.lang.include import resolve_includes
 from archspec.lang.loader import Document, load_document, loads
 from archspec.lang.model import Spec
 from archspec.lang.overrides import apply_overrides
@@ -45,14 +46,14 @@ def load(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Spec:
     """Read, validate and expand a spec file, then check its op arguments (stages 1–3)."""
     with gc_paused():
         doc = apply_overrides(load_document(path), overrides)
-        return _expanded(validate(doc))
+        return _expanded(resolve_includes(validate(doc), validate))
 
 
 def load_text(text: str, name: str = "<string>", overrides: Sequence[str] = ()) -> Spec:
     """Like :func:`load`, for spec text held in memory."""
     with gc_paused():
         doc = apply_overrides(loads(text, name=name), overrides)
-        return _expanded(validate(doc))
+        return _expanded(resolve_includes(validate(doc), validate))
 
 
 def _expanded(doc: Document) -> Spec:

@@ -158,7 +158,7 @@ def test_a_repeat_over_its_own_limit_is_refused_at_once():
     with pytest.raises(SpecErrors) as info:
         load_text(HEAD + f"  r: {{op: relu, repeat: {MAX_REPEAT + 1}}}\n", name="spec.yaml")
     assert [str(e) for e in info.value.errors] == [
-        f"spec.yaml:5:25: nodes.r.repeat: repeat must be an integer from 1 to {MAX_REPEAT}, got {MAX_REPEAT + 1}"
+        f"spec.yaml:5:25: nodes.r.repeat: repeat must be an integer from 0 to {MAX_REPEAT}, got {MAX_REPEAT + 1}"
     ]
 
 

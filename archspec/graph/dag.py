@@ -274,6 +274,10 @@ def _share_root(spec: Spec, node: Node) -> str | list[str]:
 
 
 def _check_share_pair(node: Node, target: Node) -> list[SpecError]:
+    if target.op != node.op and _weighted(node) and _weighted(target):
+        node.share = None  # weight tying across op kinds: its own module, the owner's weight
+        node.meta["tie"] = target.id
+        return []
     if target.op != node.op:
         return [
             GraphError(
@@ -308,6 +312,11 @@ def _check_share_pair(node: Node, target: Node) -> list[SpecError]:
         ]
     node.args = dict(target.args)
     return []
+
+
+def _weighted(node: Node) -> bool:
+    op = get_op(node.op)
+    return op is not None and op.weighted
 
 
 def _check_outputs(spec: Spec, pred: Adjacency) -> list[SpecError]:

@@ -98,14 +98,18 @@ class Document:
     marks: dict[Path, Mark] = field(repr=False)
     key_marks: dict[Path, Mark] = field(repr=False)
     overridden: dict[Path, str] = field(default_factory=dict, repr=False)  # path -> the --set item
+    included: dict[str, Document] = field(default_factory=dict, repr=False)  # block -> its file
 
     def loc(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
         """Location for ``path``; falls back to the nearest ancestor that has a mark.
 
         With ``key=True`` the mark of the mapping key that introduces a path is preferred to
-        the mark of its value. A value set on the command line is located at its ``--set``.
+        the mark of its value. A value set on the command line is located at its ``--set``;
+        one inside a block included from another file, in that file.
         """
         full = tuple(path)
+        if len(full) > 1 and full[0] == "blocks" and full[1] in self.included:
+            return self.included[str(full[1])].loc(full, key=key)
         for end in range(len(full), 0, -1):
             if full[:end] in self.overridden:
                 return Location(f"--set {self.overridden[full[:end]]}", None, None, full)

@@ -116,11 +116,15 @@ NODE = {
         "in": {
             "anyOf": [
                 REF,
-                {"type": "array", "items": REF, "minItems": 1},
+                {"type": "array", "items": REF},
                 {"type": "object", "additionalProperties": REF},
             ]
         },
-        "repeat": _int_or_expr(1),
+        "repeat": _int_or_expr(0),
+        "if": {
+            "anyOf": [{"type": "boolean"}, EXPR],
+            "description": "false: the node is left out and its name stands for its (first) input",
+        },
         "init": INIT,
         "share": REF,
         "doc": {"type": "string"},
@@ -431,6 +435,11 @@ def structural_schema() -> dict[str, Any]:
                 "propertyNames": NAME,
                 "additionalProperties": INPUT,
             },
+            "include": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "spec files (paths relative to this one) whose blocks this spec uses",
+            },
             "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK},
             "nodes": {"$ref": "#/$defs/nodes"},
             "outputs": {
@@ -480,7 +489,7 @@ def build_schema() -> dict[str, Any]:
     schema = structural_schema()
     ops = sorted(CATALOGUE)
     node = dict(schema["$defs"]["node"])
-    node["properties"] = {**node["properties"], "op": {"enum": ops}}
+    node["properties"] = {**node["properties"], "op": {"anyOf": [{"enum": ops}, {"$ref": "#/$defs/expr"}]}}
     node["allOf"] = [_op_branch(name, CATALOGUE[name].args_schema()) for name in ops]
     schema["$defs"] = {**schema["$defs"], "node": node}
     return schema

@@ -23,6 +23,7 @@ from archspec.lang.keys import FORMAT_VERSION, NODE_KEYS, NodeKey
 from archspec.lang.loader import Document
 from archspec.lang.model import Node, Spec
 from archspec.lang.schema import NAME, structural_schema
+from archspec.lang.shapeexpr import Deferred
 from archspec.ops import CATALOGUE, OpDef, get_op
 
 __all__ = ["op_arg_errors", "op_args_valid", "schema_errors", "validate", "validate_op_args"]
@@ -102,7 +103,8 @@ def op_arg_errors(doc: Document, nodes: Iterable[Node]) -> list[SpecError]:
         for key in unknown:
             log.add(_unknown_arg(doc, op, node, key))
         seen = (op.name, _shares(node), repr(node.args))
-        if unknown or len(node.args) != len(written) or seen in valid:
+        deferred = any(isinstance(v, Deferred) for v in node.args.values())  # checked after shapes
+        if unknown or deferred or len(node.args) != len(written) or seen in valid:
             continue
         errors = _arg_schema_errors(doc, op, node)
         for err in errors:
