@@ -48,11 +48,13 @@ def to_rgraph(
     direction: str = "TB",
     shapes: bool = True,
     losses: bool = True,
+    arrangement: str = "column",
 ) -> RGraph:
     """The diagram of ``graph`` as boxes, clusters and edges (see the module docstring).
 
     ``part`` draws only that part's nodes, with what they read drawn as inputs. ``shapes=False``
     leaves out shapes and parameter counts (for graphs analysed without shapes).
+    ``arrangement`` is passed on to the layout (``column``, ``u``, ``fold`` or ``auto``).
     Raises :class:`ValueError` for an unknown part or a negative depth.
     """
     if depth is not None and depth < 0:
@@ -67,7 +69,9 @@ def to_rgraph(
     builder.add_outputs()
     if losses:
         builder.add_losses()
-    return builder.finish(direction)
+    g = builder.finish(direction)
+    g.arrangement = arrangement
+    return g
 
 
 # --- labels -----------------------------------------------------------------------------------

@@ -72,13 +72,15 @@ class REdge:
 
 @dataclass
 class RGraph:
-    """What every renderer draws. ``edges`` must form a DAG; ``direction`` is TB or LR."""
+    """What every renderer draws. ``edges`` must form a DAG; ``direction`` is TB or LR;
+    ``arrangement`` is how the layout places it: ``column``, ``u``, ``fold`` or ``auto``."""
 
     nodes: list[RNode]
     edges: list[REdge]
     clusters: dict[str, RCluster] = field(default_factory=dict)
     title: str = ""
     direction: str = "TB"
+    arrangement: str = "column"
 
 
 def cluster_children(g: RGraph) -> dict[str | None, tuple[list[str], list[RNode]]]:

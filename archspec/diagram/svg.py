@@ -4,8 +4,9 @@ The output is deterministic (the same graph gives the same bytes) and needs noth
 Each node is ``<g class="node" id="node-<id>" data-id=...>`` holding its ``<rect class="box">``
 and ``<text>`` lines; each edge is ``<path class="edge" data-src=... data-dst=...>``; each
 cluster is ``<g class="cluster" data-id=...>``. The HTML page and the tests find them by that.
-Cluster labels (``<text class="cluster-label">``) are drawn after the edges, on a halo of the
-cluster's fill, so no edge strikes them through.
+Cluster labels (``<g class="cluster-label">``) are drawn after the edges, on a rectangle of the
+cluster's fill, so no edge strikes them through (a plain rectangle, not a ``paint-order`` halo,
+so converters such as cairosvg draw them the same way).
 All coordinates are absolute (no transforms), so a reader of the file sees what is drawn where.
 """
 
@@ -80,8 +81,9 @@ def _cluster_depths(g: RGraph) -> dict[str, int]:
 
 
 def _clusters(g: RGraph, lay: Layout, dy: float) -> tuple[list[str], list[str]]:
-    """Cluster rectangles (drawn under the edges) and their labels (drawn over them, on a halo
-    of the cluster's fill, so an edge entering a cluster does not strike its label through)."""
+    """Cluster rectangles (drawn under the edges; one per piece where a U or a fold cuts a
+    cluster) and their labels (drawn over them, on a rectangle of the cluster's fill, so an edge
+    entering a cluster does not strike its label through)."""
     depth = _cluster_depths(g)
     boxes, labels = [], []
     for cid in sorted(
@@ -94,18 +96,24 @@ def _clusters(g: RGraph, lay: Layout, dy: float) -> tuple[list[str], list[str]]:
         fill = _CLUSTER_FILLS[kind][depth.get(cid, 0) % 2]
         stroke, dash = _CLUSTER_STROKES[kind]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
+        rects = "".join(
+            f'<rect x="{_f(p.x)}" y="{_f(p.y + dy)}" width="{_f(p.w)}" height="{_f(p.h)}" rx="8" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/>'
+            for p in lay.pieces.get(cid, [box])
+        )
         boxes.append(
             f'<g class="cluster cluster-{kind}" id={_attr("cluster-" + cid)} data-id={_attr(cid)} '
-            f"data-label={_attr(label)}>"
-            f'<rect x="{_f(box.x)}" y="{_f(box.y + dy)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="8" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/></g>'
+            f"data-label={_attr(label)}>{rects}</g>"
         )
+        max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
+        text = _style.clip(label, max_chars)
+        width = _style.text_width(text, _style.CLUSTER_PX)
         labels.append(
-            f'<text class="cluster-label" data-id={_attr(cid)} x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" '
-            f'font-size="{_f(_style.CLUSTER_PX)}" font-weight="bold" fill="#64748b" stroke="{fill}" '
-            f'stroke-width="4" stroke-linejoin="round" paint-order="stroke">'
-            f"{_esc(_style.clip(label, max_chars))}</text>"
+            f'<g class="cluster-label" data-id={_attr(cid)}>'
+            f'<rect x="{_f(box.x + 5)}" y="{_f(box.y + dy + 3)}" width="{_f(width + 6)}" height="15" '
+            f'fill="{fill}"/>'
+            f'<text x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" font-size="{_f(_style.CLUSTER_PX)}" '
+            f'font-weight="bold" fill="#64748b">{_esc(text)}</text></g>'
         )
     return boxes, labels
 
@@ -121,9 +129,11 @@ def _edge(route: EdgeRoute, dy: float) -> str:
     )
     if route.label:
         x, y = route.points[len(route.points) // 2]
+        text = _style.clip(route.label, 24)
         out += (
-            f'\n<text class="edge-label" x="{_f(x + 4)}" y="{_f(y + dy - 4)}" font-size="10" fill="{colour}" '
-            f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_esc(_style.clip(route.label, 24))}</text>'
+            f'\n<g class="edge-label"><rect x="{_f(x + 2)}" y="{_f(y + dy - 14)}" '
+            f'width="{_f(_style.text_width(text, 10) + 4)}" height="13" fill="#ffffff" fill-opacity="0.85"/>'
+            f'<text x="{_f(x + 4)}" y="{_f(y + dy - 4)}" font-size="10" fill="{colour}">{_esc(text)}</text></g>'
         )
     return out
 
