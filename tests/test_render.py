@@ -610,8 +610,10 @@ def test_render_modules_import_only_the_standard_library():
 
     package = Path(archspec.diagram.__file__).parent
     for source in sorted(package.glob("*.py")):
-        if source.name in ("adapter.py", "diff.py"):
-            continue  # the bridges from graphs to RGraph; test_render_adapter.py checks they import no torch
+        if source.name in ("adapter.py", "diff.py", "serve.py"):
+            continue  # the bridges from specs to RGraph; test_render_adapter.py checks they import no torch
+        if source.name == "raster.py":
+            continue  # imports cairosvg only when writing PNG/PDF; test_render_output.py checks that
         for stmt in ast.walk(ast.parse(source.read_text(), str(source))):
             if isinstance(stmt, ast.Import):
                 names = [a.name for a in stmt.names]

@@ -231,6 +231,9 @@ def test_losses_are_boxes_fed_by_outputs_targets_and_the_parts_they_penalise():
         ("output:recon", "loss:reconstruction"),
         ("image", "loss:reconstruction"),
         ("enc", "loss:l2"),
+        ("loss:supervised", "objective:total"),
+        ("loss:reconstruction", "objective:total"),
+        ("loss:l2", "objective:total"),
     }
     assert not any(n.family == "loss" for n in to_rgraph(analyse(load_text(SEMI)), losses=False).nodes)
     for name in NAMES:

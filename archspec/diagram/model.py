@@ -40,6 +40,8 @@ class RNode:
 
     ``cluster`` lists the ids of the clusters the node sits in, outermost first.
     ``highlight`` marks architecture diffs: ``"added"``, ``"changed"`` or ``"removed"``.
+    ``info`` holds what a tooltip shows beyond the box (all arguments, input and output
+    shapes, parameters, MACs, ``at``: the ``file:line`` of the node in the spec), in order.
     """
 
     id: str
@@ -49,6 +51,7 @@ class RNode:
     lines: list[str] = field(default_factory=list)
     cluster: tuple[str, ...] = ()
     highlight: str | None = None
+    info: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
