@@ -209,7 +209,8 @@ def _node(node: RNode, box: Box, dy: float, pal: _style.Palette) -> str:
         f'<g class="{classes}" id={_attr("node-" + node.id)} data-id={_attr(node.id)} data-op={_attr(node.op)} '
         f"data-family={_attr(node.family)} data-title={_attr(node.title)} "
         f"data-lines={_attr(chr(10).join(node.lines))} data-highlight={_attr(node.highlight or '')} "
-        f"data-info={_attr(json.dumps(node.info, ensure_ascii=False))}{extra}>"
+        f"data-info={_attr(json.dumps(node.info, ensure_ascii=False))} "
+        f"data-clusters={_attr(chr(10).join(node.cluster))}{extra}>"
         f"<title>{_esc(tooltip)}</title>{halo}"
         f'<rect class="box" x="{_f(box.x)}" y="{_f(y)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="{rx}" '
         f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>' + "".join(texts) + "</g>"
