@@ -52,8 +52,8 @@ class Preview:
     """Draws ``spec_path`` on demand, keeping the last good drawing when the spec breaks.
 
     ``options`` go to :func:`archspec.diagram.adapter.to_rgraph` (``depth``, ``part``,
-    ``direction``, ``shapes``, ``losses``, ``arrangement``); ``theme`` and ``greyscale`` to
-    the SVG.
+    ``direction``, ``shapes``, ``losses``, ``arrangement``: ``auto`` unless given);
+    ``theme`` and ``greyscale`` to the SVG.
     """
 
     spec_path: Path
@@ -83,7 +83,8 @@ class Preview:
         from archspec.diagram.adapter import to_rgraph
         from archspec.pipeline import analyse, load
 
-        return to_rgraph(analyse(load(self.spec_path, list(self.overrides))), **self.options)
+        options = {"arrangement": "auto", **self.options}
+        return to_rgraph(analyse(load(self.spec_path, list(self.overrides))), **options)
 
     def page(self) -> str:
         """The whole page for the current state (an empty drawing until one succeeds)."""
