@@ -212,7 +212,7 @@ def _align(plan: UPlan, left: _Stack, right: _Stack, sizes: dict[str, tuple[floa
     shift over the gaps since the anchor before (so neither column bunches up)."""
     li = {nid: k for k, nid in enumerate(left.ids)}
     ri = {nid: k for k, nid in enumerate(right.ids)}
-    prev_l = prev_r = 0
+    prev_l = prev_r = None
     for src, dst in plan.anchors:
         a, b = li[src], ri[dst]
         d = (left.pos[a] + sizes[src][1] / 2) - (right.pos[b] + sizes[dst][1] / 2)
@@ -223,13 +223,11 @@ def _align(plan: UPlan, left: _Stack, right: _Stack, sizes: dict[str, tuple[floa
         prev_l, prev_r = a, b
 
 
-def _spread(pos: list[float], start: int, end: int, d: float) -> None:
-    """Move ``pos[end:]`` down by ``d`` and ``pos[start+1:end]`` by a growing share of it."""
-    for k in range(start + 1, len(pos)):
-        pos[k] += d * min(1.0, (k - start) / max(1, end - start))
-    if end == start:
-        for k in range(start, len(pos)):
-            pos[k] += d
+def _spread(pos: list[float], start: int | None, end: int, d: float) -> None:
+    """Move ``pos[end:]`` down by ``d``, and ``pos[start+1:end]`` by a growing share of it
+    (above the first anchor, ``start`` is ``None``: the whole top of the column moves down)."""
+    for k in range(0 if start is None else start + 1, len(pos)):
+        pos[k] += d if start is None else d * min(1.0, (k - start) / max(1, end - start))
 
 
 def _half_width(

@@ -49,8 +49,9 @@ color:var(--fg);cursor:pointer}
 border-radius:6px;font:12px/1.45 'DejaVu Sans Mono',Menlo,Consolas,monospace;white-space:pre-wrap;max-width:70ch;
 box-shadow:0 2px 8px rgba(0,0,0,.25);z-index:5}
 #tip .t{font-weight:bold}#tip .k{color:#94a3b8}
-#legend{position:absolute;left:8px;bottom:8px;background:var(--bg);border:1px solid var(--frame);border-radius:6px;
-padding:6px 9px;font-size:11px;line-height:17px;opacity:.95;cursor:default;z-index:3}
+#legend{position:absolute;left:8px;bottom:8px;max-width:calc(100% - 260px);background:var(--bg);
+border:1px solid var(--frame);border-radius:6px;padding:3px 9px;font-size:11px;line-height:17px;opacity:.95;
+cursor:default;z-index:3;display:flex;flex-wrap:wrap;column-gap:12px}
 #legend i{display:inline-block;width:16px;height:10px;border-radius:3px;margin-right:6px;vertical-align:-1px;
 border:1px solid}
 #legend svg{margin-right:6px;vertical-align:middle}
@@ -275,8 +276,11 @@ _JS = r"""
     var g = e.target.closest && e.target.closest('g.node');
     if (g && !g.contains(e.relatedTarget)) { tip.style.display = 'none'; hot(g.dataset.id, false); }
   });
-  view.addEventListener('mousemove', function (e) {
-    tip.style.left = (e.clientX + 14) + 'px'; tip.style.top = (e.clientY + 14) + 'px';
+  view.addEventListener('mousemove', function (e) {  // beside the pointer, flipped to stay on screen
+    var x = e.clientX + 14, y = e.clientY + 14;
+    if (x + tip.offsetWidth > innerWidth - 4) x = Math.max(4, e.clientX - 14 - tip.offsetWidth);
+    if (y + tip.offsetHeight > innerHeight - 4) y = Math.max(4, e.clientY - 14 - tip.offsetHeight);
+    tip.style.left = x + 'px'; tip.style.top = y + 'px';
   });
 
   // -- set up, and swap in a new drawing (live preview) ----------------------------------------
