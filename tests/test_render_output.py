@@ -174,3 +174,15 @@ def test_without_cairosvg_the_error_says_what_to_install(monkeypatch, tmp_path):
         svg_to_file("<svg/>", tmp_path / "x.png", "png")
     assert str(info.value) == CAIROSVG_MISSING
     assert parse(to_svg(_rgraph())).boxes  # the SVG itself needs nothing
+
+
+@needs_cairosvg
+def test_the_diagrams_page_python_example_runs(tmp_path, monkeypatch):
+    import re
+
+    text = (ROOT / "docs" / "diagrams.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace('"examples/', f'"{ROOT}/examples/'), "diagrams.md", "exec"), {})
+    for made in ("unet.svg", "resnet.html", "unet.pdf", "mlp.png"):
+        assert (tmp_path / made).stat().st_size > 1000, made
