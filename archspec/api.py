@@ -109,7 +109,7 @@ def render(
         raise ApiError(f"unknown theme {theme!r}; themes: {', '.join(THEMES)}")
     graph = _graph(spec, overrides, shapes=shapes)
     if part is not None:
-        graph.spec.part_nodes(part)  # the located unknown-part error, with did-you-mean
+        graph.part(part)  # the located unknown-part error, with did-you-mean
     g = to_rgraph(
         graph,
         depth=depth,
@@ -193,14 +193,14 @@ def resume(
     max_steps: int | None = None,
     checkpoint_every: int | None = None,
     progress: bool = False,
+    detect_anomaly: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Continue a run exactly where it stopped (same weights, optimiser, data order)."""
     from archspec.training.session import resume_run
 
-    return resume_run(
-        Path(run_dir), _run_options(run_dir, device, max_steps, checkpoint_every, progress, False, log)
-    )
+    options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
+    return resume_run(Path(run_dir), options)
 
 
 def evaluate(

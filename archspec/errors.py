@@ -29,6 +29,7 @@ __all__ = [
     "SpecErrors",
     "SpecWarning",
     "TrainingError",
+    "UsageError",
     "did_you_mean",
     "format_path",
 ]
@@ -227,6 +228,13 @@ class CheckpointError(RunError):
 
 class TrainingError(RunError):
     """Training cannot go on (e.g. a non-finite loss)."""
+
+
+class UsageError(ArchSpecError):
+    """A request that does not fit what it names (a path of another kind, an option that does
+    not apply to it): the caller's mistake, not the spec's. Exit code 1, as for a usage error."""
+
+    exit_code = 1
 
 
 def did_you_mean(word: object, options: Iterable[str]) -> str | None:

@@ -15,11 +15,11 @@ from typing import Any
 from archspec.errors import SpecError, SpecErrors
 from archspec.graph.dag import Graph, build_graph
 from archspec.graph.shapes import check_expect, infer_shapes, totals
-from archspec.lang.expand import expand
-from archspec.lang.loader import load_document, loads
+from archspec.lang.expand import ExpansionErrors, expand
+from archspec.lang.loader import Document, load_document, loads
 from archspec.lang.model import Spec
 from archspec.lang.overrides import apply_overrides
-from archspec.lang.validate import validate
+from archspec.lang.validate import op_arg_errors, validate, validate_op_args
 
 __all__ = ["analyse", "gc_paused", "load", "load_text", "validate_file", "validate_files"]
 
@@ -42,17 +42,27 @@ def gc_paused() -> Iterator[None]:
 
 
 def load(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Spec:
-    """Read, validate and expand a spec file (stages 1–3)."""
+    """Read, validate and expand a spec file, then check its op arguments (stages 1–3)."""
     with gc_paused():
         doc = apply_overrides(load_document(path), overrides)
-        return expand(validate(doc))
+        return _expanded(validate(doc))
 
 
 def load_text(text: str, name: str = "<string>", overrides: Sequence[str] = ()) -> Spec:
     """Like :func:`load`, for spec text held in memory."""
     with gc_paused():
         doc = apply_overrides(loads(text, name=name), overrides)
-        return expand(validate(doc))
+        return _expanded(validate(doc))
+
+
+def _expanded(doc: Document) -> Spec:
+    """Expand, then check op arguments: when expansion fails (an unknown ``in:``, say), the
+    arguments of the nodes it did build are still checked, so both mistakes are reported."""
+    try:
+        spec = expand(doc)
+    except ExpansionErrors as exc:
+        raise SpecErrors([*exc.errors, *op_arg_errors(doc, exc.nodes.values())]) from None
+    return validate_op_args(spec)
 
 
 def analyse(spec: Spec, *, shapes: bool = True) -> Graph:

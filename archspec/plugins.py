@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from archspec.errors import ArchSpecError
-from archspec.ops import CATALOGUE, Arg, OpDef, OpShapeError, register
+from archspec.ops import CATALOGUE, Arg, OpDef, OpShapeError, Recipe, register
 from archspec.ops.base import Shape, fmt_shape
 
 __all__ = [
@@ -134,20 +134,20 @@ def module_op(
     parameter counts.
     """
 
-    def build(a: Mapping[str, Any], shapes: list[Shape]) -> Any:
+    def recipe(a: Mapping[str, Any], shapes: list[Shape]) -> Recipe:
         kwargs = dict(a)
         if in_arg is not None:
             kwargs[in_arg] = shapes[0][in_dim]
-        return module(**kwargs)
+        return Recipe(module, kwargs)
 
     def meta_shape(a: Mapping[str, Any], shapes: list[Shape]) -> Shape:
-        return _meta_run(build, a, shapes, name)[0]
+        return _meta_run(recipe, a, shapes, name)[0]
 
     def meta_params(a: Mapping[str, Any], shapes: list[Shape]) -> int:
-        return _meta_run(build, a, shapes, name)[1]
+        return _meta_run(recipe, a, shapes, name)[1]
 
     def meta_buffers(a: Mapping[str, Any], shapes: list[Shape]) -> int:
-        return _meta_run(build, a, shapes, name)[2]
+        return _meta_run(recipe, a, shapes, name)[2]
 
     return OpDef(
         name=name,
@@ -156,7 +156,7 @@ def module_op(
         args=dict(args or {}),
         inputs=inputs,
         shape=shape or meta_shape,
-        build=build,
+        recipe=recipe,
         params=meta_params,
         buffers=meta_buffers,
         weighted=weighted,
@@ -164,13 +164,13 @@ def module_op(
 
 
 def _meta_run(
-    build: Callable[..., Any], args: Mapping[str, Any], shapes: list[Shape], name: str
+    recipe: Callable[..., Recipe], args: Mapping[str, Any], shapes: list[Shape], name: str
 ) -> tuple[Shape, int, int]:
     """Run the module on meta tensors: the output's per-sample shape, parameter and buffer counts."""
     import torch
 
     with torch.device("meta"):
-        module = build(args, shapes)
+        module = recipe(args, shapes).build()
         xs = [torch.empty((2, *s)) for s in shapes]
     try:
         out = module(*xs)

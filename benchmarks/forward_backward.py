@@ -78,10 +78,10 @@ blocks:
   double_conv:
     params: {ch: int}
     nodes:
-      c1: {op: conv2d, out_channels: ${ch}, kernel_size: 3, padding: 1}
+      c1: {op: conv2d, out_channels: "${ch}", kernel_size: 3, padding: 1}
       n1: {op: batchnorm2d}
       a1: {op: relu}
-      c2: {op: conv2d, out_channels: ${ch}, kernel_size: 3, padding: 1}
+      c2: {op: conv2d, out_channels: "${ch}", kernel_size: 3, padding: 1}
       n2: {op: batchnorm2d}
       a2: {op: relu}
 nodes:

@@ -71,7 +71,7 @@ class RunnerSide:
         self.epoch = 0
 
     def epoch_once(self) -> None:
-        self.trainer.state["epoch_step"] = 0
+        self.trainer.loop.epoch_step = 0
         self.trainer._train_epoch(self.epoch, self.stream, self.trainer.opt.run_dir / "checkpoints")
         self.epoch += 1
 

@@ -16,6 +16,12 @@ from archspec.errors import SpecError, SpecErrors
 from archspec.pipeline import analyse, load_text
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# One intra-op thread for torch, here and in every subprocess a test starts (they inherit the
+# environment; torch reads it when first imported, which conftest does not do). The tests'
+# tensors are tiny, and on a shared 2-core machine a second OpenMP thread only spin-waits: a CLI
+# training run of test_reliability_runs measured 2x slower with two threads under load.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 

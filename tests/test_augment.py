@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -257,25 +256,3 @@ def test_the_input_batch_is_not_modified() -> None:
     copy = {k: v.clone() for k, v in batch.items()}
     run(["hflip", {"rotate": 10}, {"noise": 0.1}, {"normalize": {"mean": 0.5, "std": 0.5}}], batch)
     assert all(torch.equal(batch[k], copy[k]) for k in batch)
-
-
-def test_a_batch_of_256_small_images_augments_quickly() -> None:
-    batch = {"image": torch.rand(256, 1, 32, 32), "mask": torch.randint(0, 3, (256, 32, 32))}
-    augs = parse_augment(
-        ["hflip", "vflip", {"rotate": 10}, {"translate": 3}, {"noise": 0.05}],
-        default_fields=["image", "mask"],
-    )
-    g = torch.Generator().manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # on a busy 2-core machine intra-op threads only add spin-waiting
-    try:
-        apply_augment(batch, augs, g)  # warm-up
-        start = time.perf_counter()
-        for _ in range(5):
-            apply_augment(batch, augs, g)
-        elapsed = (time.perf_counter() - start) / 5 * 1000
-    finally:
-        torch.set_num_threads(threads)
-    print(
-        f"augment 256x1x32x32 + mask (hflip, vflip, rotate, translate, noise; 1 thread): {elapsed:.1f} ms per batch"
-    )

@@ -31,7 +31,8 @@ def test_render_options_and_errors(tmp_path):
     assert "\nflowchart LR\n" in invoke("render", unet, "--direction", "LR", "--format", "mermaid").output
     assert invoke("render", unet, "--part", "encoder").exit_code == 0
     bad_part = invoke("render", unet, "--part", "encodr")
-    assert bad_part.exit_code == 1 and "unknown part 'encodr'" in bad_part.output
+    assert bad_part.exit_code == 2
+    assert f"{unet}:20:3: parts: unknown part 'encodr' (hint: did you mean 'encoder'?)" in bad_part.output
     assert invoke("render", unet, "-o", str(tmp_path / "x.bmp")).exit_code == 1
 
 

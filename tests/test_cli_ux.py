@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import ROOT, invoke
 
 
 @pytest.fixture(scope="module")
@@ -327,16 +327,20 @@ def test_predict_an_npz_that_fits(made, tmp_path):
 # -- export and compile --------------------------------------------------------------------------
 
 
-def test_export_an_unknown_part_is_a_usage_error_with_a_suggestion(tmp_path):
-    from tests.conftest import ROOT, invoke
+def test_an_unknown_part_is_the_compilers_located_error_from_export_render_and_build(tmp_path):
+    import archspec
+    from archspec.errors import GraphError
 
     spec = str(ROOT / "examples" / "autoencoder.yaml")
-    result = invoke("export", spec, "--to", "torchscript", "--part", "encodr", "-o", str(tmp_path / "e.pt"))
-    assert result.exit_code == 1
-    assert (
-        "Invalid value for --part: unknown part 'encodr' (did you mean 'encoder'?); parts: encoder, decoder"
-        in result.output
-    )
+    message = f"{spec}:9:3: parts: unknown part 'encodr' (hint: did you mean 'encoder'?)"
+    exported = invoke("export", spec, "--to", "torchscript", "--part", "encodr", "-o", str(tmp_path / "e.pt"))
+    assert (exported.exit_code, exported.output) == (2, message + "\n")
+    rendered = invoke("render", spec, "--part", "encodr")
+    assert (rendered.exit_code, rendered.output) == (2, message + "\n")
+    with pytest.raises(GraphError) as built:
+        archspec.build(spec, part="encodr")
+    assert str(built.value) == message
+    assert not (tmp_path / "e.pt").exists()
 
 
 def test_export_to_a_part_of_a_spec_without_parts(made, tmp_path):
@@ -350,8 +354,8 @@ def test_export_to_a_part_of_a_spec_without_parts(made, tmp_path):
         "-o",
         str(tmp_path / "e.pt"),
     )
-    assert result.exit_code == 1
-    assert "unknown part 'encoder': this spec declares no parts:" in result.output
+    assert result.exit_code == 2
+    assert "parts: unknown part 'encoder' (hint: declare parts: in the spec)" in result.output
 
 
 def test_export_refuses_a_file_name_of_another_format(made, tmp_path):
@@ -391,9 +395,9 @@ def test_an_unwritable_output_is_an_error_not_a_crash(made, tmp_path):
 
 
 def test_an_os_error_is_reported_as_an_error_with_exit_3(monkeypatch, made, tmp_path):
-    import archspec.cli as cli_module
+    import archspec.cli.draw
 
-    monkeypatch.setattr(cli_module, "_check_output", lambda *a, **k: None)  # as if the check passed
+    monkeypatch.setattr(archspec.cli.draw, "check_output", lambda *a, **k: None)  # as if the check passed
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = invoke("render", str(made / "net.yaml"), "-o", str(blocker / "x.svg"))

@@ -125,24 +125,38 @@ def test_each_rank_takes_a_disjoint_slice_of_the_global_batch(spec_file):
             assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, whole["x"].tolist())), step
 
 
-def test_two_ranks_train_the_same_weights_as_one_process_with_the_same_global_batch(
-    spec_file, one_process, tmp_path
-):
-    (tmp_path / "dump.py").write_text(RANK_DUMP)
-    run_dir = tmp_path / "two"
-    command = [
-        *TORCHRUN,
-        str(tmp_path / "dump.py"),
-        str(tmp_path),
-        "train",
-        str(spec_file),
-        "--run-dir",
-        str(run_dir),
-        "--no-progress",
-    ]
-    done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+@pytest.fixture(scope="module")
+def two_jobs(spec_file, tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """Two torchrun jobs of two ranks, started side by side: "dump" also saves every rank's final
+    weights (RANK_DUMP), "plain" is the ordinary CLI. One pair serves both tests below."""
+    where = tmp_path_factory.mktemp("two-jobs")
+    (where / "dump.py").write_text(RANK_DUMP)
+    commands = {
+        "dump": [*TORCHRUN, str(where / "dump.py"), str(where), "train"],
+        "plain": [*TORCHRUN, "-m", "archspec.cli", "train"],
+    }
+    jobs = {
+        name: subprocess.Popen(
+            [*command, str(spec_file), "--run-dir", str(where / name), "--no-progress"],
+            cwd=where,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, command in commands.items()
+    }
+    done = {}
+    for name, job in jobs.items():
+        out, err = job.communicate(timeout=TIMEOUT)
+        done[name] = (where / name, subprocess.CompletedProcess(job.args, job.returncode, out, err))
+    return done
+
+
+def test_two_ranks_train_the_same_weights_as_one_process_with_the_same_global_batch(two_jobs, one_process):
+    run_dir, done = two_jobs["dump"]
     assert done.returncode == 0, done.stderr[-3000:]
-    rank0, rank1 = (load_file(str(tmp_path / f"rank{r}-of-2.safetensors")) for r in range(2))
+    rank0, rank1 = (load_file(str(run_dir.parent / f"rank{r}-of-2.safetensors")) for r in range(2))
     saved = latest_weights(run_dir)
     assert rank0.keys() == rank1.keys() == saved.keys() == one_process["weights"].keys()
     for k in rank0:
@@ -154,29 +168,10 @@ def test_two_ranks_train_the_same_weights_as_one_process_with_the_same_global_ba
     assert train_losses(run_dir) == pytest.approx(one_process["train_loss"], rel=1e-6)
 
 
-def test_two_jobs_started_together_pick_their_own_ports(spec_file, one_process, tmp_path):
-    jobs = []
-    for name in ("a", "b"):
-        command = [
-            *TORCHRUN,
-            "-m",
-            "archspec.cli",
-            "train",
-            str(spec_file),
-            "--run-dir",
-            str(tmp_path / name),
-            "--no-progress",
-        ]
-        jobs.append(
-            subprocess.Popen(
-                command, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        )
-    for job in jobs:
-        _, err = job.communicate(timeout=TIMEOUT)
-        assert job.returncode == 0, err[-3000:]
-    for name in ("a", "b"):
-        assert_matches_one_process(latest_weights(tmp_path / name), one_process)
+def test_two_jobs_started_together_pick_their_own_ports(two_jobs, one_process):
+    for run_dir, done in two_jobs.values():
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert_matches_one_process(latest_weights(run_dir), one_process)
 
 
 def children(pid: int) -> list[int]:

@@ -23,6 +23,17 @@ def _text_blocks(text: str) -> list[str]:
     return re.findall(r"```text\n(.*?)```", text, re.S)
 
 
+def _test_scale(argv: list[str]) -> list[str]:
+    """Added to an `archspec train` line: no progress bar and, for a new run, a prefix of the
+    tutorial's data (the test checks the commands and what they print and write, not the
+    accuracy the full run reaches; a resumed run keeps its spec)."""
+    if argv[1] != "train":
+        return []
+    if "--resume" in argv:
+        return ["--no-progress"]
+    return ["--no-progress", "--set", "data.train.limit=96", "--set", "data.val.limit=32"]
+
+
 def test_every_tutorial_command_runs_as_shown(tmp_path, monkeypatch):
     text = TUTORIAL.read_text()
     commands = _console_commands(text)
@@ -36,7 +47,7 @@ def test_every_tutorial_command_runs_as_shown(tmp_path, monkeypatch):
         if "broken.yaml" in argv:
             spec = Path("segmenter.yaml").read_text()
             Path("broken.yaml").write_text(spec.replace("in: [up, enc1]", "in: [up, enc2]"))
-        result = runner.invoke(cli, [*argv[1:], *(["--no-progress"] if argv[1] == "train" else [])])
+        result = runner.invoke(cli, [*argv[1:], *_test_scale(argv)])
         expected = 2 if "broken.yaml" in argv else 0
         assert result.exit_code == expected, (command, result.output)
         outputs[command] = result.output
@@ -139,3 +150,30 @@ def test_the_readme_api_example_trains_evaluates_and_draws(tmp_path, monkeypatch
     assert (tmp_path / "unet.html").read_text().lstrip().lower().startswith("<!doctype html")
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     assert len(rows) > 100
+
+
+def _layout_map() -> set[str]:
+    """Every module the design notes' layout map names, as paths under archspec/."""
+    text = (ROOT / "docs" / "design-notes.md").read_text()
+    block = re.search(r"## Layout: a package per stage.*?```text\n(.*?)```", text, re.S).group(1)
+    named: set[str] = set()
+    folders: list[str] = []  # the open folder at each indentation level
+    for line in block.splitlines()[1:]:  # the first line is archspec/ itself
+        depth = (len(line) - len(line.lstrip())) // 2 - 1
+        del folders[depth:]
+        words = line.split()
+        if words[0].endswith("/"):
+            folders.append(words[0].rstrip("/"))
+            named.add("/".join([*folders, "__init__.py"]))
+            continue
+        # a module line lists one file and its purpose, or several files and nothing else
+        files = [w for w in words if w.endswith(".py")]
+        files = files if len(files) == len(words) else files[:1]
+        named |= {"/".join([*folders, f]) for f in files}
+    return named
+
+
+def test_the_layout_map_in_the_design_notes_matches_the_tree():
+    package = ROOT / "archspec"
+    tree = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert _layout_map() == tree

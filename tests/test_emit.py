@@ -135,8 +135,8 @@ def test_helpers_are_copied_verbatim_and_called_by_their_own_names():
     assert "\ndef add_n(tensors: list[torch.Tensor]) -> torch.Tensor:" in source
     assert "sum3 = add_n([rbf, rbf, rbf])" in source
     assert "\nclass RBF(nn.Module):" in source
-    assert "        self.rbf = RBF(in_features=96, centers=7, gamma=0.5)" in source
-    assert "        self.up = nn.Upsample(scale_factor=2.0, mode='bilinear', align_corners=True)" in source
+    assert "        self.rbf = RBF(in_features=96, centers=7, gamma=0.5, seed=3)" in source
+    assert "        self.up = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)" in source
     assert (
         "        self.ap = nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(1, 1), count_include_pad=False)"
         in source
@@ -175,26 +175,109 @@ def test_a_part_emits_only_its_own_modules():
     assert "self.enc.fc1 = " in source and "self.dec" not in source
 
 
-def test_a_wrong_constructor_recipe_is_caught_before_the_text_is_returned(monkeypatch):
-    from archspec.compiler import emit
+def test_a_model_its_spec_does_not_rebuild_is_refused_before_the_text_is_returned(monkeypatch):
+    import dataclasses
 
-    monkeypatch.setitem(
-        emit._CUSTOM_ARGS, "RBF", lambda m: {"in_features": 96, "centers": 2, "gamma": m.gamma}
-    )
+    from archspec.ops import CATALOGUE, Recipe
+    from archspec.ops.modules import RBF
+
     graph = _graph(ZOO)
+    model = compile_model(graph)  # then the op's recipe changes under it
+    wrong = dataclasses.replace(
+        CATALOGUE["rbf"],
+        recipe=lambda a, s: Recipe(RBF, {"in_features": 96, "centers": 2, "gamma": 0.5, "seed": 3}),
+    )
+    monkeypatch.setitem(CATALOGUE, "rbf", wrong)
     with pytest.raises(RunError, match=r"cannot emit rbf: the rebuilt module is not the same \(parameter"):
-        emit_python(compile_model(graph), graph)
+        emit_python(model, graph)
 
 
-def test_a_module_from_outside_torch_and_archspec_cannot_be_emitted():
-    class Mine(torch.nn.Module):
-        def forward(self, x):
-            return x
+def test_a_plugin_module_from_outside_torch_and_archspec_cannot_be_emitted(monkeypatch):
+    from archspec.ops import CATALOGUE
+    from archspec.plugins import module_op
 
-    graph = _graph(str(next(p for p in EXAMPLES if p.stem == "mlp")))
-    model = compile_model(graph)
-    model.act = Mine()
+    class Mine(torch.nn.Linear):
+        def __init__(self, in_features: int) -> None:
+            super().__init__(in_features, 4)
+
+    text = "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  act: {op: mine}\n"
+    monkeypatch.setitem(CATALOGUE, "mine", module_op("mine", Mine, in_arg="in_features"))
+    graph = _graph(text)
     with pytest.raises(
         RunError, match=r"cannot emit act: .*Mine is neither a torch.nn module nor an archspec op module"
     ):
+        emit_python(compile_model(graph), graph)
+
+
+def test_a_module_added_after_compiling_cannot_be_emitted():
+    graph = _graph(str(next(p for p in EXAMPLES if p.stem == "mlp")))
+    model = compile_model(graph)
+    model.extra = torch.nn.Tanh()
+    with pytest.raises(RunError, match=r"cannot emit extra: no node of the spec builds it \(Tanh\)"):
         emit_python(model, graph)
+
+
+# -- init: the spec's initial weights, in the emitted file too -------------------------------------
+
+INIT_SPEC = textwrap.dedent(
+    """
+    archspec: 1
+    name: inits
+    init: {weight: xavier_uniform, bias: zeros}
+    inputs:
+      x: {shape: [3, 8, 8]}
+    nodes:
+      c1: {op: conv2d, out_channels: 4, kernel_size: 3, init: {weight: {scheme: kaiming_normal, mode: fan_out}}}
+      c2: {op: conv2d, out_channels: 4, kernel_size: 3, init: {weight: orthogonal, bias: {scheme: constant, value: 0.1}}}
+      flat: {op: flatten}
+      fc1: {op: linear, out_features: 16, init: {weight: lecun_normal, bias: ones}}
+      fc2: {op: linear, out_features: 16, init: {weight: {scheme: normal, std: 0.5}}}
+      fc3: {op: linear, out_features: 16, init: {weight: {scheme: uniform, low: -0.2, high: 0.3}}}
+      fc4: {op: linear, out_features: 8, init: {weight: default, bias: default}}
+      pr: {op: prelu, init: {weight: he_uniform}}
+    """
+)
+
+
+def test_the_emitted_init_writes_the_spec_schemes_as_nn_init_calls():
+    graph = _graph(INIT_SPEC)
+    source = emit_python(compile_model(graph), graph)
+    for line in [
+        "self.c1 = nn.Conv2d(in_channels=3, out_channels=4, kernel_size=3)",
+        "nn.init.kaiming_normal_(self.c1.weight, mode='fan_out', nonlinearity='relu')",
+        "nn.init.zeros_(self.c1.bias)",
+        "nn.init.orthogonal_(self.c2.weight, gain=1.0)",
+        "nn.init.constant_(self.c2.bias, val=0.1)",
+        "nn.init.kaiming_normal_(self.fc1.weight, mode='fan_in', nonlinearity='linear')",
+        "nn.init.ones_(self.fc1.bias)",
+        "nn.init.normal_(self.fc2.weight, mean=0.0, std=0.5)",
+        "nn.init.uniform_(self.fc3.weight, a=-0.2, b=0.3)",
+    ]:
+        assert f"\n        {line}\n" in source, line
+    assert "self.fc4.weight" not in source and "self.fc4.bias" not in source  # default: torch's own
+    assert "self.pr.weight" not in source  # a 1-D weight keeps its default under a fan-based scheme
+
+
+@pytest.mark.parametrize("case", [pytest.param(INIT_SPEC, id="inits"), *CASES])
+def test_a_fresh_emitted_model_under_the_same_seed_has_the_compiled_initial_weights_exactly(case):
+    graph = _graph(case)
+    model = compile_model(graph, seed=5)
+    emitted = _namespace(emit_python(model, graph))[type(model).__name__]
+    torch.manual_seed(5)
+    fresh = emitted()
+    compiled, built = model.state_dict(), fresh.state_dict()
+    assert list(built) == list(compiled)
+    for key, value in compiled.items():
+        assert torch.equal(built[key], value), key
+
+
+def test_a_fresh_emitted_bias_is_zero_where_the_spec_says_zeros_whatever_the_seed():
+    graph = _graph(str(next(p for p in EXAMPLES if p.stem == "mlp")))
+    emitted = _namespace(emit_python(compile_model(graph), graph))[_class(graph)]
+    torch.manual_seed(123)
+    fresh = emitted()
+    assert fresh.hidden.bias.numel() == 128 and torch.count_nonzero(fresh.hidden.bias) == 0
+
+
+def _class(graph) -> str:
+    return type(compile_model(graph)).__name__

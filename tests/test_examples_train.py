@@ -117,7 +117,7 @@ PLAIN_LINEAR_SPIRALS = """\
       test:  {dataset: spirals, split: test, role: test}
     losses:
       nll: {fn: cross_entropy, stream: train, target: label}
-    training: {optimizer: {name: adam, lr: 5e-2}, epochs: 10, metrics: [accuracy]}
+    training: {optimizer: {name: adam, lr: 0.05}, epochs: 10, metrics: [accuracy]}
 """
 
 
@@ -164,7 +164,7 @@ ONE_BRANCH = """\
       test:  {{dataset: paired, split: test, fields: {{{field}: {field}, label: label}}, role: test}}
     losses:
       nll: {{fn: cross_entropy, stream: train, target: label}}
-    training: {{optimizer: {{name: adam, lr: 2e-3}}, epochs: 5, metrics: [accuracy]}}
+    training: {{optimizer: {{name: adam, lr: 0.002}}, epochs: 5, metrics: [accuracy]}}
 """
 BRANCHES = {
     "image": {"shape": "[1, 16, 16]", "conv": "conv2d", "k": 3, "pad": 1, "pool": "maxpool2d", "pk": 2},

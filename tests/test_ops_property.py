@@ -2,13 +2,15 @@
 
 For random (mostly valid) arguments and input shapes: when the rule gives a shape, building the
 op and running it on meta tensors gives the same per-sample shape and the same trainable
-parameter count; when the rule raises OpShapeError, torch fails too. The generators avoid the
+parameter count, and the op's recipe is one ``--emit-python`` can write (a torch.nn or
+archspec class and plain keyword arguments); when the rule raises OpShapeError, torch fails too. The generators avoid the
 cases where a rule is deliberately stricter than torch (torch reading a too-small input as
 "unbatched", a dim that names the batch, inputs of unequal rank broadcast across the batch).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 
@@ -16,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archspec.ops import CATALOGUE, Call, OpShapeError
+from archspec.ops import CATALOGUE, Call, OpShapeError, Recipe
 
 torch = pytest.importorskip("torch")
 
@@ -470,6 +472,27 @@ def check_case(name, case):
     assert got == expected, f"{name}{args} on {shapes}: rule {expected}, torch {got}"
     assert op.params(args, shapes) == params, f"{name}{args} on {shapes}: params"
     assert op.macs(args, shapes, expected) >= 0
+    check_recipe_is_source(op, args, shapes)
+
+
+def check_recipe_is_source(op, args, shapes):
+    """The recipe is what --emit-python writes: a torch.nn or archspec.ops.modules class whose
+    constructor takes exactly these keyword arguments, each a plain literal."""
+    made = op.recipe(args, shapes)
+    if isinstance(made, Call):
+        return
+    assert isinstance(made, Recipe), f"{op.name}: recipe gave {made!r}"
+    cls = made.cls
+    assert getattr(torch.nn, cls.__name__, None) is cls or cls.__module__ == "archspec.ops.modules", cls
+    inspect.signature(cls).bind(**made.kwargs)  # every key is a constructor parameter
+    for key, value in made.kwargs.items():
+        assert _literal(value), f"{op.name}: {key}={value!r} is not a plain literal"
+
+
+def _literal(value) -> bool:
+    if isinstance(value, (tuple, list)):
+        return all(_literal(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))

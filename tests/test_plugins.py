@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -64,14 +61,14 @@ def test_an_unknown_plugin_is_a_clear_usage_error(plugin_path):
     assert "no plugin or module named 'no_such_plugin_xyz'" in result.output
 
 
-def test_plugins_load_from_the_environment_variable(tmp_path):
+def test_plugins_load_from_the_environment_variable(tmp_path, plugin_path, monkeypatch):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    env = {"ARCHSPEC_PLUGINS": "archspec_demo_plugin", "PYTHONPATH": str(PLUGIN_DIR), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "archspec.cli", "validate", str(spec)], capture_output=True, text=True, env=env
-    )
-    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert invoke("validate", str(spec)).exit_code == 2  # not without it
+    monkeypatch.setenv("ARCHSPEC_PLUGINS", "archspec_demo_plugin")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 0, result.output
+    assert "ok (2 nodes" in result.output
 
 
 def test_entry_point_plugins_are_found_by_name(tmp_path, plugin_path, monkeypatch):

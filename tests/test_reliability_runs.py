@@ -53,7 +53,7 @@ data:
 losses:
   ce: {{fn: cross_entropy, stream: train, pred: logits, target: y}}
 training:
-  optimizer: {{name: adam, lr: 1e-2}}
+  optimizer: {{name: adam, lr: 0.01}}
   epochs: 3
 """
 
@@ -327,23 +327,23 @@ def _steps_logged(run_dir: Path) -> int:
         return 0
 
 
-def test_a_run_killed_mid_epoch_and_resumed_in_a_new_process_ends_bit_identical(tmp_path):
+def test_a_run_killed_mid_epoch_and_resumed_in_a_new_process_ends_bit_identical(trained, tmp_path):
+    # The reference is the module's uninterrupted run, trained in this process with a checkpoint
+    # every 5 steps: neither the process nor how often it checkpoints may change a bit.
     spec = write_project(tmp_path)
-    pipes = {
-        "cwd": tmp_path,
-        "env": CLI_ENV,
-        "stdout": subprocess.PIPE,
-        "stderr": subprocess.PIPE,
-        "text": True,
-    }
-    whole = subprocess.Popen(_train_cli(str(spec), "--run-dir", str(tmp_path / "whole")), **pipes)
-    killed = subprocess.Popen(_train_cli(str(spec), "--run-dir", str(tmp_path / "killed")), **pipes)
+    killed = subprocess.Popen(
+        _train_cli(str(spec), "--run-dir", str(tmp_path / "killed")),
+        cwd=tmp_path,
+        env=CLI_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while _steps_logged(tmp_path / "killed") < 27 and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    assert whole.wait(timeout=300) == 0, whole.stderr.read()
     assert 0 < _steps_logged(tmp_path / "killed") < 60, "the run was not killed mid-way"
     resumed = subprocess.run(
         _train_cli("--resume", str(tmp_path / "killed")),
@@ -355,7 +355,7 @@ def test_a_run_killed_mid_epoch_and_resumed_in_a_new_process_ends_bit_identical(
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from step-" in resumed.stderr
-    a, b = tmp_path / "whole", tmp_path / "killed"
+    a, b = trained / "run", tmp_path / "killed"
     assert_same_tensors(latest_weights(a), latest_weights(b))
     assert_same_tensors(latest_state(a)["optimizer"], latest_state(b)["optimizer"])
     assert (a / "steps.csv").read_text() == (b / "steps.csv").read_text()
@@ -566,7 +566,7 @@ def test_a_truncated_checkpoint_is_exit_3_for_evaluate_predict_and_resume_and_ch
 
 def test_resuming_with_another_spec_is_refused_and_changes_nothing(project):
     run = project / "run"
-    (run / "spec.yaml").write_text(SPEC.replace("lr: 1e-2", "lr: 2e-2"))
+    (run / "spec.yaml").write_text(SPEC.replace("lr: 0.01", "lr: 0.02"))
     before = tree_hash(run)
     result = invoke("train", "--resume", str(run), "--no-progress")
     assert result.exit_code == 3

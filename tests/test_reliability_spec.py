@@ -13,9 +13,9 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
+import yaml
 
 from archspec.errors import ArchSpecError, SpecErrors
 from archspec.lang.expand import MAX_NODES, MAX_REPEAT
@@ -30,12 +30,11 @@ PACKAGE = ROOT / "archspec"
 
 def validate_cli(tmp_path, content: str | bytes, name: str = "spec.yaml"):
     """``archspec validate`` on a file holding ``content`` (which must not crash the CLI);
-    returns (exit code, output, seconds, click result)."""
+    returns (exit code, output, click result)."""
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    start = time.perf_counter()
     result = invoke("validate", path)
-    return result.exit_code, result.output, time.perf_counter() - start, result
+    return result.exit_code, result.output, result
 
 
 def assert_clean_failure(result, output: str) -> None:
@@ -76,7 +75,7 @@ def test_the_unsafe_yaml_pattern_catches_what_it_must():
 
 def test_validate_refuses_a_python_tag_with_a_located_error_and_runs_nothing(tmp_path):
     marker = tmp_path / "marker"
-    code, output, _, result = validate_cli(
+    code, output, result = validate_cli(
         tmp_path, f'archspec: 1\na: !!python/object/apply:os.system ["touch {marker}"]\n'
     )
     assert code == 2
@@ -88,43 +87,52 @@ def test_validate_refuses_a_python_tag_with_a_located_error_and_runs_nothing(tmp
 # --- 2 and 3. bombs and limits ----------------------------------------------------------------
 
 
-def test_billion_laughs_through_validate_is_refused_in_under_a_second(tmp_path):
+def test_billion_laughs_through_validate_is_refused(tmp_path):
+    # that it is refused while composing, with little memory: test_loader.py
     assert len(BILLION_LAUGHS.encode()) < 400 and BILLION_LAUGHS.count("&") == 9
-    code, output, seconds, result = validate_cli(tmp_path, BILLION_LAUGHS)
+    code, output, result = validate_cli(tmp_path, BILLION_LAUGHS)
     assert code == 2
     assert f"the document has more than {MAX_EXPANDED_NODES:,} nodes once aliases are expanded" in output
-    assert seconds < 1.0
     assert_clean_failure(result, output)
 
 
 def test_a_spec_with_anchors_aliases_and_merge_keys_still_validates(tmp_path):
     text = HEAD + "  a: &lin {op: linear, out_features: 8}\n  b: *lin\n  c: {<<: *lin, out_features: 2}\n"
-    code, output, _, _ = validate_cli(tmp_path, text)
+    code, output, _ = validate_cli(tmp_path, text)
     assert code == 0, output
     assert "ok (3 nodes" in output
 
 
-def test_a_file_over_the_size_limit_fails_through_validate_in_under_a_second(tmp_path):
-    code, output, seconds, result = validate_cli(tmp_path, b"#" * (5 * 1024 * 1024 + 1))
+def test_a_file_over_the_size_limit_fails_through_validate_before_it_is_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(yaml, "parse", parse_nothing)
+    code, output, result = validate_cli(tmp_path, b"#" * (5 * 1024 * 1024 + 1))
     assert code == 2 and "the file is larger than the limit of 5,242,880 bytes" in output
-    assert seconds < 1.0
     assert_clean_failure(result, output)
 
 
-def test_100000_nested_brackets_fail_through_validate_without_a_crash(tmp_path):
-    code, output, seconds, result = validate_cli(tmp_path, "[" * 100_000)
+def test_100000_nested_brackets_fail_through_validate_without_a_crash(tmp_path, monkeypatch):
+    parsed = []
+    monkeypatch.setattr(
+        yaml, "parse", lambda text, Loader: parsed.append(text) or real_parse(text, Loader=Loader)
+    )
+    code, output, result = validate_cli(tmp_path, "[" * 100_000)
     assert code == 2 and "spec.yaml:1:101: nesting deeper than 100 levels" in output
-    assert seconds < 1.0
     assert_clean_failure(result, output)
+    assert [len(text) for text in parsed] == [101]  # the parser never reads past the limit
 
 
-def test_repeat_chains_beyond_the_node_limit_are_refused_in_under_a_second():
+real_parse = yaml.parse
+
+
+def parse_nothing(text, Loader):  # noqa: N803 (PyYAML's spelling)
+    raise AssertionError("the YAML parser ran")
+
+
+def test_repeat_chains_beyond_the_node_limit_are_refused_with_one_located_error():
     entries = MAX_NODES // MAX_REPEAT + 1  # 11 x repeat 10000 = 110,000 nodes
     text = HEAD + "".join(f"  r{i}: {{op: relu, repeat: {MAX_REPEAT}}}\n" for i in range(entries))
-    start = time.perf_counter()
     with pytest.raises(SpecErrors) as info:
         load_text(text, name="spec.yaml")
-    assert time.perf_counter() - start < 1.0
     assert [str(e) for e in info.value.errors] == [
         f"spec.yaml:{4 + entries}:3: nodes.r{entries - 1}: the spec expands to more than {MAX_NODES} nodes (hint: lower a repeat count)"
     ]
@@ -147,10 +155,8 @@ def test_a_repeated_block_beyond_the_node_limit_gives_one_error():
 
 
 def test_a_repeat_over_its_own_limit_is_refused_at_once():
-    start = time.perf_counter()
     with pytest.raises(SpecErrors) as info:
         load_text(HEAD + f"  r: {{op: relu, repeat: {MAX_REPEAT + 1}}}\n", name="spec.yaml")
-    assert time.perf_counter() - start < 1.0
     assert [str(e) for e in info.value.errors] == [
         f"spec.yaml:5:25: nodes.r.repeat: repeat must be an integer from 1 to {MAX_REPEAT}, got {MAX_REPEAT + 1}"
     ]
@@ -211,17 +217,16 @@ def test_regression_inputs_give_an_archspec_error_through_the_pipeline(case):
 @pytest.mark.parametrize("case", list(REGRESSIONS))
 def test_regression_inputs_exit_2_through_validate_with_a_message_and_no_traceback(tmp_path, case):
     content, message = REGRESSIONS[case]
-    code, output, seconds, result = validate_cli(tmp_path, content)
+    code, output, result = validate_cli(tmp_path, content)
     assert code == 2, output
     assert message in output
-    assert seconds < 1.0
     assert_clean_failure(result, output)
 
 
 @pytest.mark.parametrize("case", list(FINE))
 def test_a_bom_and_crlf_are_fine_through_the_pipeline_and_validate(tmp_path, case):
     _pipeline(FINE[case])
-    code, output, _, _ = validate_cli(tmp_path, FINE[case])
+    code, output, _ = validate_cli(tmp_path, FINE[case])
     assert code == 0 and "ok (1 nodes, 20 params" in output
 
 
@@ -258,7 +263,7 @@ DUPLICATES = {
 @pytest.mark.parametrize("case", list(DUPLICATES))
 def test_duplicate_keys_at_any_depth_name_both_lines_through_validate(tmp_path, case):
     text, message = DUPLICATES[case]
-    code, output, _, result = validate_cli(tmp_path, text)
+    code, output, result = validate_cli(tmp_path, text)
     assert code == 2
     assert f"{tmp_path / 'spec.yaml'}:{message}" in output
     assert_clean_failure(result, output)
@@ -292,7 +297,7 @@ YAML_11 = {
 def test_yaml_1_1_surprises_are_located_errors_through_validate(tmp_path, case):
     arg, message = YAML_11[case]
     args = arg if "out_features" in arg else f"out_features: 4, {arg}"
-    code, output, _, result = validate_cli(tmp_path, HEAD + f"  a: {{op: linear, {args}}}\n")
+    code, output, result = validate_cli(tmp_path, HEAD + f"  a: {{op: linear, {args}}}\n")
     assert code == 2
     assert output.splitlines()[0] == f"{tmp_path / 'spec.yaml'}:{message}"
     assert_clean_failure(result, output)
@@ -325,6 +330,7 @@ for name in ["os.system", "builtins.eval", "logging.os.system", "torch.load", "s
         ("metric", HEAD + LIN + DATA + LOSS + f"training: {{metrics: [{name}]}}\n"),
         ("block", HEAD + f"nodes:\n  a: {{block: {name}}}\n"),
     ]
+analyse(load_text(HEAD + LIN, name="spec.yaml"))  # whatever validating imports, once
 before = set(sys.modules)
 refused, accepted = {}, []
 for what, text in cases:
@@ -338,18 +344,6 @@ print(json.dumps({"new_modules": sorted(after - before), "all_modules": sorted(a
 """
 
 
-VALIDATE_DEPS = {
-    "archspec",
-    "jsonschema",
-    "jsonschema_specifications",
-    "referencing",
-    "rpds",
-    "attr",
-    "attrs",
-    "typing_extensions",
-}
-
-
 def test_names_in_a_spec_are_refused_or_inert_and_never_import_a_module(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "ARCHSPEC_PLUGINS"}
     proc = subprocess.run([sys.executable, "-c", NAME_PROBE], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
@@ -357,10 +351,12 @@ def test_names_in_a_spec_are_refused_or_inert_and_never_import_a_module(tmp_path
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert not {"torch", "archspec_evil"} & set(report["all_modules"])  # validate never imports torch
+    # After one valid spec has been validated (which imports jsonschema and whatever it pulls in
+    # here), the hostile names may import only archspec's own modules and stdlib helpers, and
+    # never a module they name: the check does not depend on which optional packages are installed.
     new = {m.split(".")[0] for m in report["new_modules"]}
     assert not {"logging", "subprocess", "builtins", "os"} & new
-    unexpected = new - VALIDATE_DEPS - (set(sys.stdlib_module_names) - {"logging", "subprocess", "builtins"})
-    assert unexpected == set()  # archspec's own modules, jsonschema (imported lazily) and stdlib helpers
+    assert new <= {"archspec"} | (set(sys.stdlib_module_names) - {"logging", "subprocess"}), new
     assert report["accepted"] == []  # every registry name is checked by validate, without torch
     refused = report["refused"]
     for what in ("op", "init", "node init", "optimizer", "schedule", "block", "dataset", "loss", "metric"):

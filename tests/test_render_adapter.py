@@ -193,7 +193,9 @@ def test_part_draws_only_the_part_with_what_it_reads_as_inputs():
     assert [n.id for n in dec.nodes if n.op == "input"] == ["enc.code"]
     assert any(n.family == "loss" for n in dec.nodes)  # its output recon carries the loss
     assert set(parse(to_svg(dec)).boxes) == {n.id for n in dec.nodes}
-    with pytest.raises(ValueError, match="unknown part 'nope' \\(parts: decoder, encoder\\)"):
+    from archspec.errors import GraphError
+
+    with pytest.raises(GraphError, match=r"parts: unknown part 'nope' \(hint: parts: encoder, decoder\)"):
         to_rgraph(_graph("autoencoder"), part="nope")
 
 

@@ -34,7 +34,7 @@ SCHEDULED = textwrap.dedent("""\
     data:
       train: {dataset: moons, split: train}
     losses:
-      ce: {fn: cross_entropy, stream: train, pred: y, target: label, weight: ${min(1.0, step / 200)}}
+      ce: {fn: cross_entropy, stream: train, pred: y, target: label, weight: "${min(1.0, step / 200)}"}
       l2: {fn: l2, params: "*", weight: 1.0e-4}
       l1: {fn: l1, params: "body.*", weight: 1.0e-5}
 """)

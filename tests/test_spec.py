@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from archspec.errors import SpecErrors
+from archspec.lang.expand import expand
+from archspec.lang.loader import loads
+from archspec.lang.validate import validate, validate_op_args
 from archspec.pipeline import load, load_text
 from tests.conftest import EXAMPLES, analysed, spec_errors
 
@@ -75,6 +79,53 @@ def test_unknown_reference_gets_did_you_mean():
     ]
 
 
+def test_a_node_s_bad_argument_does_not_hide_its_unknown_in():
+    text = (
+        HEAD
+        + "nodes:\n  enc1: {op: relu}\n  enc2: {op: relu}\n  dec1: {op: linear, out_features: 0, in: enc3}\n"
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:7:36: nodes.dec1.out_features: expected at least 1, got 0",
+        "spec.yaml:7:43: nodes.dec1.in: unknown node 'enc3' (hint: did you mean 'enc2'?)",
+    ]
+
+
+def test_a_node_s_unknown_argument_does_not_hide_its_unknown_in():
+    text = (
+        HEAD
+        + "nodes:\n  enc1: {op: relu}\n  enc2: {op: relu}\n  dec1: {op: linear, out_featurs: 4, in: enc3}\n"
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:7:22: nodes.dec1.out_featurs: linear has no argument 'out_featurs' (hint: did you mean 'out_features'?)",
+        "spec.yaml:7:42: nodes.dec1.in: unknown node 'enc3' (hint: did you mean 'enc2'?)",
+    ]
+
+
+def test_inside_a_block_both_errors_name_every_instance():
+    text = HEAD + (
+        "blocks:\n  dense:\n    nodes:\n      fc: {op: linear, out_features: 0, in: xx}\n"
+        "nodes:\n  d1: {block: dense}\n  d2: {block: dense}\n"
+    )
+    bad_arg = "spec.yaml:7:38: blocks.dense.nodes.fc.out_features: expected at least 1, got 0"
+    bad_in = "spec.yaml:7:45: blocks.dense.nodes.fc.in: unknown node 'xx' (hint: did you mean 'x'?)"
+    d1, d2 = (
+        "\n  in block instance nodes.d1 at spec.yaml:9:3",
+        "\n  in block instance nodes.d2 at spec.yaml:10:3",
+    )
+    assert spec_errors(text) == [bad_arg + d1, bad_arg + d2, bad_in + d1, bad_in + d2]
+
+
+def test_op_arguments_are_checked_by_a_pass_after_expansion():
+    doc = validate(loads(HEAD + "nodes:\n  a: {op: linear, out_features: 0}\n", name="spec.yaml"))
+    spec = expand(doc)  # expansion evaluates arguments; it does not judge them
+    assert spec.nodes["a"].args == {"out_features": 0}
+    with pytest.raises(SpecErrors) as info:
+        validate_op_args(spec)
+    assert [str(e) for e in info.value.errors] == [
+        "spec.yaml:5:33: nodes.a.out_features: expected at least 1, got 0"
+    ]
+
+
 def test_all_errors_are_reported_sorted_by_position():
     text = HEAD + "nodes:\n  a: {op: relu, in: nope}\n  b: {op: linaer}\n  c: {op: relu, in: zzz}\n"
     errors = spec_errors(text)
@@ -120,10 +171,10 @@ def test_blocks_expand_with_hierarchical_ids_and_parameters():
     assert [str(r) for r in spec.nodes["d2.fc"].inputs] == ["d1.act"]
 
 
-def test_expressions_work_inside_flow_mappings_without_quotes():
+def test_quoted_expressions_work_inside_flow_mappings():
     text = (
         HEAD
-        + "params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: ${ch * 2}}\n  b: {op: linear, out_features: ${max(ch, 5)}}\n"
+        + 'params: {ch: 3}\nnodes:\n  a: {op: linear, out_features: "${ch * 2}"}\n  b: {op: linear, out_features: "${max(ch, 5)}"}\n'
     )
     spec = analysed(text).spec
     assert spec.nodes["a"].args["out_features"] == 6
@@ -158,7 +209,7 @@ def test_block_parameter_types_are_checked():
 def test_repeat_chains_copies_with_indexed_ids():
     text = (
         HEAD
-        + "nodes:\n  layer: {op: linear, out_features: ${8 * (index + 1)}, repeat: 3}\n  out: {op: relu}\n"
+        + 'nodes:\n  layer: {op: linear, out_features: "${8 * (index + 1)}", repeat: 3}\n  out: {op: relu}\n'
     )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["layer.0", "layer.1", "layer.2", "out"]
@@ -280,7 +331,7 @@ def test_shared_nodes_reuse_weights_and_count_them_once():
 def test_width_and_depth_multipliers_scale_the_network():
     text = (
         HEAD
-        + "scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: ${width(64)}, repeat: ${depth(2)}}\n"
+        + 'scale: {width: 0.5, depth: 2}\nnodes:\n  l: {op: linear, out_features: "${width(64)}", repeat: "${depth(2)}"}\n'
     )
     spec = analysed(text).spec
     assert list(spec.nodes) == ["l.0", "l.1", "l.2", "l.3"]

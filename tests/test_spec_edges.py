@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import time
 
 import pytest
 import torch
@@ -162,7 +161,7 @@ def test_expressions_work_inside_lists_and_inside_strings():
     params: {k: 3}
     inputs: {x: {shape: [3, 8, 8]}}
     nodes:
-      c: {op: conv2d, out_channels: 4, kernel_size: [${k}, ${k}], padding: ["${k // 2}", 1]}
+      c: {op: conv2d, out_channels: 4, kernel_size: ["${k}", "${k}"], padding: ["${k // 2}", 1]}
       s: {op: split, sizes: [2, 2], names: ["a${k}", "b${k + 1}"]}
     outputs: {a: s.a3, b: s.b4}
     """
@@ -171,7 +170,7 @@ def test_expressions_work_inside_lists_and_inside_strings():
 
 
 def test_index_outside_a_repeat_says_where_index_exists():
-    text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: ${index}}\n"
+    text = 'archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: "${index}"}\n'
     assert spec_errors(text) == [
         "spec.yaml:4:33: nodes.l.out_features: unknown name 'index' (hint: index is defined only in a node with repeat:)"
     ]
@@ -435,6 +434,46 @@ def test_a_node_cannot_share_with_itself():
     ]
 
 
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            "{op: relu, names: [a, b]}",
+            "spec.yaml:4:17: nodes.s.names: relu has no argument 'names' (hint: relu takes no arguments)",
+        ),
+        (
+            "{op: split, sizes: [4, 4], names: [a, b], dim: many}",
+            "spec.yaml:4:53: nodes.s.dim: expected an integer, got 'many'",
+        ),
+    ],
+)
+def test_references_into_a_node_whose_arguments_are_wrong_stay_silent(node, message):
+    # the node's own mistake is the one to fix; 's.a' not resolving is a consequence
+    text = (
+        f"archspec: 1\ninputs: {{x: {{shape: [8]}}}}\nnodes:\n  s: {node}\n  t: {{op: add, in: [s.a, s.b]}}\n"
+    )
+    assert spec_errors(text) == [message]
+
+
+def test_a_sharing_node_without_arguments_does_not_excuse_a_later_one():
+    # the argument pass skips repeated argument sets it found valid; a sharing node's are valid
+    # only because it takes its arguments from its target
+    text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  l: {op: linear, out_features: 8}\n  s: {op: linear, share: l}\n  t: {op: linear}\n"
+    assert spec_errors(text) == ["spec.yaml:6:3: nodes.t: linear missing required key 'out_features'"]
+
+
+def test_a_sharing_split_still_needs_the_names_of_its_outputs():
+    text = """\
+    archspec: 1
+    inputs: {x: {shape: [8]}}
+    nodes:
+      a: {op: split, sizes: [4, 4], names: [l, r]}
+      b: {op: split, share: a, in: x, sizes: [4, 4]}
+      c: {op: add, in: [b.l, b.r]}
+    """
+    assert spec_errors(text) == ["spec.yaml:5:3: nodes.b: split missing required key 'names'"]
+
+
 def test_sharing_with_a_node_on_another_input_size_is_a_shape_error_not_a_torch_crash():
     text = """\
     archspec: 1
@@ -669,7 +708,7 @@ def test_torch_refusing_a_module_is_a_located_spec_error_for_every_node(monkeypa
     def refuse(args, shapes):
         raise AssertionError("embed_dim must be divisible by num_heads")  # as nn.MultiheadAttention does
 
-    monkeypatch.setitem(CATALOGUE, "linear", dataclasses.replace(CATALOGUE["linear"], build=refuse))
+    monkeypatch.setitem(CATALOGUE, "linear", dataclasses.replace(CATALOGUE["linear"], recipe=refuse))
     text = "archspec: 1\ninputs: {x: {shape: [8]}}\nnodes:\n  a: {op: linear, out_features: 4}\n  b: {op: linear, out_features: 4}\n"
     assert _build_errors(text) == [
         "spec.yaml:4:3: nodes.a: linear could not be built: embed_dim must be divisible by num_heads",
@@ -677,10 +716,9 @@ def test_torch_refusing_a_module_is_a_located_spec_error_for_every_node(monkeypa
     ]
 
 
-def test_a_chain_of_five_thousand_nodes_compiles_in_seconds():
+def test_a_chain_of_five_thousand_nodes_compiles_and_runs():
+    # how fast the front end is at this size: benchmarks/compile_scaling.py
     lines = ["archspec: 1", "inputs: {x: {shape: [8]}}", "nodes:"]
     lines += [f"  n{i}: {{op: {'linear, out_features: 8' if i % 2 == 0 else 'relu'}}}" for i in range(5000)]
-    start = time.perf_counter()
     model = archspec.build(analyse(load_text("\n".join(lines) + "\n", name="spec.yaml")))
-    assert time.perf_counter() - start < 20
     assert model(torch.randn(2, 8)).shape == (2, 8)

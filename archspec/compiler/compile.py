@@ -13,7 +13,6 @@ so it shares weights with the whole model.
 
 from __future__ import annotations
 
-import keyword
 import operator
 import re
 from collections.abc import Iterable
@@ -27,10 +26,20 @@ from archspec.compiler.initializers import apply_init
 from archspec.errors import ShapeError, SpecError, SpecErrors
 from archspec.graph.dag import Graph
 from archspec.lang.model import Node, Ref
-from archspec.ops import Call, get_op
+from archspec.ops import Call, Recipe, get_op
 from archspec.ops.base import fmt_shape
 
-__all__ = ["DTYPES", "build_modules", "compile_model", "example_inputs", "part_model"]
+__all__ = [
+    "DTYPES",
+    "NODE_KEY",
+    "build_modules",
+    "compile_model",
+    "example_inputs",
+    "node_recipe",
+    "part_model",
+]
+
+NODE_KEY = "archspec_node"  # fx node meta: the id of the spec node an fx node computes
 
 DTYPES = {
     "float32": torch.float32,
@@ -116,11 +125,21 @@ def _build_owner(root: nn.Module, node: Node, default_init: Any) -> None:
                 ) from exc
 
 
-def _build(node: Node) -> nn.Module | Call:
+def node_recipe(node: Node) -> Recipe | Call:
+    """What a shape-checked node's op builds: its module class and arguments, or its call.
+
+    The one description of a node's module: :func:`build_modules` instantiates it and
+    :mod:`archspec.compiler.emit` writes it out as source.
+    """
     op = get_op(node.op)
     assert op is not None
+    return op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+
+
+def _build(node: Node) -> nn.Module | Call:
     try:
-        return op.build(op.with_defaults(node.args), node.meta["in_shapes"])
+        made = node_recipe(node)
+        return made.build() if isinstance(made, Recipe) else made
     except Exception as exc:  # torch refusing arguments the spec checks accepted
         raise SpecError(f"{node.op} could not be built: {exc}", loc=node.loc, via=node.via) from exc
 
@@ -187,7 +206,7 @@ def _whole(graph: Graph) -> _Signature:
 
 def _part(graph: Graph, part: str) -> _Signature:
     spec = graph.spec
-    members = set(spec.part_nodes(part))
+    members = set(graph.part(part))
     nodes = [n for n in graph.op_nodes() if n in members]
     inputs: list[Ref] = []
     for n in nodes:
@@ -219,16 +238,15 @@ def _part_outputs(graph: Graph, nodes: list[str], members: set[str]) -> dict[str
 
 def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
     spec = graph.spec
-    g = fx.Graph()
-    names = _Names()
+    g = _new_graph()
     values: dict[Ref, fx.Node] = {}
     for ref in sig.inputs:
-        values[ref] = g.placeholder(names.new(str(ref)))
+        values[ref] = _placeholder(g, str(ref))
     for name in sig.nodes:
         node = spec.nodes[name]
-        args = [_select(g, values, ref, names) for ref in node.inputs]
-        _emit(g, node, args, values, names)
-    result = {key: _select(g, values, ref, names) for key, ref in sig.outputs.items()}
+        args = [_select(values, ref) for ref in node.inputs]
+        _emit(g, node, args, values)
+    result = {key: _select(values, ref) for key, ref in sig.outputs.items()}
     g.output(next(iter(result.values())) if len(result) == 1 else result)
     g.lint()
     gm = fx.GraphModule(root, g, class_name=_class_name(spec.name))
@@ -236,50 +254,50 @@ def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
     return gm
 
 
-def _select(g: fx.Graph, values: dict[Ref, fx.Node], ref: Ref, names: _Names) -> fx.Node:
+def _new_graph() -> fx.Graph:
+    """An empty fx graph. Its namespace turns node ids into the value names of the generated
+    ``forward`` (``enc1.c1`` -> ``enc1_c1``, ``class`` -> ``class_1``, ``3x`` -> ``_3x``, unique);
+    ``self`` is taken up front, since it names the module in that code."""
+    g = fx.Graph()
+    g._graph_namespace.create_name("self", None)
+    return g
+
+
+def _placeholder(g: fx.Graph, text: str) -> fx.Node:
+    node = g.create_node("placeholder", text, name=text)
+    node.target = node.name  # the generated signature reads the target: make it the legal name
+    return node
+
+
+def _select(values: dict[Ref, fx.Node], ref: Ref) -> fx.Node:
     if ref in values:
         return values[ref]
     return values[Ref(ref.node)]
 
 
-def _emit(g: fx.Graph, node: Node, args: list[fx.Node], values: dict[Ref, fx.Node], names: _Names) -> None:
+def _emit(g: fx.Graph, node: Node, args: list[fx.Node], values: dict[Ref, fx.Node]) -> None:
+    """The fx node(s) of one spec node, named for its id; ``meta[NODE_KEY]`` keeps the id itself."""
     call: Call | None = node.meta.get("call")  # a functional op; a sharing node keeps its own
     target = node.share or node.id
     op = get_op(node.op)
     assert op is not None
     if call is None:
-        out = g.call_module(target, tuple(args))
+        out = g.create_node("call_module", target, tuple(args), name=node.id)
     else:
         inputs: tuple[Any, ...] = (list(args),) if call.list_input else tuple(args)
-        out = g.call_function(call.fn, inputs + tuple(call.extra), dict(call.kwargs))
-    out.name = names.new(node.id)
+        out = g.create_node(
+            "call_function", call.fn, inputs + tuple(call.extra), dict(call.kwargs), name=node.id
+        )
+    out.meta[NODE_KEY] = node.id
     if op.outputs is not None:
         for i, output in enumerate(op.outputs(op.with_defaults(node.args))):
-            item = g.call_function(operator.getitem, (out, i))
-            item.name = names.new(f"{node.id}.{output}")
+            item = g.create_node("call_function", operator.getitem, (out, i), name=f"{node.id}.{output}")
+            item.meta[NODE_KEY] = node.id
             values[Ref(node.id, output)] = item
         first = op.outputs(op.with_defaults(node.args))
         values[Ref(node.id)] = values[Ref(node.id, first[0])] if first else out
     else:
         values[Ref(node.id)] = out
-
-
-class _Names:
-    """Legal, unique Python identifiers from node ids (``enc1.c1`` -> ``enc1_c1``)."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def new(self, text: str) -> str:
-        base = re.sub(r"\W", "_", text) or "v"
-        if base[0].isdigit() or keyword.iskeyword(base) or base in ("self", "torch", "operator"):
-            base = f"v_{base}"
-        name, i = base, 1
-        while name in self.used:
-            i += 1
-            name = f"{base}_{i}"
-        self.used.add(name)
-        return name
 
 
 def _class_name(name: str) -> str:

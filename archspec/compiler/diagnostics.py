@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import fx, nn
 
+from archspec.compiler.compile import NODE_KEY
 from archspec.graph.dag import Graph
 from archspec.ops import get_op
 
@@ -124,7 +124,6 @@ class _Recorder(fx.Interpreter):
     def __init__(self, module: fx.GraphModule, graph: Graph) -> None:
         super().__init__(module)
         self.spec = graph.spec
-        self.ids = {re.sub(r"\W", "_", node_id): node_id for node_id in self.spec.nodes}
         self.records: list[_Record] = []
 
     def run_node(self, n: fx.Node) -> Any:
@@ -138,12 +137,9 @@ class _Recorder(fx.Interpreter):
         return result
 
     def _node_id(self, n: fx.Node) -> str | None:
-        name = self.ids.get(n.name)
-        if name is None and n.op == "call_module" and n.target in self.spec.nodes:
-            name = str(n.target)
-        if name is None and "_" in n.name:  # a named output of split/chunk: ``parts_a``
-            name = self.ids.get(n.name.rsplit("_", 1)[0])
-        return name
+        """The spec node an fx node computes, as the compiler recorded it (named outputs too)."""
+        name = n.meta.get(NODE_KEY)
+        return name if name in self.spec.nodes else None
 
 
 def _loss(outputs: Any) -> torch.Tensor | None:

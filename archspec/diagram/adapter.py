@@ -57,14 +57,13 @@ def to_rgraph(
     ``part`` draws only that part's nodes, with what they read drawn as inputs. ``shapes=False``
     leaves out shapes and parameter counts (for graphs analysed without shapes).
     ``arrangement`` is passed on to the layout (``column``, ``u``, ``fold`` or ``auto``).
-    Raises :class:`ValueError` for an unknown part or a negative depth.
+    Raises :class:`~archspec.errors.GraphError` for an unknown part and :class:`ValueError` for a
+    negative depth.
     """
     if depth is not None and depth < 0:
         raise ValueError(f"depth must be 0 or more, got {depth}")
-    spec = graph.spec
-    if part is not None and part not in spec.parts:
-        known = ", ".join(sorted(spec.parts)) or "none"
-        raise ValueError(f"unknown part {part!r} (parts: {known})")
+    if part is not None:
+        graph.part(part)  # an unknown part is the compiler's located GraphError
     builder = _Builder(graph, depth=depth, part=part, shapes=shapes)
     builder.add_inputs()
     builder.add_ops()

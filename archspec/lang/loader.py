@@ -26,6 +26,10 @@ key ``"null"``); a list or mapping used as a key is an error, and so is a duplic
 keys (``<<: *base`` or ``<<: [*a, *b]``) are supported: explicit keys win, then earlier merged
 mappings win over later ones; merged keys take the place of the ``<<`` entry.
 
+The text is parsed exactly as written, so a spec means the same to archspec as to any other YAML
+tool. ``{op: conv2d, out_channels: ${ch}}`` is not YAML (``{``, ``}`` and ``,`` are flow
+indicators); it is a located error whose hint shows the quoted form, ``out_channels: "${ch}"``.
+
 Text must be UTF-8 (a BOM is skipped); CRLF line ends are fine.
 """
 
@@ -182,88 +186,17 @@ def _not_utf8(raw: bytes, offset: int, name: str) -> LoadError:
 
 def _load(text: str | bytes, name: str) -> Document:
     decoded = _decode(text, name)
-    quoted, shifts = quote_expressions(decoded)
     try:
-        try:
-            root = _Composer(name).compose(yaml.parse(quoted, Loader=yaml.SafeLoader))
-        except yaml.YAMLError as exc:
-            raise _yaml_error(exc, quoted, name) from None
-        root = _check_top_level(root, name)
-    except LoadError as exc:
-        if shifts and exc.loc.line is not None and exc.loc.col is not None:
-            line, col = _unshift((exc.loc.line, exc.loc.col), shifts)
-            raise LoadError(exc.message, loc=Location(name, line, col, exc.loc.path), hint=exc.hint) from None
-        raise
+        root = _compose(decoded, name)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, decoded, name) from None
+    root = _check_top_level(root, name)
     builder = _Builder()
     data = builder.build(root, (), root.mark)
-    marks, key_marks = builder.marks, builder.key_marks
-    if shifts:
-        marks = {k: _unshift(m, shifts) for k, m in marks.items()}
-        key_marks = {k: _unshift(m, shifts) for k, m in key_marks.items()}
-    return Document(data, name, decoded, marks, key_marks)
+    return Document(data, name, decoded, builder.marks, builder.key_marks)
 
 
-# --- ${...} expressions in flow mappings ----------------------------------------------------
-
-# ``{op: conv2d, out_channels: ${ch * 2}}`` is how people write specs, but ``{``, ``}`` and
-# ``,`` are flow indicators in YAML, so such a value is a syntax error. Before parsing, a
-# ``${...}`` that forms a whole unquoted value is wrapped in double quotes (it is a string to
-# YAML either way); marks are shifted back so every position still points into the user's text.
-_EXPR_VALUE = re.compile(r"(?<=[\[{,:\s])\$\{[^{}\n\"]*\}(?=\s*(?:[,\]}#]|$))")
-
-
-def quote_expressions(text: str) -> tuple[str, dict[int, list[int]]]:
-    """Quote whole-value ``${...}`` expressions; returns the text and, per line (1-based), the
-    original 1-based columns before which a quote was inserted."""
-    if "${" not in text:
-        return text, {}
-    shifts: dict[int, list[int]] = {}
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        if "${" in line:
-            lines[i] = _quote_line(line, shifts.setdefault(i + 1, []))
-    return "\n".join(lines), {k: v for k, v in shifts.items() if v}
-
-
-def _quote_line(line: str, inserted: list[int]) -> str:
-    out, pos = [], 0
-    for m in _EXPR_VALUE.finditer(line):
-        if _inside_quotes_or_comment(line, m.start()):
-            continue
-        out.append(line[pos : m.start()])
-        out.append('"' + m.group(0) + '"')
-        inserted += [m.start() + 1, m.end() + 1]  # original columns of the two quotes
-        pos = m.end()
-    out.append(line[pos:])
-    return "".join(out)
-
-
-def _inside_quotes_or_comment(line: str, end: int) -> bool:
-    single = double = False
-    prev = " "
-    for ch in line[:end]:
-        if ch == "'" and not double:
-            single = not single
-        elif ch == '"' and not single and prev != "\\":
-            double = not double
-        elif ch == "#" and not single and not double and prev in " \t":
-            return True
-        prev = ch
-    return single or double
-
-
-def _unshift(mark: Mark, shifts: dict[int, list[int]]) -> Mark:
-    """A mark in the quoted text back to the user's text (``shifts`` from quote_expressions)."""
-    line, col = mark
-    inserted = shifts.get(line)
-    if not inserted:
-        return mark
-    orig = col
-    for n, at in enumerate(inserted):
-        # the n-th inserted quote sits at column at + n in the quoted text
-        if at + n < col:
-            orig -= 1
-    return (line, max(orig, 1))
+# --- syntax errors ---------------------------------------------------------------------------
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str, name: str) -> LoadError:
@@ -272,13 +205,66 @@ def _yaml_error(exc: yaml.YAMLError, text: str, name: str) -> LoadError:
         return _reader_error(exc, text, name)
     if not isinstance(exc, yaml.MarkedYAMLError):
         return LoadError(f"invalid YAML: {exc}", loc=Location(name))
+    mark = exc.problem_mark or exc.context_mark
+    flow = _FLOW_KINDS.get((exc.context or "").removeprefix("while parsing a "))
+    if flow and mark and text[mark.index - 1 : mark.index + 1] == "${":
+        return _unquoted_expression(flow, mark, text, name)
     problem = exc.problem or exc.context or "syntax error"
     if exc.context and exc.problem:
         problem += f" ({exc.context})"
-    mark = exc.problem_mark or exc.context_mark
     loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
     hint = "YAML does not allow tabs for indentation; use spaces" if "\\t" in problem else None
     return LoadError(f"invalid YAML: {problem}", loc=loc, hint=hint)
+
+
+# ``{op: conv2d, out_channels: ${ch}}`` is not YAML: ``{``, ``}`` and ``,`` are flow indicators,
+# so PyYAML (like every other parser) stops at the ``{`` after the ``$``. The fix is to quote the
+# expression, as OmegaConf and Hydra users do; the error says so, with the user's own value.
+_FLOW_KINDS = {"flow mapping": "a flow mapping {...}", "flow sequence": "a flow sequence [...]"}
+
+
+def _unquoted_expression(flow: str, mark: yaml.Mark, text: str, name: str) -> LoadError:
+    """The error for ``${`` in a flow collection (``mark`` is at its ``{``), with the fix."""
+    line = text[mark.index - mark.column :].split("\n", 1)[0].rstrip("\r")
+    dollar = mark.column - 1
+    start, end = _value_span(line, dollar)
+    key = re.search(r"([^\s{}\[\],'\"]+)\s*:\s*$", line[:start])
+    value = _quoted(line[start:end])
+    fix = f"{key.group(1)}: {value}" if key else value
+    return LoadError(
+        f"invalid YAML: unquoted expression {line[dollar : _expression_end(line, dollar)]} inside {flow}",
+        loc=Location(name, mark.line + 1, dollar + 1),
+        hint=f"quote the expression: {fix}",
+    )
+
+
+def _expression_end(line: str, dollar: int) -> int:
+    """Index just past the ``}`` that closes the ``${`` at ``dollar`` (or the end of the line)."""
+    depth = 0
+    for i in range(dollar + 1, len(line)):
+        depth += {"{": 1, "}": -1}.get(line[i], 0)
+        if depth == 0:
+            return i + 1
+    return len(line)
+
+
+def _value_span(line: str, dollar: int) -> tuple[int, int]:
+    """The whole plain value around the expression: ``a${w}b`` in ``{x: a${w}b, y: 1}``."""
+    start = dollar
+    while start > 0 and line[start - 1] not in ",[{" and line[start - 1 : start + 1] not in (": ", ":\t"):
+        start -= 1
+    while line[start] in " \t":
+        start += 1
+    end = _expression_end(line, dollar)
+    while end < len(line) and line[end] not in ",]}#":
+        end += 1
+    return start, len(line[:end].rstrip())
+
+
+def _quoted(value: str) -> str:
+    if '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, name: str) -> LoadError:
@@ -418,6 +404,97 @@ class _Frame:
     seen: dict[str, int] = field(default_factory=dict)  # key -> line of first definition
 
 
+# --- deep flow nesting, refused before the parser's lookahead -----------------------------------
+
+# PyYAML's scanner is quadratic in deep flow nesting: every bracket adds a pending "simple key"
+# and every token re-checks them all, over a lookahead of up to 1,024 characters, so a line of
+# 1,000 '[' takes 0.3 s to reach the composer's depth limit. When a cheap scan sees flow brackets
+# nested deeper than MAX_DEPTH, the text up to that bracket is composed first: if it stops at the
+# depth limit, or at a syntax error before its end, that is the whole text's error too (see
+# _same_prefix_events), found in milliseconds. Anything else, and every normal spec, goes
+# through the full parse.
+_QUOTED_OR_COMMENT = r""""(?<![^\s\[{,:]")(?:[^"\\]|\\.)*"|'(?<![^\s\[{,:]')(?:[^']|'')*'|#(?<!\S#).*"""
+_FLOW_SCAN = re.compile(r"[\[\]{}]|" + _QUOTED_OR_COMMENT)
+_SKIPPED = re.compile(_QUOTED_OR_COMMENT + r"|[^\[\]{}]+")
+_BRACKET_PAIR = re.compile(r"[\[{][\]}]")
+_INERT = re.compile(r"[\[\]{}, A-Za-z0-9_]*")
+_BETWEEN_TOKENS = re.compile(r"(?:[ \r\n]|#[^\r\n]*)*")  # what the scanner skips
+_LOOKAHEAD = 1025  # PyYAML forgets a pending simple key 1,024 characters on (or at a line break)
+_TOO_DEEP = f"nesting deeper than {MAX_DEPTH} levels"
+
+
+def _compose(text: str, name: str) -> _Node | None:
+    """The node tree of ``text`` (raises LoadError or yaml.YAMLError)."""
+    cut = _deep_flow_end(text)
+    if cut is not None and _same_prefix_events(text, cut):
+        try:
+            _Composer(name).compose(yaml.parse(text[:cut], Loader=yaml.SafeLoader))
+        except LoadError as exc:
+            if exc.message.startswith(_TOO_DEEP):
+                raise
+        except yaml.MarkedYAMLError as exc:
+            if exc.problem_mark is not None and exc.problem_mark.index < cut:
+                raise  # a syntax error before the cut, not at the end of the prefix
+    return _Composer(name).compose(yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def _deep_flow_end(text: str) -> int | None:
+    """The index just past the first '[' or '{' that opens flow nesting level MAX_DEPTH + 1,
+    skipping quoted scalars and comments; None if there is none. A guess is harmless: the
+    parser decides."""
+    if _flow_depth_bound(text) <= MAX_DEPTH:
+        return None
+    depth = 0
+    for m in _FLOW_SCAN.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return m.end()
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _flow_depth_bound(text: str) -> int:
+    """An upper bound of the flow nesting depth, found at C speed: of the brackets alone, matched pairs
+    are removed innermost first, one layer per pass; the depth is at most the passes plus the
+    openers left over. Deeper than a few layers, it gives up (MAX_DEPTH + 1)."""
+    openers = text.count("[") + text.count("{")
+    if openers <= MAX_DEPTH:
+        return openers
+    brackets = _SKIPPED.sub("", text)
+    for passes in range(8):
+        reduced = _BRACKET_PAIR.sub("", brackets)
+        if reduced == brackets:
+            return passes + brackets.count("[") + brackets.count("{")
+        brackets = reduced
+    return MAX_DEPTH + 1
+
+
+def _same_prefix_events(text: str, cut: int) -> bool:
+    """Whether PyYAML reads ``text[:cut]`` into the same events as ``text`` up to ``cut``.
+
+    To decide whether a pending token is a mapping key (a ':' would say so), the scanner reads
+    on past ``cut`` to the line break or _LOOKAHEAD characters, and then scans one more token:
+    when that stretch holds only brackets, commas, spaces and words and the next token is one of
+    those too, nothing there makes a key or fails. The reader checks every character of the
+    whole text before the first event, so that check must pass too.
+    """
+    end = min(cut + _LOOKAHEAD, len(text))
+    ahead = _INERT.match(text, cut, end).end()
+    if ahead < end and text[ahead] not in "\r\n":
+        return False
+    token = _BETWEEN_TOKENS.match(text, ahead).end()
+    if token < len(text) and not _INERT.fullmatch(text[token]):
+        return False
+    try:
+        yaml.reader.Reader(text)
+    except yaml.reader.ReaderError:
+        return False
+    return True
+
+
 def _mark(event: yaml.Event) -> Mark:
     return (event.start_mark.line + 1, event.start_mark.column + 1)
 
@@ -500,7 +577,7 @@ class _Composer:
         self._check_tag(event.tag, frozenset({_COLLECTION_TAGS[kind]}), _KIND_NAMES[kind], mark)
         self._check_not_key(kind, mark)
         if len(self.stack) + 1 > MAX_DEPTH:
-            raise self._error(f"nesting deeper than {MAX_DEPTH} levels", mark)
+            raise self._error(_TOO_DEEP, mark)
         node = _Node(kind, mark)
         self._new(node, event.anchor)
         self.stack.append(_Frame(node))

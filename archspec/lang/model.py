@@ -105,17 +105,6 @@ class Spec:
     def training(self) -> dict[str, Any]:
         return self.sections.get("training") or {}
 
-    def part_nodes(self, part: str) -> list[str]:
-        """The nodes of a named part; an unknown name is a located error with did-you-mean."""
-        if part not in self.parts:
-            from archspec.errors import GraphError, did_you_mean
-
-            hint = did_you_mean(part, self.parts) or (
-                f"parts: {', '.join(self.parts)}" if self.parts else "declare parts: in the spec"
-            )
-            raise GraphError(f"unknown part {part!r}", loc=self.doc.loc(("parts",)), hint=hint)
-        return self.parts[part]
-
     @property
     def expect(self) -> dict[str, Any]:
         return self.sections.get("expect") or {}

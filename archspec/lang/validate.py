@@ -1,9 +1,13 @@
-"""Stage 2: check a loaded document against the spec schema and report every mistake.
+"""Stage 2: check a spec against its schemas and report every mistake, located.
+
+Two passes. :func:`validate` checks the loaded document against the structural schema, before
+expansion. :func:`validate_op_args` checks each expanded op node's arguments against its op's
+catalogue schema, after expansion, when ``${...}`` expressions have values.
 
 jsonschema finds the violations; this module turns each into a located :class:`SchemaError`
 that reads like ``spec.yaml:14:12: nodes.dec1: unknown key 'kernal_size' (hint: did you mean
-'kernel_size'?)``. Op arguments are checked after expansion (``expand``), when ``${...}``
-expressions have values; the same catalogue schemas drive both.
+'kernel_size'?)``. An argument error inside a block is located in the block definition and
+names the instance it came through.
 """
 
 from __future__ import annotations
@@ -14,11 +18,16 @@ from functools import lru_cache
 from typing import Any
 
 from archspec.errors import Location, SchemaError, SpecError, SpecErrors, did_you_mean
-from archspec.lang.keys import FORMAT_VERSION
+from archspec.lang.errorlog import ErrorLog
+from archspec.lang.keys import FORMAT_VERSION, NODE_KEYS, NodeKey
 from archspec.lang.loader import Document
+from archspec.lang.model import Node, Spec
 from archspec.lang.schema import structural_schema
+from archspec.ops import CATALOGUE, OpDef, get_op
 
-__all__ = ["validate", "schema_errors"]
+__all__ = ["op_arg_errors", "op_args_valid", "schema_errors", "validate", "validate_op_args"]
+
+_SHARE = NodeKey.SHARE.value
 
 _TYPE_NAMES = {
     "integer": "an integer",
@@ -65,6 +74,90 @@ def _check_version(doc: Document) -> None:
             loc=doc.loc(("archspec",)),
             hint=f"this archspec reads 'archspec: {FORMAT_VERSION}'",
         )
+
+
+def validate_op_args(spec: Spec) -> Spec:
+    """Return ``spec`` when every op node's arguments fit its op; raise :class:`SpecErrors`."""
+    errors = op_arg_errors(spec.doc, spec.nodes.values())
+    if errors:
+        raise SpecErrors(errors)
+    return spec
+
+
+def op_arg_errors(doc: Document, nodes: Iterable[Node]) -> list[SpecError]:
+    """Every argument mistake of ``nodes`` (expanded from ``doc``), each distinct one once.
+
+    A node's ``arg_locs`` name every key written on it, so an unknown argument is found even
+    though expansion left it out of ``args``; a node one of whose arguments did not expand
+    (an error already reported) is not checked further.
+    """
+    log = ErrorLog()
+    valid: set[tuple[str, bool, str]] = set()  # arguments already found valid: large specs repeat them
+    for node in nodes:
+        op = get_op(node.op)
+        if op is None:
+            continue
+        written = [k for k in node.arg_locs if k not in NODE_KEYS]
+        unknown = [k for k in written if k not in op.args]
+        for key in unknown:
+            log.add(_unknown_arg(doc, op, node, key))
+        seen = (op.name, _shares(node), repr(node.args))
+        if unknown or len(node.args) != len(written) or seen in valid:
+            continue
+        errors = _arg_schema_errors(doc, op, node)
+        for err in errors:
+            log.add(err)
+        if not errors:
+            valid.add(seen)
+    return log.errors
+
+
+def op_args_valid(op: OpDef, args: Mapping[str, Any]) -> bool:
+    """Whether ``args`` fit ``op``'s schema (for expansion, which needs a valid op's outputs)."""
+    return bool(_op_validator(op.name).is_valid(args))
+
+
+def _unknown_arg(doc: Document, op: OpDef, node: Node, key: str) -> SpecError:
+    hint = did_you_mean(key, [*op.args, *NODE_KEYS]) or (
+        f"{op.name} takes: {', '.join(op.args)}" if op.args else f"{op.name} takes no arguments"
+    )
+    return SchemaError(
+        f"{op.name} has no argument {key!r}",
+        loc=doc.loc(node.loc.path + (key,), key=True),
+        hint=hint,
+        via=node.via,
+    )
+
+
+def _arg_schema_errors(doc: Document, op: OpDef, node: Node) -> list[SpecError]:
+    """The schema violations of one node's arguments, located under the node's YAML path."""
+    path = node.loc.path
+    out: list[SpecError] = []
+    for err in schema_errors(doc, _op_validator(op.name), node.args, base=path):
+        if err.message.startswith("missing required key"):
+            if _shares(node) and op.outputs is None:  # a multi-output op's own arguments name its outputs
+                continue
+            err = SchemaError(f"{op.name} {err.message}", loc=doc.loc(path, key=True), hint=err.hint)
+        out.append(SchemaError(err.message, loc=err.loc, hint=err.hint, via=node.via))
+    return out
+
+
+def _shares(node: Node) -> bool:
+    """Whether ``share:`` is written on the node: it takes its arguments from the node it names."""
+    return _SHARE in node.arg_locs
+
+
+_OP_VALIDATORS: dict[str, Any] = {}
+
+
+def _op_validator(name: str) -> Any:
+    """One compiled jsonschema validator per op (cached: large specs repeat ops)."""
+    v = _OP_VALIDATORS.get(name)
+    if v is None:
+        from jsonschema import Draft202012Validator
+
+        v = _OP_VALIDATORS[name] = Draft202012Validator(CATALOGUE[name].args_schema())
+    return v
 
 
 def schema_errors(

@@ -12,6 +12,7 @@ from archspec.ops.base import Arg as Arg
 from archspec.ops.base import Call as Call
 from archspec.ops.base import OpDef as OpDef
 from archspec.ops.base import OpShapeError as OpShapeError
+from archspec.ops.base import Recipe as Recipe
 from archspec.ops.base import Shape as Shape
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Call",
     "OpDef",
     "OpShapeError",
+    "Recipe",
     "Shape",
     "get_op",
     "register",

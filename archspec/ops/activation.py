@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from archspec.ops._common import BOOL, INT, NUMBER, POS_NUMBER, enum, need_rank, one
-from archspec.ops.base import Arg, OpDef, sample_dim
+from archspec.ops.base import Arg, OpDef, Recipe, sample_dim
 
 
 def _make(name: str, cls_name: str, doc: str, args: dict[str, Arg] | None = None) -> OpDef:
     """A stateless elementwise activation built as ``nn.<cls_name>(**args)``."""
     args = args or {}
 
-    def build(a, shapes):
+    def recipe(a, shapes):
         from torch import nn
 
-        return getattr(nn, cls_name)(**{k: a[k] for k in args})
+        return Recipe(getattr(nn, cls_name), {k: a[k] for k in args})
 
     return OpDef(
         name=name,
@@ -22,7 +22,7 @@ def _make(name: str, cls_name: str, doc: str, args: dict[str, Arg] | None = None
         args=args,
         inputs=1,
         shape=lambda a, shapes: one(shapes),
-        build=build,
+        recipe=recipe,
         key_args=tuple(args)[:1],
     )
 
@@ -36,10 +36,12 @@ def _prelu_shape(args, shapes):
     return one(shapes)
 
 
-def _prelu_build(args, shapes):
+def _prelu_recipe(args, shapes):
     from torch import nn
 
-    return nn.PReLU(shapes[0][0] if args["per_channel"] else 1, init=args["init"])
+    return Recipe(
+        nn.PReLU, {"num_parameters": shapes[0][0] if args["per_channel"] else 1, "init": args["init"]}
+    )
 
 
 PRELU = OpDef(
@@ -52,7 +54,7 @@ PRELU = OpDef(
     },
     inputs=1,
     shape=_prelu_shape,
-    build=_prelu_build,
+    recipe=_prelu_recipe,
     params=lambda args, shapes: shapes[0][0] if args["per_channel"] else 1,
     key_args=("per_channel",),
 )
@@ -66,10 +68,10 @@ def _make_softmax(name: str, cls_name: str, what: str) -> OpDef:
         sample_dim(args["dim"], len(shapes[0]))
         return one(shapes)
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
-        return getattr(nn, cls_name)(dim=args["dim"])
+        return Recipe(getattr(nn, cls_name), {"dim": args["dim"]})
 
     return OpDef(
         name=name,
@@ -78,7 +80,7 @@ def _make_softmax(name: str, cls_name: str, what: str) -> OpDef:
         args={"dim": Arg(INT, -1, "dimension to normalise over, PyTorch convention (batch is 0)")},
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         key_args=("dim",),
     )
 

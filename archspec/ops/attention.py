@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archspec.ops._common import BOOL, POS_INT, PROB, need_rank
-from archspec.ops.base import Arg, OpDef, OpShapeError, fmt_shape
+from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe, fmt_shape
 
 
 def _dims(args, shapes):
@@ -32,14 +32,15 @@ def _shape(args, shapes):
     return shapes[0]
 
 
-def _build(args, shapes):
+def _recipe(args, shapes):
     from archspec.ops.modules import Attention, SelfAttention
 
     _, e, _, kdim, vdim = _dims(args, shapes)
+    heads = {"embed_dim": e, "num_heads": args["num_heads"]}
     common = {"dropout": float(args["dropout"]), "bias": args["bias"]}
     if len(shapes) == 1:
-        return SelfAttention(e, args["num_heads"], **common)
-    return Attention(e, args["num_heads"], kdim, vdim, **common)
+        return Recipe(SelfAttention, {**heads, **common})
+    return Recipe(Attention, {**heads, "kdim": kdim, "vdim": vdim, **common})
 
 
 def _params(args, shapes):
@@ -68,7 +69,7 @@ MULTIHEAD_ATTENTION = OpDef(
     },
     inputs=(1, 3),
     shape=_shape,
-    build=_build,
+    recipe=_recipe,
     params=_params,
     macs=_macs,
     weighted=True,

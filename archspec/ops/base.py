@@ -2,8 +2,13 @@
 
 An :class:`OpDef` is plain data plus plain-Python functions. Nothing in this module (or in any
 op definition's module scope) imports torch: ``validate``, ``render`` and ``summary`` use the
-argument schemas, shape rules and parameter counts without it. Only ``build`` imports torch,
-inside the function body, when a model is actually compiled.
+argument schemas, shape rules and parameter counts without it. Only ``recipe`` imports torch,
+inside the function body, when a model is actually compiled or emitted.
+
+An op says how it is built exactly once, as data: its ``recipe`` is a :class:`Recipe` (a module
+class and its constructor arguments) or a :class:`Call` (a function for the generated
+``forward``). The compiler instantiates the recipe; ``compile --emit-python`` writes the same
+recipe out as source, so the two cannot drift apart.
 
 Shapes are *per sample*: a batch of images ``[N, 3, 32, 32]`` has the shape ``(3, 32, 32)``.
 Arguments that name a dimension (``dim``, ``start_dim``) use PyTorch's convention, where the
@@ -25,6 +30,7 @@ __all__ = [
     "Call",
     "OpDef",
     "OpShapeError",
+    "Recipe",
     "Shape",
     "fmt_shape",
     "sample_dim",
@@ -101,12 +107,30 @@ class Call:
     list_input: bool = False
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A layer op's module: ``cls(**kwargs)``, the one description build and emit both use.
+
+    ``cls`` is a ``torch.nn`` class or one of :mod:`archspec.ops.modules` (a plugin may name its
+    own, which then cannot be emitted as standalone source). ``kwargs`` are plain values (ints,
+    floats, bools, strings, tuples, lists, None) and name every argument the op decides, so the
+    emitted constructor call is written from them alone.
+    """
+
+    cls: Callable[..., Any]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> Any:
+        """The module itself (``torch.nn.Module``)."""
+        return self.cls(**self.kwargs)
+
+
 # Signatures of the plain-Python rules. ``args`` always holds every argument: the user's value
 # or the declared default.
 ShapeRule = Callable[[Args, list[Shape]], "Shape | dict[str, Shape]"]
 CountRule = Callable[[Args, list[Shape]], int]
 MacsRule = Callable[[Args, list[Shape], "Shape | dict[str, Shape]"], int]
-Builder = Callable[[Args, list[Shape]], Any]  # -> torch.nn.Module | Call
+RecipeRule = Callable[[Args, list[Shape]], "Recipe | Call"]
 
 
 def _zero(args: Args, shapes: list[Shape], *_: Any) -> int:
@@ -124,8 +148,8 @@ class OpDef:
     inputs:   exact number of inputs, or ``(min, max)`` with ``max=None`` for unbounded.
     shape:    plain-Python shape rule over per-sample shapes; raises :class:`OpShapeError`.
               Returns a dict for ops with named outputs (``split``).
-    build:    imports torch lazily; returns an ``nn.Module`` (called with the inputs as
-              positional arguments) or a :class:`Call` for a functional op.
+    recipe:   imports torch lazily; returns a :class:`Recipe` (a module, called with the inputs
+              as positional arguments) or a :class:`Call` for a functional op.
     params:   number of parameters (no torch, no allocation).
     buffers:  number of buffer elements (saved, not trained: running statistics, fixed centres).
     macs:     multiply-accumulates per sample (an estimate; 0 where negligible).
@@ -142,7 +166,7 @@ class OpDef:
     args: Mapping[str, Arg]
     inputs: int | tuple[int, int | None]
     shape: ShapeRule
-    build: Builder
+    recipe: RecipeRule
     params: CountRule = _zero
     macs: MacsRule = _zero
     buffers: CountRule = _zero
@@ -157,6 +181,11 @@ class OpDef:
         if isinstance(self.inputs, int):
             return (self.inputs, self.inputs)
         return self.inputs
+
+    def build(self, args: Args, shapes: list[Shape]) -> Any:
+        """The op instantiated: an ``nn.Module`` from its :class:`Recipe`, or its :class:`Call`."""
+        made = self.recipe(args, shapes)
+        return made.build() if isinstance(made, Recipe) else made
 
     def with_defaults(self, given: Args) -> dict[str, Any]:
         """The user's arguments completed with the declared defaults."""

@@ -13,7 +13,7 @@ from archspec.ops._common import (
     prod,
     window_out,
 )
-from archspec.ops.base import Arg, OpDef, OpShapeError
+from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -66,16 +66,17 @@ def _make_conv(n: int) -> OpDef:
             _check_padding_mode(name, args["padding_mode"], pads, x[1:])
         return (args["out_channels"], *map(window_out, x[1:], k, s, *zip(*pads, strict=True), d))
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         k, s, d = parts(args)
         pad = args["padding"] if isinstance(args["padding"], str) else expand(args["padding"], n, "padding")
         cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
-        return cls(
-            shapes[0][0], args["out_channels"], k, stride=s, padding=pad, dilation=d,
-            groups=args["groups"], bias=args["bias"], padding_mode=args["padding_mode"],
-        )  # fmt: skip
+        return Recipe(cls, {
+            "in_channels": shapes[0][0], "out_channels": args["out_channels"], "kernel_size": k,
+            "stride": s, "padding": pad, "dilation": d, "groups": args["groups"],
+            "bias": args["bias"], "padding_mode": args["padding_mode"],
+        })  # fmt: skip
 
     def params(args, shapes):
         k = expand(args["kernel_size"], n, "kernel_size")
@@ -110,7 +111,7 @@ def _make_conv(n: int) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         params=params,
         macs=macs,
         weighted=True,
@@ -145,15 +146,16 @@ def _make_conv_transpose(n: int) -> OpDef:
             sizes.append(out)
         return (args["out_channels"], *sizes)
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         k, s, p, op, d = parts(args)
         cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[n]
-        return cls(
-            shapes[0][0], args["out_channels"], k, stride=s, padding=p, output_padding=op,
-            groups=args["groups"], bias=args["bias"], dilation=d,
-        )  # fmt: skip
+        return Recipe(cls, {
+            "in_channels": shapes[0][0], "out_channels": args["out_channels"], "kernel_size": k,
+            "stride": s, "padding": p, "output_padding": op, "groups": args["groups"],
+            "bias": args["bias"], "dilation": d,
+        })  # fmt: skip
 
     def params(args, shapes):
         k = expand(args["kernel_size"], n, "kernel_size")
@@ -188,7 +190,7 @@ def _make_conv_transpose(n: int) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         params=params,
         macs=macs,
         weighted=True,

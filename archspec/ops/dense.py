@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archspec.ops._common import BOOL, INT, NONNEG_INT, POS_INT, POS_NUMBER, nullable, one, prod
-from archspec.ops.base import Arg, OpDef, OpShapeError, fmt_shape
+from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe, fmt_shape
 
 
 def _last_dim(op: str, shape: tuple[int, ...]) -> int:
@@ -23,10 +23,12 @@ def _linear_shape(args, shapes):
     return (*shape[:-1], args["out_features"])
 
 
-def _linear_build(args, shapes):
+def _linear_recipe(args, shapes):
     from torch import nn
 
-    return nn.Linear(shapes[0][-1], args["out_features"], bias=args["bias"])
+    return Recipe(
+        nn.Linear, {"in_features": shapes[0][-1], "out_features": args["out_features"], "bias": args["bias"]}
+    )
 
 
 def _linear_params(args, shapes):
@@ -47,7 +49,7 @@ LINEAR = OpDef(
     },
     inputs=1,
     shape=_linear_shape,
-    build=_linear_build,
+    recipe=_linear_recipe,
     params=_linear_params,
     macs=_linear_macs,
     weighted=True,
@@ -69,10 +71,11 @@ def _bilinear_shape(args, shapes):
     return (*a[:-1], args["out_features"])
 
 
-def _bilinear_build(args, shapes):
+def _bilinear_recipe(args, shapes):
     from torch import nn
 
-    return nn.Bilinear(shapes[0][-1], shapes[1][-1], args["out_features"], bias=args["bias"])
+    sizes = {"in1_features": shapes[0][-1], "in2_features": shapes[1][-1]}
+    return Recipe(nn.Bilinear, {**sizes, "out_features": args["out_features"], "bias": args["bias"]})
 
 
 def _bilinear_params(args, shapes):
@@ -90,7 +93,7 @@ BILINEAR = OpDef(
     },
     inputs=2,
     shape=_bilinear_shape,
-    build=_bilinear_build,
+    recipe=_bilinear_recipe,
     params=_bilinear_params,
     macs=lambda args, shapes, out: prod(out) * shapes[0][-1] * shapes[1][-1],
     weighted=True,
@@ -101,10 +104,10 @@ BILINEAR = OpDef(
 # --- identity ---
 
 
-def _identity_build(args, shapes):
+def _identity_recipe(args, shapes):
     from torch import nn
 
-    return nn.Identity()
+    return Recipe(nn.Identity)
 
 
 IDENTITY = OpDef(
@@ -114,7 +117,7 @@ IDENTITY = OpDef(
     args={},
     inputs=1,
     shape=lambda args, shapes: one(shapes),
-    build=_identity_build,
+    recipe=_identity_recipe,
 )
 
 
@@ -129,15 +132,11 @@ def _embedding_shape(args, shapes):
     return (*shapes[0], args["embedding_dim"])
 
 
-def _embedding_build(args, shapes):
+def _embedding_recipe(args, shapes):
     from torch import nn
 
-    return nn.Embedding(
-        args["num_embeddings"],
-        args["embedding_dim"],
-        padding_idx=args["padding_idx"],
-        max_norm=args["max_norm"],
-    )
+    keys = ("num_embeddings", "embedding_dim", "padding_idx", "max_norm")
+    return Recipe(nn.Embedding, {k: args[k] for k in keys})
 
 
 EMBEDDING = OpDef(
@@ -155,7 +154,7 @@ EMBEDDING = OpDef(
     },
     inputs=1,
     shape=_embedding_shape,
-    build=_embedding_build,
+    recipe=_embedding_recipe,
     params=lambda args, shapes: args["num_embeddings"] * args["embedding_dim"],
     weighted=True,
     key_args=("num_embeddings", "embedding_dim"),
@@ -171,10 +170,11 @@ def _rbf_shape(args, shapes):
     return (*shape[:-1], args["centers"])
 
 
-def _rbf_build(args, shapes):
+def _rbf_recipe(args, shapes):
     from archspec.ops.modules import RBF
 
-    return RBF(shapes[0][-1], args["centers"], args["gamma"], args["learnable"], args["seed"])
+    keys = ("centers", "gamma", "learnable", "seed")
+    return Recipe(RBF, {"in_features": shapes[0][-1], **{k: args[k] for k in keys}})
 
 
 RBF_OP = OpDef(
@@ -193,7 +193,7 @@ RBF_OP = OpDef(
     },
     inputs=1,
     shape=_rbf_shape,
-    build=_rbf_build,
+    recipe=_rbf_recipe,
     params=lambda args, shapes: args["centers"] * shapes[0][-1] if args["learnable"] else 0,
     buffers=lambda args, shapes: 0 if args["learnable"] else args["centers"] * shapes[0][-1],
     macs=lambda args, shapes, out: prod(out) * shapes[0][-1],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archspec.ops._common import BOOL, LAYOUT, POS_INT, POS_NUMBER, PROB, need_rank, need_spatial, one, prod
-from archspec.ops.base import Arg, OpDef, OpShapeError, fmt_shape
+from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe, fmt_shape
 
 _EPS = Arg(POS_NUMBER, 1e-5, "added to the variance for stability")
 _MOMENTUM = Arg(PROB, 0.1, "running statistics update rate")
@@ -25,14 +25,12 @@ def _make_batchnorm(n: int) -> OpDef:
         need_spatial(name, x, n)
         return x
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[n]
-        return cls(
-            shapes[0][0], eps=args["eps"], momentum=args["momentum"],
-            affine=args["affine"], track_running_stats=args["track_running_stats"],
-        )  # fmt: skip
+        keys = ("eps", "momentum", "affine", "track_running_stats")
+        return Recipe(cls, {"num_features": shapes[0][0], **{k: args[k] for k in keys}})
 
     layout = "[C] or [C, L]" if n == 1 else f"[C, {_SPATIAL[n]}]"
     return OpDef(
@@ -47,7 +45,7 @@ def _make_batchnorm(n: int) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         params=lambda args, shapes: 2 * shapes[0][0] if args["affine"] else 0,
         # running mean and variance per channel, and the num_batches_tracked counter
         buffers=lambda args, shapes: 2 * shapes[0][0] + 1 if args["track_running_stats"] else 0,
@@ -67,14 +65,12 @@ def _make_instancenorm(n: int) -> OpDef:
             raise OpShapeError(f"{name} needs more than 1 spatial element, got {fmt_shape(x)}")
         return x
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         cls = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[n]
-        return cls(
-            shapes[0][0], eps=args["eps"], momentum=args["momentum"],
-            affine=args["affine"], track_running_stats=args["track_running_stats"],
-        )  # fmt: skip
+        keys = ("eps", "momentum", "affine", "track_running_stats")
+        return Recipe(cls, {"num_features": shapes[0][0], **{k: args[k] for k in keys}})
 
     return OpDef(
         name=name,
@@ -88,7 +84,7 @@ def _make_instancenorm(n: int) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         params=lambda args, shapes: 2 * shapes[0][0] if args["affine"] else 0,
         buffers=lambda args, shapes: 2 * shapes[0][0] + 1 if args["track_running_stats"] else 0,
     )
@@ -106,14 +102,14 @@ def _layernorm_shape(args, shapes):
     return x
 
 
-def _layernorm_build(args, shapes):
+def _layernorm_recipe(args, shapes):
     from torch import nn
 
     x = shapes[0]
-    return nn.LayerNorm(
-        x[len(x) - args["dims"]:], eps=args["eps"],
-        elementwise_affine=args["elementwise_affine"], bias=args["bias"],
-    )  # fmt: skip
+    return Recipe(nn.LayerNorm, {
+        "normalized_shape": x[len(x) - args["dims"]:], "eps": args["eps"],
+        "elementwise_affine": args["elementwise_affine"], "bias": args["bias"],
+    })  # fmt: skip
 
 
 def _layernorm_params(args, shapes):
@@ -138,7 +134,7 @@ LAYERNORM = OpDef(
     },
     inputs=1,
     shape=_layernorm_shape,
-    build=_layernorm_build,
+    recipe=_layernorm_recipe,
     params=_layernorm_params,
     key_args=("dims",),
 )
@@ -157,10 +153,11 @@ def _groupnorm_shape(args, shapes):
     return x
 
 
-def _groupnorm_build(args, shapes):
+def _groupnorm_recipe(args, shapes):
     from torch import nn
 
-    return nn.GroupNorm(args["num_groups"], shapes[0][0], eps=args["eps"], affine=args["affine"])
+    sizes = {"num_groups": args["num_groups"], "num_channels": shapes[0][0]}
+    return Recipe(nn.GroupNorm, {**sizes, "eps": args["eps"], "affine": args["affine"]})
 
 
 GROUPNORM = OpDef(
@@ -174,7 +171,7 @@ GROUPNORM = OpDef(
     },
     inputs=1,
     shape=_groupnorm_shape,
-    build=_groupnorm_build,
+    recipe=_groupnorm_recipe,
     params=lambda args, shapes: 2 * shapes[0][0] if args["affine"] else 0,
     key_args=("num_groups",),
 )
@@ -190,10 +187,10 @@ def _make_dropout(name: str, cls_name: str, rank: int | None) -> OpDef:
             need_spatial(name, x, rank)
         return one(shapes)
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
-        return getattr(nn, cls_name)(p=args["p"])
+        return Recipe(getattr(nn, cls_name), {"p": args["p"]})
 
     where = "each element" if rank is None else f"whole channels of a {LAYOUT[rank]} input"
     return OpDef(
@@ -203,7 +200,7 @@ def _make_dropout(name: str, cls_name: str, rank: int | None) -> OpDef:
         args={"p": Arg(PROB, 0.5, "drop probability")},
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         key_args=("p",),
     )
 

@@ -16,7 +16,7 @@ from archspec.ops._common import (
     nullable,
     window_out,
 )
-from archspec.ops.base import Arg, OpDef, OpShapeError, fmt_shape
+from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe, fmt_shape
 
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -47,15 +47,17 @@ def _make_pool(kind: str, n: int) -> OpDef:
             *(window_out(*v, pp, pp, dd, ceil) for *v, pp, dd in zip(x[1:], k, s, p, d, strict=True)),
         )
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         k, s, p, d = parts(args)
+        window = {"kernel_size": k, "stride": s, "padding": p}
         if is_max:
             cls = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[n]
-            return cls(k, s, p, dilation=d, ceil_mode=args["ceil_mode"])
+            return Recipe(cls, {**window, "dilation": d, "ceil_mode": args["ceil_mode"]})
         cls = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}[n]
-        return cls(k, s, p, ceil_mode=args["ceil_mode"], count_include_pad=args["count_include_pad"])
+        rest = {"ceil_mode": args["ceil_mode"], "count_include_pad": args["count_include_pad"]}
+        return Recipe(cls, {**window, **rest})
 
     args = {
         "kernel_size": Arg(int_or_list(POS_INT, n), doc="window size: one int, or one per spatial dim"),
@@ -74,7 +76,7 @@ def _make_pool(kind: str, n: int) -> OpDef:
         args=args,
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         key_args=("kernel_size", "stride"),
     )
 
@@ -87,11 +89,11 @@ def _make_adaptive(kind: str, n: int) -> OpDef:
         need_spatial(name, x, n)
         return (x[0], *expand(args["output_size"], n, "output_size"))
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from torch import nn
 
         cls = getattr(nn, f"Adaptive{kind.title()}Pool{n}d")
-        return cls(expand(args["output_size"], n, "output_size"))
+        return Recipe(cls, {"output_size": expand(args["output_size"], n, "output_size")})
 
     return OpDef(
         name=name,
@@ -102,7 +104,7 @@ def _make_adaptive(kind: str, n: int) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         key_args=("output_size",),
     )
 
@@ -116,10 +118,10 @@ def _global_shape(args, shapes):
     return (x[0],)
 
 
-def _global_build(args, shapes):
+def _global_recipe(args, shapes):
     from archspec.ops.modules import GlobalAvgPool
 
-    return GlobalAvgPool()
+    return Recipe(GlobalAvgPool)
 
 
 GLOBAL_AVGPOOL = OpDef(
@@ -129,7 +131,7 @@ GLOBAL_AVGPOOL = OpDef(
     args={},
     inputs=1,
     shape=_global_shape,
-    build=_global_build,
+    recipe=_global_recipe,
 )
 
 
@@ -167,15 +169,18 @@ def _upsample_shape(args, shapes):
     return (x[0], *out)
 
 
-def _upsample_build(args, shapes):
+def _upsample_recipe(args, shapes):
     from torch import nn
 
     size, scale = args["size"], args["scale_factor"]
-    return nn.Upsample(
-        size=tuple(size) if isinstance(size, list) else size,
-        scale_factor=tuple(scale) if isinstance(scale, list) else scale,
-        mode=args["mode"],
-        align_corners=args["align_corners"],
+    return Recipe(
+        nn.Upsample,
+        {
+            "size": tuple(size) if isinstance(size, list) else size,
+            "scale_factor": tuple(scale) if isinstance(scale, list) else scale,
+            "mode": args["mode"],
+            "align_corners": args["align_corners"],
+        },
     )
 
 
@@ -200,7 +205,7 @@ UPSAMPLE = OpDef(
     },
     inputs=1,
     shape=_upsample_shape,
-    build=_upsample_build,
+    recipe=_upsample_recipe,
     key_args=("scale_factor", "size", "mode"),
 )
 

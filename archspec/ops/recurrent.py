@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archspec.ops._common import BOOL, POS_INT, PROB, enum, need_rank
-from archspec.ops.base import Arg, OpDef
+from archspec.ops.base import Arg, OpDef, Recipe
 
 _GATES = {"lstm": 4, "gru": 3}
 
@@ -17,14 +17,14 @@ def _make_rnn(kind: str) -> OpDef:
         width = args["hidden_size"] * (2 if args["bidirectional"] else 1)
         return (x[0], width) if args["return"] == "sequence" else (width,)
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         from archspec.ops.modules import Recurrent
 
-        return Recurrent(
-            kind, shapes[0][1], args["hidden_size"], args["num_layers"], bias=args["bias"],
-            dropout=float(args["dropout"]), bidirectional=args["bidirectional"],
-            return_sequence=args["return"] == "sequence",
-        )  # fmt: skip
+        return Recipe(Recurrent, {
+            "kind": kind, "input_size": shapes[0][1], "hidden_size": args["hidden_size"],
+            "num_layers": args["num_layers"], "bias": args["bias"], "dropout": float(args["dropout"]),
+            "bidirectional": args["bidirectional"], "return_sequence": args["return"] == "sequence",
+        })  # fmt: skip
 
     def layers(args, shapes):
         """(input size, hidden size) of every layer and direction."""
@@ -58,7 +58,7 @@ def _make_rnn(kind: str) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         params=params,
         macs=macs,
         weighted=True,

@@ -20,7 +20,7 @@ from archspec.ops._common import (
     prod,
     torch_dims,
 )
-from archspec.ops.base import Arg, Call, OpDef, OpShapeError, fmt_shape, sample_dim
+from archspec.ops.base import Arg, Call, OpDef, OpShapeError, Recipe, fmt_shape, sample_dim
 
 _DIM_DOC = "dimension, PyTorch convention (batch is 0)"
 _DIMS = nullable({"anyOf": [INT, list_of(INT, min_items=1)]})
@@ -48,7 +48,7 @@ def _flatten_shape(args, shapes):
     return (*x[:s], prod(x[s : e + 1]), *x[e + 1 :])
 
 
-def _flatten_build(args, shapes):
+def _flatten_recipe(args, shapes):
     import torch
 
     return Call(torch.flatten, kwargs={"start_dim": args["start_dim"], "end_dim": args["end_dim"]})
@@ -64,7 +64,7 @@ FLATTEN = OpDef(
     },
     inputs=1,
     shape=_flatten_shape,
-    build=_flatten_build,
+    recipe=_flatten_recipe,
 )
 
 
@@ -82,10 +82,10 @@ def _reshape_shape(args, shapes):
     return tuple(total // known if s == -1 else s for s in target)
 
 
-def _reshape_build(args, shapes):
+def _reshape_recipe(args, shapes):
     from archspec.ops.modules import Reshape
 
-    return Reshape(list(args["shape"]))
+    return Recipe(Reshape, {"shape": list(args["shape"])})
 
 
 RESHAPE = OpDef(
@@ -97,7 +97,7 @@ RESHAPE = OpDef(
     },
     inputs=1,
     shape=_reshape_shape,
-    build=_reshape_build,
+    recipe=_reshape_recipe,
     key_args=("shape",),
 )
 
@@ -116,7 +116,7 @@ def _permute_shape(args, shapes):
     return tuple(x[d - 1] for d in norm[1:])
 
 
-def _permute_build(args, shapes):
+def _permute_recipe(args, shapes):
     import torch
 
     return Call(torch.permute, kwargs={"dims": list(args["dims"])})
@@ -132,7 +132,7 @@ PERMUTE = OpDef(
     args={"dims": Arg(list_of(INT, min_items=2), doc="new order of all dims, batch (0) first")},
     inputs=1,
     shape=_permute_shape,
-    build=_permute_build,
+    recipe=_permute_recipe,
     key_args=("dims",),
 )
 
@@ -146,7 +146,7 @@ def _transpose_shape(args, shapes):
     return tuple(out)
 
 
-def _transpose_build(args, shapes):
+def _transpose_recipe(args, shapes):
     import torch
 
     return Call(torch.transpose, kwargs={"dim0": args["dim0"], "dim1": args["dim1"]})
@@ -159,7 +159,7 @@ TRANSPOSE = OpDef(
     args={"dim0": Arg(INT, doc=_DIM_DOC), "dim1": Arg(INT, doc=_DIM_DOC)},
     inputs=1,
     shape=_transpose_shape,
-    build=_transpose_build,
+    recipe=_transpose_recipe,
     key_args=("dim0", "dim1"),
 )
 
@@ -174,7 +174,7 @@ def _squeeze_shape(args, shapes):
     return tuple(s for i, s in enumerate(x) if i not in drop)
 
 
-def _squeeze_build(args, shapes):
+def _squeeze_recipe(args, shapes):
     import torch
 
     return Call(torch.squeeze, kwargs={"dim": torch_dims(_squeezed(args, shapes[0]))})
@@ -190,7 +190,7 @@ SQUEEZE = OpDef(
     args={"dim": Arg(_DIMS, None, "dim or dims to remove (batch is 0); null: every size-1 dim")},
     inputs=1,
     shape=_squeeze_shape,
-    build=_squeeze_build,
+    recipe=_squeeze_recipe,
     key_args=("dim",),
 )
 
@@ -201,7 +201,7 @@ def _unsqueeze_shape(args, shapes):
     return (*x[:d], 1, *x[d:])
 
 
-def _unsqueeze_build(args, shapes):
+def _unsqueeze_recipe(args, shapes):
     import torch
 
     return Call(torch.unsqueeze, kwargs={"dim": args["dim"]})
@@ -214,7 +214,7 @@ UNSQUEEZE = OpDef(
     args={"dim": Arg(INT, doc="position of the new dim in the result (batch is 0)")},
     inputs=1,
     shape=_unsqueeze_shape,
-    build=_unsqueeze_build,
+    recipe=_unsqueeze_recipe,
     key_args=("dim",),
 )
 
@@ -245,7 +245,7 @@ def _concat_shape(args, shapes):
     return (*first[:d], sum(s[d] for s in shapes), *first[d + 1 :])
 
 
-def _concat_build(args, shapes):
+def _concat_recipe(args, shapes):
     import torch
 
     return Call(torch.cat, kwargs={"dim": args["dim"]}, list_input=True)
@@ -258,7 +258,7 @@ CONCAT = OpDef(
     args={"dim": Arg(INT, 1, _DIM_DOC)},
     inputs=(2, None),
     shape=_concat_shape,
-    build=_concat_build,
+    recipe=_concat_recipe,
     key_args=("dim",),
 )
 
@@ -274,7 +274,7 @@ def _stack_shape(args, shapes):
     return (*x[:d], len(shapes), *x[d:])
 
 
-def _stack_build(args, shapes):
+def _stack_recipe(args, shapes):
     import torch
 
     return Call(torch.stack, kwargs={"dim": args["dim"]}, list_input=True)
@@ -287,7 +287,7 @@ STACK = OpDef(
     args={"dim": Arg(INT, 1, "position of the new dim in the result (batch is 0)")},
     inputs=(2, None),
     shape=_stack_shape,
-    build=_stack_build,
+    recipe=_stack_recipe,
     key_args=("dim",),
 )
 
@@ -306,7 +306,7 @@ def _broadcast(op: str, shapes) -> tuple[int, ...]:
 
 
 def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> OpDef:
-    def build(args, shapes):
+    def recipe(args, shapes):
         import torch
 
         from archspec.ops import modules
@@ -325,7 +325,7 @@ def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> O
         args={},
         inputs=(2, None) if many else 2,
         shape=lambda args, shapes: _broadcast(name, shapes),
-        build=build,
+        recipe=recipe,
     )
 
 
@@ -341,7 +341,7 @@ def _make_reduction(name: str, what: str) -> OpDef:
             return tuple(1 if i in dims else s for i, s in enumerate(x))
         return tuple(s for i, s in enumerate(x) if i not in dims)
 
-    def build(args, shapes):
+    def recipe(args, shapes):
         import torch
 
         dims = torch_dims(dims_list(args["dim"], len(shapes[0])))
@@ -357,7 +357,7 @@ def _make_reduction(name: str, what: str) -> OpDef:
         },
         inputs=1,
         shape=shape,
-        build=build,
+        recipe=recipe,
         key_args=("dim",),
     )
 
@@ -380,7 +380,7 @@ def _split_shape(args, shapes):
     return {n: (*x[:d], s, *x[d + 1 :]) for n, s in zip(names, sizes, strict=True)}
 
 
-def _split_build(args, shapes):
+def _split_recipe(args, shapes):
     import torch
 
     return Call(torch.split, extra=(list(args["sizes"]),), kwargs={"dim": args["dim"]})
@@ -397,7 +397,7 @@ SPLIT = OpDef(
     },
     inputs=1,
     shape=_split_shape,
-    build=_split_build,
+    recipe=_split_recipe,
     outputs=lambda args: tuple(args["names"]),
     key_args=("sizes", "dim"),
 )
@@ -425,7 +425,7 @@ def _chunk_shape(args, shapes):
     return {n: (*x[:d], s, *x[d + 1 :]) for n, s in zip(args["names"], sizes, strict=True)}
 
 
-def _chunk_build(args, shapes):
+def _chunk_recipe(args, shapes):
     import torch
 
     n = len(args["names"]) if args["chunks"] is None else args["chunks"]
@@ -446,7 +446,7 @@ CHUNK = OpDef(
     },
     inputs=1,
     shape=_chunk_shape,
-    build=_chunk_build,
+    recipe=_chunk_recipe,
     outputs=lambda args: tuple(args["names"]),
     key_args=("chunks", "dim"),
 )
@@ -491,7 +491,7 @@ def _pad_shape(args, shapes):
     return tuple(out)
 
 
-def _pad_build(args, shapes):
+def _pad_recipe(args, shapes):
     from torch.nn import functional
 
     kwargs = {"pad": list(args["pad"]), "mode": args["mode"]}
@@ -516,7 +516,7 @@ PAD = OpDef(
     },
     inputs=1,
     shape=_pad_shape,
-    build=_pad_build,
+    recipe=_pad_recipe,
     key_args=("pad", "mode"),
 )
 
@@ -538,10 +538,10 @@ def _crop_shape(args, shapes):
     return (shapes[0][0], *shapes[1][1:])
 
 
-def _crop_build(args, shapes):
+def _crop_recipe(args, shapes):
     from archspec.ops.modules import CropTo
 
-    return CropTo(_crop_starts(shapes), list(shapes[1][1:]))
+    return Recipe(CropTo, {"start": _crop_starts(shapes), "size": list(shapes[1][1:])})
 
 
 CROP_TO = OpDef(
@@ -554,7 +554,7 @@ CROP_TO = OpDef(
     args={},
     inputs=2,
     shape=_crop_shape,
-    build=_crop_build,
+    recipe=_crop_recipe,
 )
 
 

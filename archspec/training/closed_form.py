@@ -8,55 +8,50 @@ fitted this way too and scored by the argmax of its outputs.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
+from torch import nn
 
 from archspec.errors import SpecError
 from archspec.graph.dag import Graph
 
-__all__ = ["fit_closed_form"]
+if TYPE_CHECKING:
+    from archspec.training.objective import LossTerm
+    from archspec.training.streams import Stream
+
+__all__ = ["fit_closed_form", "linear_node", "solve"]
 
 _PASS_THROUGH = {"flatten", "reshape", "identity"}
 
 
-def fit_closed_form(graph: Graph, options):  # -> RunResult
-    from archspec.training.runner import RunResult, Trainer
+def fit_closed_form(
+    graph: Graph, terms: Sequence[LossTerm], streams: Mapping[str, Stream], model: nn.Module
+) -> None:
+    """Set ``model``'s one linear layer to the least-squares fit of the loss's training stream.
 
+    The loop records the fit as one epoch (evaluation, checkpoint, curves) as it would any."""
     spec = graph.spec
-    linear = _the_linear_node(graph)
-    trainer = Trainer(graph, options)
-    terms = [t for t in trainer.objective.terms if not t.is_penalty]
-    if len(terms) != 1 or terms[0].fn != "mse":
+    linear = linear_node(graph)
+    fitted = [t for t in terms if not t.is_penalty]
+    if len(fitted) != 1 or fitted[0].fn != "mse":
         raise SpecError(
             "closed_form fits one squared-error loss: use a single loss with fn: mse",
             loc=spec.doc.loc(("losses",)),
         )
-    term = terms[0]
-    stream = trainer.streams[term.stream]
-    start = time.perf_counter()
-    x = torch.cat(
-        [
-            b[next(iter(spec.inputs))].reshape(b[next(iter(spec.inputs))].shape[0], -1)
-            for b in stream.all_batches()
-        ]
-    ).double()
+    term = fitted[0]
+    stream = streams[term.stream]
+    name = next(iter(spec.inputs))
+    x = torch.cat([b[name].reshape(b[name].shape[0], -1) for b in stream.all_batches()]).double()
     y = torch.cat([b[term.target] for b in stream.all_batches()])
-    module = trainer.model.get_submodule(linear)
+    module = model.get_submodule(linear)
     y = _targets(y, module.out_features).double()
     weight, bias = solve(x, y, float(spec.training.get("ridge", 0.0)))
     with torch.no_grad():
         module.weight.copy_(weight.T.to(module.weight.dtype))
         if module.bias is not None:
             module.bias.copy_(bias.to(module.bias.dtype))
-    trainer.state["epoch"] = 0
-    if not options.resume:
-        trainer._start_run_dir()
-    row = trainer._end_epoch(0, {}, time.perf_counter() - start)
-    row["epochs"] = 1
-    trainer._save(options.run_dir / "checkpoints", {**row, "_better": True})
-    trainer._finish([row])
-    return RunResult(options.run_dir, 0, 1, {k: v for k, v in row.items() if isinstance(v, float)}, [row])
 
 
 def solve(x: torch.Tensor, y: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +71,8 @@ def _targets(y: torch.Tensor, classes: int) -> torch.Tensor:
     return y.reshape(y.shape[0], -1) if y.dim() > 1 else y.reshape(-1, 1)
 
 
-def _the_linear_node(graph: Graph) -> str:
+def linear_node(graph: Graph) -> str:
+    """The id of the one linear node, after checking the model is linear (no data is read)."""
     spec = graph.spec
     nodes = [spec.nodes[n] for n in graph.op_nodes()]
     linear = [n for n in nodes if n.op == "linear"]

@@ -1,4 +1,7 @@
-"""Loss and metric curves as a PNG (matplotlib, when installed)."""
+"""Loss and metric curves as a PNG (matplotlib, when installed).
+
+Drawn on a ``Figure`` with its own Agg canvas: pyplot is never imported and the backend is never
+switched, so a notebook that uses archspec as a library keeps its own."""
 
 from __future__ import annotations
 
@@ -13,10 +16,8 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
     if not history:
         return None
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         log("note: install matplotlib (pip install matplotlib) for curves.png; metrics.csv has the numbers")
         return None
@@ -27,7 +28,9 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
         for k, v in history[-1].items()
         if isinstance(v, float) and k not in losses and k not in ("lr", "seconds")
     ]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    FigureCanvasAgg(fig)  # the figure draws to PNG through this canvas, whatever the backend
+    axes = fig.subplots(1, 2)
     for key in losses:
         axes[0].plot(epochs, [row.get(key) for row in history], label=key.removeprefix("train_"))
     axes[0].set(title="training loss", xlabel="epoch", yscale="log")
@@ -40,5 +43,4 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
             ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

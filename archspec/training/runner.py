@@ -11,8 +11,9 @@ killed at any point and resumed with ``--resume`` ends with exactly the same wei
 Only rank 0 writes files when running under ``torchrun``.
 
 This module holds the loop itself (set-up, epochs, steps, gradients, evaluation, early
-stopping). What a checkpoint holds is in ``resume``, the run directory's logs in ``runlog``,
-and ``torch.distributed`` in ``distributed``.
+stopping). The loop's position is a ``LoopState`` (``loop_state``); what a checkpoint holds
+besides is in ``resume``, the run directory's logs in ``runlog``, the closed-form solver in
+``closed_form`` and ``torch.distributed`` in ``distributed``.
 """
 
 from __future__ import annotations
@@ -22,27 +23,24 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from archspec.devices import choose_device
+from archspec.devices import resolve_device as resolve_device
 from archspec.errors import DataError, SpecError, TrainingError
 from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
+from archspec.training.closed_form import fit_closed_form, linear_node
 from archspec.training.distributed import dist_info as _dist_info
 from archspec.training.distributed import mean_over_ranks, wrap_ddp
+from archspec.training.loop_state import LoopState
 from archspec.training.objective import bind_objective
-from archspec.training.resume import (
-    checkpoint_name,
-    checkpoint_state,
-    fresh_state,
-    load_latest,
-    resolved_fingerprint,
-    restore_state,
-)
+from archspec.training.resume import checkpoint_state, load_latest, resolved_fingerprint, restore_state
 from archspec.training.resume import spec_fingerprint as spec_fingerprint
 from archspec.training.runlog import Progress, RunLog
 from archspec.training.streams import Stream, build_streams, check_model_inputs
@@ -50,8 +48,11 @@ from archspec.training.streams import Stream, build_streams, check_model_inputs
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
+    """How to run (not what to train: that is the spec's ``training:``). Read, never changed:
+    derive another with ``dataclasses.replace``."""
+
     run_dir: Path | None  # None (start_run only): runs/<spec name>, or runs/<name>-2, ... if taken
     device: str = "auto"
     resume: bool = False
@@ -72,26 +73,10 @@ class RunResult:
     stopped_early: bool = False
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(
-            "--device cuda was asked for, but torch sees no CUDA device",
-        )
-    return torch.device(name)
-
-
 def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
-        from archspec.training.closed_form import fit_closed_form
-
-        return fit_closed_form(graph, options)
+        linear_node(graph)  # refuse a model the solver cannot fit before any data is read
     return Trainer(graph, options).run()
 
 
@@ -103,9 +88,7 @@ class Trainer:
 
         self.graph, self.spec, self.opt = graph, graph.spec, options
         self.cfg = self.spec.training
-        self.device = resolve_device(
-            self.cfg.get("device", options.device) if options.device == "auto" else options.device
-        )
+        self.device = resolve_device(choose_device(options.device, self.cfg.get("device")))
         self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
@@ -119,7 +102,8 @@ class Trainer:
         self._build_optimisation()
         self.aug_gen = torch.Generator().manual_seed(self._seed() + 17)
         self._clean_targets = self._streams_with_clean_targets()
-        self.state: dict[str, Any] = fresh_state()
+        self.loop = LoopState()
+        self._clock = time.perf_counter()  # when the run started, less the seconds it resumed at
         self.amp = self._amp()
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
@@ -147,11 +131,14 @@ class Trainer:
 
     def _plan_length(self) -> None:
         """Epochs, optimiser steps per run, and when to checkpoint. The CLI flags win over
-        ``training:``; they are written back into the options so that the loop reads one place."""
-        options = self.opt
+        ``training:``; the trainer keeps a copy of the options with both settled, so that the
+        loop reads one place (the caller's options are left as they were)."""
+        self.opt = options = replace(
+            self.opt,
+            max_steps=self.opt.max_steps or self.cfg.get("max_steps"),  # the CLI flag wins
+            checkpoint_every=self.opt.checkpoint_every or self.cfg.get("checkpoint_every"),
+        )
         self.epochs = int(self.cfg.get("epochs", 10))
-        options.max_steps = options.max_steps or self.cfg.get("max_steps")  # the CLI flag wins
-        options.checkpoint_every = options.checkpoint_every or self.cfg.get("checkpoint_every")
         self.accumulate = int(self.cfg.get("accumulate", 1))
         steps = self.epochs * self.streams[self.primary].steps_per_epoch() // self.accumulate
         self.total_steps = min(steps, options.max_steps or steps)
@@ -199,53 +186,68 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> RunResult:
+        if self.cfg.get("solver") == "closed_form":
+            return self._run_closed_form()
         ckpt_root = self.opt.run_dir / "checkpoints"
         if self.opt.resume:
             self._restore(ckpt_root)
         elif self.rank == 0:
             self._start_run_dir()
+        self._clock = time.perf_counter() - self.loop.seconds
         history = self._read_history()
         if self.opt.detect_anomaly:
             torch.autograd.set_detect_anomaly(True)
             self._watch_non_finite()
         primary = self.streams[self.primary]
-        start = time.perf_counter()
-        while self.state["epoch"] < self.epochs and not self.state["stopped"] and not self._out_of_steps():
-            epoch = self.state["epoch"]
+        while self.loop.epoch < self.epochs and not self.loop.stopped and not self._out_of_steps():
+            epoch = self.loop.epoch
             sums = self._train_epoch(epoch, primary, ckpt_root)
-            if self._out_of_steps() and self.state["epoch_step"] < primary.steps_per_epoch():
+            if self._out_of_steps() and self.loop.epoch_step < primary.steps_per_epoch():
                 break  # stopped mid-epoch by max_steps: no epoch row for a partial epoch
-            row = self._end_epoch(epoch, sums, time.perf_counter() - start)
+            row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
             self._save(ckpt_root, row)
         self._finish(history)
         return self._result(history)
 
+    def _run_closed_form(self) -> RunResult:
+        """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
+        self._clock = time.perf_counter()
+        fit_closed_form(self.graph, self.objective.terms, self.streams, self.model)
+        if not self.opt.resume:
+            self._start_run_dir()
+        row = self._end_epoch(0, {}, self._seconds())
+        row["epochs"] = 1
+        self._save(self.opt.run_dir / "checkpoints", {**row, "_better": True})
+        self._finish([row])
+        metrics = {k: v for k, v in row.items() if isinstance(v, float)}
+        return RunResult(self.opt.run_dir, 0, 1, metrics, [row])
+
     def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
         metrics = {k: v for k, v in last.items() if isinstance(v, float)}
         return RunResult(
-            self.opt.run_dir, self.state["step"], self.state["epoch"], metrics, history, self.state["stopped"]
+            self.opt.run_dir, self.loop.step, self.loop.epoch, metrics, history, self.loop.stopped
         )
 
+    def _seconds(self) -> float:
+        """Training time so far, counting the time before every resume."""
+        return time.perf_counter() - self._clock
+
     def _out_of_steps(self) -> bool:
-        return self.opt.max_steps is not None and self.state["step"] >= self.opt.max_steps
+        return self.opt.max_steps is not None and self.loop.step >= self.opt.max_steps
 
     def _train_epoch(self, epoch: int, primary: Stream, ckpt_root: Path) -> dict[str, float]:
         """One pass over the primary stream, from wherever a resume left it. The running sums
-        live in ``state`` so that a checkpoint taken mid-epoch resumes the epoch's means too."""
+        live in the loop state so that a checkpoint taken mid-epoch resumes the epoch's means too."""
         self.module.train()
-        sums: dict[str, float] = dict(self.state.get("epoch_sums") or {})
-        count = int(sums.pop("_count", 0))
+        loop = self.loop
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
-        for step, batch in primary.batches(epoch, self.state["epoch_step"]):
+        for step, batch in primary.batches(epoch, loop.epoch_step):
             values = self._train_step({self.primary: batch})
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            self.state["epoch_step"] = step + 1
-            self.state["epoch_sums"] = {**sums, "_count": float(count)}
+            loop.add_step(values)
+            loop.epoch_step = step + 1
             if bar is not None:
                 bar.update(1, values)
             self._checkpoint_within_epoch(ckpt_root, steps)
@@ -253,14 +255,15 @@ class Trainer:
                 break
         if bar is not None:
             bar.close()
-        if self.state["epoch_step"] >= steps:
-            self.state["epoch_sums"] = {}
-        return {k: v / max(count, 1) for k, v in sums.items()}
+        means = loop.epoch_means()
+        if loop.epoch_step >= steps:
+            loop.clear_sums()
+        return means
 
     def _checkpoint_within_epoch(self, ckpt_root: Path, steps: int) -> None:
         """``checkpoint_every`` steps; the epoch's last step is saved by ``_end_epoch``'s row."""
         every = self.opt.checkpoint_every
-        if every and self.state["step"] % every == 0 and self.state["epoch_step"] < steps:
+        if every and self.loop.step % every == 0 and self.loop.epoch_step < steps:
             self._save(ckpt_root, None)
 
     def _next_batches(
@@ -271,11 +274,11 @@ class Trainer:
             if name in batches:
                 continue
             stream = self.streams[name]
-            ep, st = self.state["positions"].get(name, (0, 0))
+            ep, st = self.loop.positions.get(name, (0, 0))
             if st >= stream.steps_per_epoch():
                 ep, st = ep + 1, 0
             _, batch = next(stream.batches(ep, st))
-            self.state["positions"][name] = (ep, st + 1)
+            self.loop.positions[name] = (ep, st + 1)
             batches[name] = batch
         return batches
 
@@ -353,7 +356,7 @@ class Trainer:
             )
             why = "from finite inputs" if inputs_ok else "because its input already was (check the data)"
             raise TrainingError(
-                f"node {node_id!r} ({type(module).__name__}) produced a non-finite output {why} at step {self.state['step']}; stopping without saving"
+                f"node {node_id!r} ({type(module).__name__}) produced a non-finite output {why} at step {self.loop.step}; stopping without saving"
             )
 
         return hook
@@ -367,15 +370,14 @@ class Trainer:
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
         """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
         prepared = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
-        step = self.state["step"]
+        step = self.loop.step
         total, terms = self._loss(
             {k: v[0] for k, v in prepared.items()}, step, {k: v[1] for k, v in prepared.items()}
         )
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-        micro = self.state.get("micro", 0) + 1
-        self.state["micro"] = micro
-        if micro % self.accumulate == 0:
+        self.loop.micro += 1
+        if self.loop.micro % self.accumulate == 0:
             self._apply_gradients(step)
         values = {"loss": float(total.detach())}
         values.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
@@ -393,9 +395,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
             try:
-                return self.objective.compute(
-                    self.model, outputs, targets or batches, step, self.state["epoch"]
-                )
+                return self.objective.compute(self.model, outputs, targets or batches, step, self.loop.epoch)
             except TrainingError:
                 self._check_params(step)  # blame a parameter the last update broke, if any
                 raise
@@ -416,7 +416,7 @@ class Trainer:
             self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau
         ):
             self.schedule.step()
-        self.state["step"] = step + 1
+        self.loop.step = step + 1
 
     def _check_params(self, step: int) -> None:
         """Stop if an update made a parameter NaN/inf. Called before every save and when a loss
@@ -439,14 +439,14 @@ class Trainer:
         train_means = mean_over_ranks(train_means, self.device, self.world)
         row: dict[str, Any] = {
             "epoch": epoch + 1,
-            "step": self.state["step"],
+            "step": self.loop.step,
             "lr": self.optimizer.param_groups[0]["lr"],
             "seconds": round(elapsed, 3),
         }
         row.update({f"train_{k}": v for k, v in train_means.items()})
         row.update(metrics)
-        self.state["epoch"] = epoch + 1
-        self.state["epoch_step"] = 0
+        self.loop.epoch = epoch + 1
+        self.loop.epoch_step = 0
         self._early_stopping(row)
         self._plateau_step(row)
         if self.rank == 0:
@@ -493,17 +493,16 @@ class Trainer:
         value = row.get(key)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return
-        best = self.state["best"]
-        better = best is None or (value < best if mode == "min" else value > best)
+        loop = self.loop
+        better = loop.best is None or (value < loop.best if mode == "min" else value > loop.best)
         row["_better"] = better
         if better:
-            self.state["best"] = value
-            self.state["bad_epochs"] = 0
+            loop.best, loop.bad_epochs = value, 0
         else:
-            self.state["bad_epochs"] += 1
+            loop.bad_epochs += 1
         patience = (self.cfg.get("early_stopping") or {}).get("patience")
-        if patience and self.state["bad_epochs"] >= patience:
-            self.state["stopped"] = True
+        if patience and loop.bad_epochs >= patience:
+            loop.stopped = True
             if self.rank == 0:
                 self.opt.log(f"early stopping: {key} has not improved for {patience} epoch(s)")
 
@@ -577,12 +576,13 @@ class Trainer:
             self.runlog.log_step(step, values)
 
     def _read_history(self) -> list[dict[str, Any]]:
-        return self.runlog.read_history(self.state["epoch"])
+        return self.runlog.read_history(self.loop.epoch)
 
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
         """Checkpoint now; ``row`` is the epoch's row at an epoch's end, ``None`` within one.
         Every rank checks its parameters (so all stop together); only rank 0 writes."""
-        self._check_params(self.state["step"])
+        self._check_params(self.loop.step)
+        self.loop.seconds = round(self._seconds(), 3)
         if self.rank != 0:
             return
         self.runlog.flush_steps()
@@ -591,18 +591,18 @@ class Trainer:
         pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
         save_checkpoint(
             root,
-            checkpoint_name(self.state),
+            self.loop.checkpoint_name(),
             self.model.state_dict(),
-            checkpoint_state(self),
+            checkpoint_state(self, self.fingerprint()),
             pointers=pointers,
         )
 
     def _restore(self, root: Path) -> None:
-        path, weights, state = load_latest(root, self.opt.run_dir)
+        path, weights, state = load_latest(root, self.opt.run_dir, self.fingerprint())
         restore_state(self, path, weights, state)
-        self.runlog.truncate(self.state["step"], self.state["epoch"])
+        self.runlog.truncate(self.loop.step, self.loop.epoch)
         if self.rank == 0:
-            self.opt.log(f"resumed from {path.name} (step {self.state['step']}, epoch {self.state['epoch']})")
+            self.opt.log(f"resumed from {path.name} (step {self.loop.step}, epoch {self.loop.epoch})")
 
     def _finish(self, history: list[dict[str, Any]]) -> None:
         if self.rank != 0:

@@ -10,17 +10,22 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, did_you_mean
+from archspec.devices import choose_device, resolve_device
+from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
+from archspec.fileio import write_atomic
 from archspec.graph.dag import Graph
-from archspec.pipeline import analyse, load, load_text
-from archspec.training.checkpoint import write_atomic
-from archspec.training.runner import RunOptions, RunResult, Trainer, resolve_device, train
+from archspec.lang.model import Spec
+from archspec.pipeline import analyse, load
+from archspec.training.rundir import run_graph as run_graph
+from archspec.training.rundir import run_info
+from archspec.training.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
     "RunUsageError",
@@ -33,10 +38,8 @@ __all__ = [
 ]
 
 
-class RunUsageError(ArchSpecError):
+class RunUsageError(UsageError):
     """A command-line choice that does not fit the run (an unknown stream or role): exit code 1."""
-
-    exit_code = 1
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
@@ -48,9 +51,13 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
     return path
 
 
-def start_run(spec_file: str, overrides: Sequence[str], options: RunOptions) -> RunResult:
-    """Load, check and train a spec file; ``options.run_dir`` None means ``runs/<spec name>``."""
-    spec = load(spec_file, overrides)
+def start_run(
+    spec_file: str, overrides: Sequence[str], options: RunOptions, *, spec: Spec | None = None
+) -> RunResult:
+    """Train ``spec_file``; ``options.run_dir`` None means ``runs/<spec name>`` (the next free
+    one). ``spec`` is the file already loaded with ``overrides``, when the caller has it (the
+    file is then not read again)."""
+    spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
     if options.run_dir is None:
@@ -97,38 +104,9 @@ def _remove_if_unstarted(run_dir: Path) -> None:
         pass
 
 
-def run_graph(run_dir: str | Path) -> Graph:
-    """The analysed spec a run was trained from (with the overrides it was started with)."""
-    run_dir = Path(run_dir)
-    spec_path = run_dir / "spec.yaml"
-    if not spec_path.exists():
-        raise CheckpointError(f"{run_dir}: not a run directory (no spec.yaml)")
-    info = _info(run_dir)
-    resolved = run_dir / "resolved.yaml"
-    if (
-        not info and resolved.exists()
-    ):  # started from Python (no run.json): the resolved spec has the overrides
-        spec_path = resolved
-    spec = load_text(
-        spec_path.read_text(encoding="utf-8"), name=str(spec_path), overrides=info.get("overrides", [])
-    )
-    base = info.get("base_dir")
-    if not base or not Path(base).is_dir():
-        base = run_dir  # the project moved: data paths are read relative to the run directory
-    spec.doc.file = str(Path(base) / "spec.yaml")  # data paths stay relative to the original spec
-    return analyse(spec)
-
-
-def _info(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     graph = run_graph(run_dir)
-    options.run_dir, options.resume = run_dir, True
+    options = replace(options, run_dir=run_dir, resume=True)
     before = _checkpoint_step(run_dir)
     result = train(graph, options)
     if before is not None and result.steps == before:
@@ -155,7 +133,7 @@ def _require_checkpoint(run_dir: Path) -> None:
 
     root = run_dir / "checkpoints"
     if not root.is_dir() or latest_checkpoint(root) is None and latest_checkpoint(root, "best") is None:
-        spec_file = _info(run_dir).get("spec_file") or "SPEC"
+        spec_file = run_info(run_dir).get("spec_file") or "SPEC"
         raise CheckpointError(
             f"{run_dir}: the run has no checkpoint yet (hint: a run saves one after each epoch, or every "
             f"--checkpoint-every steps; wait for the first, or train it again: archspec train {spec_file} --run-dir {run_dir})"
@@ -190,7 +168,7 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
 
 
 def evaluate_run(
-    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "cpu"
+    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "auto"
 ) -> dict[str, float]:
     graph = run_graph(Path(run_dir))
     streams = _stream_roles(graph)
@@ -216,9 +194,9 @@ def _default_stream(streams: dict[str, str]) -> str | None:
 
 def _input_tensors(spec: Any, inputs: str) -> dict[str, torch.Tensor]:
     """The model's inputs from an ``.npz``, checked against the spec's per-sample shapes."""
-    from archspec import data
+    from archspec.data import read_npz
 
-    arrays = data.read_npz(inputs)
+    arrays = read_npz(inputs)
     wanted = ", ".join(f"{k} {_shape_text(spec.inputs[k].shape)}" for k in spec.inputs)
     missing = [k for k in spec.inputs if k not in arrays]
     if missing:
@@ -262,7 +240,7 @@ def predict_run(
     *,
     stream: str | None = None,
     inputs: str | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Run the trained model over a stream (or an NPZ of inputs) and save its outputs.
@@ -282,7 +260,7 @@ def predict_run(
                 + f"; the run's streams: {', '.join(roles) or 'none'}"
                 + ("" if roles else " (give the inputs with --inputs FILE.npz)")
             )
-    graph, model = load_run(run_dir, device=device, graph=graph)
+    graph, model = load_run(run_dir, device=choose_device(device, spec.training.get("device")), graph=graph)
     if inputs is not None:
         tensors = _input_tensors(spec, inputs)
         source = inputs

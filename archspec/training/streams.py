@@ -234,7 +234,7 @@ def _read_dataset(
     raw: Mapping[str, Any], spec: Spec, name: str, split: str, limit: int | None
 ) -> dict[str, np.ndarray]:
     """A built-in dataset; a bad option or a limit past its size is located in the spec."""
-    from archspec import data
+    import archspec.data as data
 
     dataset = data.get_dataset(raw["dataset"])
     options = raw.get("options") or {}
@@ -255,7 +255,7 @@ def _read_dataset(
 
 
 def _read_file(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict[str, np.ndarray]:
-    from archspec import data
+    import archspec.data as data
 
     loc = spec.doc.loc(("data", name), key=True)
     if "csv" in raw:
@@ -295,7 +295,7 @@ def _split(
     arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, name: str, split: str
 ) -> dict[str, np.ndarray]:
     """One split of user data; bad ``splits:`` fractions or an unknown ``split:`` are located."""
-    from archspec import data
+    import archspec.data as data
 
     fractions = raw.get("splits")
     try:

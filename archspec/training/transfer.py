@@ -71,7 +71,7 @@ def init_from(model: nn.Module, spec: Any, config: Mapping[str, Mapping[str, Any
     The part's node ids in the earlier spec are matched to this spec's part by position, so the
     encoder can live under another name here. Shapes must agree exactly.
     """
-    from archspec.training.session import run_graph
+    from archspec.training.rundir import run_graph
 
     for part, source in config.items():
         if part not in spec.parts:
