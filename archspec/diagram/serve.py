@@ -4,7 +4,7 @@ The standard library's HTTP server sends the page, then pushes each new drawing 
 server-sent event (``/events``); the page swaps it in and keeps its zoom, position and folded
 clusters. A spec that no longer loads sends its located errors instead: the page shows them
 over the last good drawing, dimmed. The file is watched with ``watchfiles`` when it is
-installed, else by polling its modification time and size every ``POLL_S`` seconds.
+installed, else by polling its modification time, size and checksum every ``POLL_S`` seconds.
 
 It binds 127.0.0.1 unless told otherwise: a spec is not something to publish by accident.
 Needs no torch.
@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -125,12 +126,14 @@ class _Watcher(threading.Thread):
                 last = now
                 self.on_change()
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def _stamp(self) -> tuple[int, int, int] | None:
+        """Time, size and a checksum: a same-size save within a coarse clock tick still shows."""
         try:
             st = self.path.stat()
+            data = self.path.read_bytes()
         except OSError:
             return None
-        return st.st_mtime_ns, st.st_size
+        return st.st_mtime_ns, st.st_size, zlib.crc32(data)
 
 
 def _handler(preview: Preview, stop: threading.Event) -> type[BaseHTTPRequestHandler]:
