@@ -11,6 +11,7 @@ The number of bands is the one whose drawing comes closest to ``ASPECT`` (16:9).
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from ._geometry import CLUSTER_PAD, Box, ClusterTree, EdgeRoute, Layout, finish_layout
@@ -34,9 +35,12 @@ class _Cuts:
         self.n_layers = n
         top = [math.inf] * n
         bottom = [-math.inf] * n
+        self.left = [math.inf] * n  # per layer, how far its boxes reach sideways
+        self.right = [-math.inf] * n
         for nid, box in lay.nodes.items():
             k = lay.ranks[nid]
             top[k], bottom[k] = min(top[k], box.y), max(bottom[k], box.bottom)
+            self.left[k], self.right[k] = min(self.left[k], box.x), max(self.right[k], box.right)
         self.span: dict[str, tuple[int, int]] = {}
         for nid, path in tree.path_of.items():
             for cid in path:
@@ -87,8 +91,10 @@ class _Cuts:
 
 def best_bands(g: RGraph, lay: Layout, tree: ClusterTree | None = None) -> int:
     """How many bands bring ``lay`` closest to the page aspect ratio (1: leave it alone)."""
-    tree = tree or ClusterTree(g)
-    cuts = _Cuts(g, lay, tree)
+    return _best_bands(lay, _Cuts(g, lay, tree or ClusterTree(g)))
+
+
+def _best_bands(lay: Layout, cuts: _Cuts) -> int:
     if cuts.n_layers < 4 or lay.height <= lay.width * ASPECT:
         return 1
     guess = max(1, round(math.sqrt(ASPECT * lay.height / max(lay.width, 1.0))))
@@ -103,13 +109,21 @@ def _measure(lay: Layout, cuts: _Cuts, chosen: list[int]) -> tuple[float, float]
     """Width and height of the folded drawing, from the boxes alone (edges add a little)."""
     width, height = 0.0, 0.0
     for lo_k, hi_k in _band_ranges(chosen, cuts.n_layers):
+        left, right = _box_extent(lay, cuts, lo_k, hi_k)
+        width += right - left + BAND_GAP
         y0 = cuts.upper[lo_k - 1] if lo_k else cuts.top
-        y1 = cuts.lower[hi_k]
-        xs = [(b.x, b.right) for nid, b in lay.nodes.items() if lo_k <= lay.ranks[nid] <= hi_k]
-        xs += [(b.x, b.right) for cid, b in lay.clusters.items() if _overlaps(cuts.span[cid], lo_k, hi_k)]
-        width += max(r for _, r in xs) - min(x for x, _ in xs) + BAND_GAP
-        height = max(height, y1 - y0 + 2 * OUTER_GAP)
+        height = max(height, cuts.lower[hi_k] - y0 + 2 * OUTER_GAP)
     return width, height
+
+
+def _box_extent(lay: Layout, cuts: _Cuts, lo_k: int, hi_k: int) -> tuple[float, float]:
+    """How far the boxes and cluster rectangles of layers ``lo_k..hi_k`` reach sideways."""
+    left = min(cuts.left[lo_k : hi_k + 1])
+    right = max(cuts.right[lo_k : hi_k + 1])
+    for cid, box in lay.clusters.items():
+        if _overlaps(cuts.span[cid], lo_k, hi_k):
+            left, right = min(left, box.x), max(right, box.right)
+    return left, right
 
 
 def _band_ranges(chosen: list[int], n_layers: int) -> list[tuple[int, int]]:
@@ -124,9 +138,8 @@ def _overlaps(span: tuple[int, int], lo: int, hi: int) -> bool:
 def fold(g: RGraph, lay: Layout, bands: int | None = None) -> Layout:
     """``lay`` (a top-to-bottom column layout of ``g``) cut into ``bands`` side-by-side bands
     (by default as many as :func:`best_bands` says)."""
-    tree = ClusterTree(g)
-    bands = bands if bands is not None else best_bands(g, lay, tree)
-    cuts = _Cuts(g, lay, tree)
+    cuts = _Cuts(g, lay, ClusterTree(g))
+    bands = bands if bands is not None else _best_bands(lay, cuts)
     chosen = cuts.choose(bands) if bands > 1 else []
     if not chosen:
         lay.arrangement = "fold"
@@ -173,17 +186,17 @@ def _band_shifts(
     for i, (g_lane, _) in lanes.items():
         a = _band_index(ranges, ranks[lay.edges[i].src])
         gap_lanes[a] = max(gap_lanes.get(a, 0), g_lane)
+    starts = [cuts.upper[lo_k - 1] if lo_k else cuts.top for lo_k, _ in ranges]
+    reach = [list(_box_extent(lay, cuts, lo_k, hi_k)) for lo_k, hi_k in ranges]
+    for e in lay.edges:  # long edges run beside the boxes: they widen a band too
+        for x, y in e.points:
+            b = max(0, bisect.bisect_right(starts, y + _EPS) - 1)
+            reach[b][0], reach[b][1] = min(reach[b][0], x), max(reach[b][1], x)
     shifts, extents = [], []
     cursor = 0.0
-    for b, (lo_k, hi_k) in enumerate(ranges):
-        y0 = cuts.upper[lo_k - 1] if lo_k else cuts.top
-        y1 = cuts.lower[hi_k]
-        xs = [(bx.x, bx.right) for nid, bx in lay.nodes.items() if lo_k <= ranks[nid] <= hi_k]
-        xs += [(bx.x, bx.right) for cid, bx in lay.clusters.items() if _overlaps(cuts.span[cid], lo_k, hi_k)]
-        for e in lay.edges:
-            if ranks[e.src] <= hi_k and ranks[e.dst] >= lo_k:
-                xs += [(x, x) for x, y in e.points if y0 - _EPS <= y <= y1 + _EPS]
-        left, right = min(x for x, _ in xs), max(r for _, r in xs)
+    for b, (_, hi_k) in enumerate(ranges):
+        y0, y1 = starts[b], cuts.lower[hi_k]
+        left, right = reach[b]
         dx, dy = cursor - left, top_room + CLUSTER_PAD * 3 - y0
         shifts.append((dx, dy))
         extents.append((cursor, cursor + right - left, y1 + dy))
