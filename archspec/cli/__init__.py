@@ -32,6 +32,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "train": _C("archspec.cli.run", "train", "Train SPEC on the data, losses and training settings it names."),
     "evaluate": _C("archspec.cli.run", "evaluate", "Metrics of a trained run on its test and validation streams."),
     "predict": _C("archspec.cli.run", "predict", "Save a trained run's outputs on a stream or your inputs (NPZ or CSV)."),
+    "sweep": _C("archspec.sweep.command", "sweep", "Search hyperparameters and architectures (Optuna); invalid designs never train."),
 }  # fmt: skip
 
 

@@ -332,6 +332,61 @@ TRAINING = _closed(
 )
 
 
+# ``search:`` is read by ``archspec sweep`` only (archspec/sweep/space.py checks what a schema
+# cannot: paths, ranges, conditions); every other command ignores it.
+_WHEN = {
+    "type": "object",
+    "minProperties": 1,
+    "description": "sample this entry only when earlier entries took these values (a value or a list of them)",
+}
+_SEARCH_COMMON = {"when": _WHEN, "doc": {"type": "string"}}
+SEARCH_DIM = {
+    "anyOf": [
+        _closed(
+            {
+                "int": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                "step": POS_INT,
+                "log": {"type": "boolean"},
+                **_SEARCH_COMMON,
+            },
+            ("int",),
+        ),
+        _closed(
+            {
+                "float": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
+                "step": {"type": "number", "exclusiveMinimum": 0},
+                "log": {"type": "boolean"},
+                **_SEARCH_COMMON,
+            },
+            ("float",),
+        ),
+        _closed({"choice": {"type": "array", "minItems": 1}, **_SEARCH_COMMON}, ("choice",)),
+    ],
+    "description": "{int: [low, high]}, {float: [low, high]} (with step or log: true), or {choice: [...]}",
+}
+SEARCH = _closed(
+    {
+        "space": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"},
+            "additionalProperties": SEARCH_DIM,
+            "description": "a dotted path into this spec (as --set takes it) -> the values to try",
+        },
+        "metric": {
+            "type": "string",
+            "description": "the per-epoch value to optimise (default: the validation metric)",
+        },
+        "direction": {"enum": ["maximize", "minimize"]},
+        "objectives": {"type": "array", "items": {"enum": ["params", "macs"]}, "uniqueItems": True},
+        "sampler": {"enum": ["tpe", "random", "grid"]},
+        "pruner": {"enum": ["median", "hyperband", "none"]},
+        "seed": {"type": "integer"},
+    },
+    ("space",),
+)
+
+
 def structural_schema() -> dict[str, Any]:
     """The schema without the per-op argument constraints (used before expansion)."""
     return {
@@ -387,6 +442,7 @@ def structural_schema() -> dict[str, Any]:
                 "additionalProperties": LOSS,
             },
             "training": TRAINING,
+            "search": SEARCH,
         },
         "$defs": {"node": NODE, "nodes": NODES, "expr": EXPR},
     }

@@ -61,6 +61,9 @@ class RunOptions:
     max_steps: int | None = None
     detect_anomaly: bool = False
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
+    # called with each epoch's row once it is checkpointed; an exception it raises ends the run
+    # there (``archspec sweep`` feeds its pruner this way)
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -207,6 +210,8 @@ class Trainer:
             row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
             self._save(ckpt_root, row)
+            if self.opt.on_epoch is not None:
+                self.opt.on_epoch(row)
         self._finish(history)
         return self._result(history)
 
