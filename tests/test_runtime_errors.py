@@ -85,7 +85,7 @@ def test_a_validation_stream_without_a_model_input_is_a_spec_error(tmp_path):
     npz(tmp_path)
     code, out = train(
         tmp_path,
-        "  train: {npz: d.npz, split: all}\n  v: {npz: d.npz, split: all, role: val, fields: {label: label}}\n",
+        "  train: {npz: d.npz}\n  v: {npz: d.npz, role: val, fields: {label: label}}\n",
     )
     assert code == 2
     assert out == (
