@@ -155,8 +155,6 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
     metrics = evaluate_run(run_dir, roles, device=device)
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
-    elif not metrics:
-        _log(f"no metrics: the {'/'.join(roles)} streams of {run_dir} name no metric that fits their outputs")
     else:
         width = max(len(k) for k in metrics)
         for k, v in metrics.items():

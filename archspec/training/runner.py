@@ -32,7 +32,7 @@ from torch import nn
 
 from archspec.devices import choose_device
 from archspec.devices import resolve_device as resolve_device
-from archspec.errors import DataError, SpecError, TrainingError
+from archspec.errors import DataError, SpecError, SpecErrors, TrainingError
 from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
 from archspec.training.closed_form import fit_closed_form, linear_node
@@ -93,6 +93,7 @@ class Trainer:
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        _check_metrics(self.spec, self._holds_labels)
         self._check_inputs()
         self.model = compile_model(graph).to(self.device)
         if not for_eval:
@@ -527,6 +528,8 @@ class Trainer:
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
+        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        sums = dict.fromkeys((t.name for t in terms), 0.0)
         fixed = eval_augments(stream.augment)
         for batch in stream.all_batches():
             if fixed:
@@ -535,10 +538,46 @@ class Trainer:
             outputs = self.forward(batch)
             for (m, p, t), metric in metrics.items():
                 self._update_metric(metric, stream_name, (m, p, t), outputs[p].float(), batch[t])
-        out: dict[str, float] = {}
+            for term in terms:  # one host sync per term and batch: evaluation, not the step loop
+                n = next(iter(batch.values())).shape[0]
+                sums[term.name] += float(self._term_value(term, outputs, batch)) * n
+        out = self._stream_loss(stream_name, terms, {k: v / max(stream.size, 1) for k, v in sums.items()})
         for (m, p, _), metric in metrics.items():
             suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+        return out
+
+    def _holds_labels(self, stream: str, target: str) -> bool | None:
+        """Whether a stream's field holds class labels (integers); None if there is no such field."""
+        tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
+        return None if tensor is None else not tensor.is_floating_point()
+
+    def _term_value(
+        self, term: Any, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        from archspec.training.losses import LOSSES
+
+        try:
+            return LOSSES[term.fn](outputs[term.pred].float(), batch[term.target], term.options)
+        except ValueError as exc:
+            raise self.objective._target_error(term, exc) from None
+
+    def _stream_loss(self, stream_name: str, terms: list[Any], means: dict[str, float]) -> dict[str, float]:
+        """``<stream>_loss``: the weighted sum as in training (the data terms this stream feeds,
+        plus the penalties), and ``<stream>_loss_<term>`` per term when there are several."""
+        if not terms:
+            return {}
+        from archspec.training.losses import penalty
+
+        loop, total_steps = self.loop, self.objective.total_steps
+        total = sum(means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms)
+        for term in self.objective.terms:
+            if term.is_penalty:
+                value = float(penalty(term.fn, self.objective.penalised[term.name]))
+                total += value * term.weight_at(loop.step, loop.epoch, total_steps)
+        out = {f"{stream_name}_loss": float(total)}
+        if len(self.objective.terms) > 1:
+            out.update({f"{stream_name}_loss_{t.name}": means[t.name] for t in terms})
         return out
 
     def _update_metric(
@@ -613,26 +652,23 @@ class Trainer:
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
 
 
-_CLASS_METRICS = ("accuracy", "top", "iou", "dice")
+def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None:
+    from archspec.lang.metricplan import metric_errors
+
+    errors = metric_errors(spec, labels)
+    if errors:
+        raise SpecErrors(errors)
 
 
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
-    """Metrics per loss term: ``training.metrics`` as a mapping {output: [...]} picks them per
-    output; as a list, each metric goes to the terms whose targets it fits (class metrics to
-    integer targets, mse/mae to float ones); without it, each loss's default metrics."""
-    from archspec.training.metrics import default_metrics
+    """(metric, output, target) for each loss term this stream can feed: the output's metrics
+    as :func:`archspec.lang.metricplan.metrics_by_output` decides them from the spec."""
+    from archspec.lang.metricplan import metrics_by_output
 
-    chosen = trainer.cfg.get("metrics")
+    by_output = metrics_by_output(trainer.spec, trainer._holds_labels)
     plan = []
     for term in trainer.objective.terms:
         if term.is_penalty or term.target not in stream.tensors:
             continue
-        if isinstance(chosen, dict):
-            names = chosen.get(term.pred, default_metrics(term.fn))
-        elif chosen:
-            classes = not stream.tensors[term.target].is_floating_point()
-            names = [m for m in chosen if m.startswith(_CLASS_METRICS) == classes]
-        else:
-            names = default_metrics(term.fn)
-        plan += [(m, term.pred, term.target) for m in names]
-    return plan
+        plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
+    return list(dict.fromkeys(plan))

@@ -22,6 +22,7 @@ from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaErr
 from archspec.fileio import write_atomic
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
+from archspec.lang.runcheck import check_training
 from archspec.pipeline import analyse, load
 from archspec.training.rundir import run_graph as run_graph
 from archspec.training.rundir import run_info
@@ -60,6 +61,7 @@ def start_run(
     spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
+    check_training(spec)  # data plan, files, loss bindings, metrics: located, before any tensor
     if options.run_dir is None:
         options = dataclasses.replace(options, run_dir=default_run_dir(spec.name))
     created = not options.run_dir.exists()
@@ -181,7 +183,12 @@ def evaluate_run(
     options = RunOptions(run_dir=Path(run_dir), device=device, progress=False)
     trainer = Trainer(graph, options, for_eval=True)
     _load_trained(trainer.model, Path(run_dir))
-    return trainer.evaluate_streams(tuple(roles))
+    metrics = trainer.evaluate_streams(tuple(roles))
+    if not metrics:  # never "nothing" with exit 0: no stream of these roles feeds a loss term
+        raise RunUsageError(
+            f"{run_dir}: nothing to evaluate: the {'/'.join(roles)} streams give none of the fields the losses read"
+        )
+    return metrics
 
 
 def _default_stream(streams: dict[str, str]) -> str | None:
