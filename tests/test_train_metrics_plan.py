@@ -21,15 +21,15 @@ nodes:
   reg:  {op: linear, in: act, out_features: 1}
 outputs: {cls: cls, reg: reg}
 data:
-  train: {csv: rows.csv, fields: {x: [a, b], label: label, value: value}, batch_size: 32}
-  val:   {csv: rows.csv, fields: {x: [a, b], label: label, value: value}, role: val}
-  test:  {csv: rows.csv, fields: {x: [a, b], label: label, value: value}, role: test}
+  train: {csv: rows.csv, fields: {x: [a, b], label: label, value: value, id: id}, batch_size: 32}
+  val:   {csv: rows.csv, fields: {x: [a, b], label: label, value: value, id: id}, role: val}
+  test:  {csv: rows.csv, fields: {x: [a, b], label: label, value: value, id: id}, role: test}
 losses:
   ce:  {fn: cross_entropy, stream: train, pred: cls, target: label}
   fit: {fn: mse, stream: train, pred: reg, target: value}
 training:
   optimizer: {name: adam, lr: 0.02}
-  epochs: 12
+  epochs: 6
 """
 
 
@@ -38,9 +38,9 @@ def _rows(tmp: Path, n: int = 400) -> None:
     x = rng.normal(size=(n, 2))
     with open(tmp / "rows.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["a", "b", "label", "value"])
-        for a, b in x:
-            w.writerow([f"{a:.4f}", f"{b:.4f}", int(a + b > 0), f"{a - 2 * b:.4f}"])
+        w.writerow(["id", "a", "b", "label", "value"])
+        for i, (a, b) in enumerate(x):
+            w.writerow([1000 + i, f"{a:.4f}", f"{b:.4f}", int(a + b > 0), f"{a - 2 * b:.4f}"])
 
 
 def test_a_listed_metric_scores_every_output_it_fits_and_the_model_learns(tmp_path):
@@ -57,9 +57,24 @@ def test_a_listed_metric_scores_every_output_it_fits_and_the_model_learns(tmp_pa
     assert float(last["val_loss"]) < 0.5 * float(first["val_loss"])
     assert float(last["val_accuracy_cls"]) > 0.9  # the label (a + b > 0) is learnable
     assert float(last["val_mse_reg"]) < float(first["val_mse_reg"])
-    evaluated = invoke("evaluate", tmp_path / "run")
+    # the end of training names the checkpoint evaluate uses, and scores the test stream with it
+    assert "evaluate and predict use the best by val_accuracy_cls (max) checkpoint: " in result.output
+    tested = next(line for line in result.output.splitlines() if line.startswith("test: "))
+    evaluated = invoke("evaluate", tmp_path / "run", "--role", "test")
     assert evaluated.exit_code == 0
-    assert "test_accuracy_cls" in evaluated.output and "test_loss " in evaluated.output
+    scores = dict(line.split() for line in evaluated.output.splitlines())
+    assert f"test_accuracy_cls {float(scores['test_accuracy_cls']):.4g}" in tested
+    assert float(scores["test_accuracy_cls"]) > 0.85 and "test_loss" in scores
+    # predictions: an id column passed through, classes and probabilities
+    out = tmp_path / "pred.csv"
+    assert invoke("predict", tmp_path / "run", "--classes", "--id", "id", "-o", out).exit_code == 0
+    with open(out, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0]) == ["id", "cls_0", "cls_1", "cls_class", "cls_prob_0", "cls_prob_1", "reg"]
+    assert len(table) == 40 and all(1000 <= int(r["id"]) < 1400 for r in table)
+    for r in table:
+        assert int(r["cls_class"]) == int(float(r["cls_1"]) > float(r["cls_0"]))
+        assert abs(float(r["cls_prob_0"]) + float(r["cls_prob_1"]) - 1) < 1e-5
 
 
 def _validate(tmp: Path, text: str) -> list[str]:

@@ -71,6 +71,9 @@ class RunResult:
     metrics: dict[str, float]
     history: list[dict[str, Any]]
     stopped_early: bool = False
+    checkpoint: Path | None = None  # the one `archspec evaluate` and `predict` use (best, else latest)
+    checkpoint_rule: str = ""  # why that one: "best by val_accuracy (max)" or "latest"
+    test_metrics: dict[str, float] = field(default_factory=dict)  # the test streams, on that checkpoint
 
 
 def train(graph: Graph, options: RunOptions) -> RunResult:
@@ -209,7 +212,7 @@ class Trainer:
             history.append(row)
             self._save(ckpt_root, row)
         self._finish(history)
-        return self._result(history)
+        return self._tested(self._result(history))
 
     def _run_closed_form(self) -> RunResult:
         """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
@@ -222,7 +225,26 @@ class Trainer:
         self._save(self.opt.run_dir / "checkpoints", {**row, "_better": True})
         self._finish([row])
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        return RunResult(self.opt.run_dir, 0, 1, metrics, [row])
+        return self._tested(RunResult(self.opt.run_dir, 0, 1, metrics, [row]))
+
+    def _tested(self, result: RunResult) -> RunResult:
+        """Name the checkpoint ``evaluate`` will use and score the test streams with it, here,
+        so a finished run reports its test numbers without a second process importing torch.
+        (Single-process runs only: evaluation is not a collective step under torchrun.)"""
+        from archspec.training.checkpoint import latest_checkpoint
+        from archspec.training.transfer import load_weights, run_weights
+
+        root = self.opt.run_dir / "checkpoints"
+        if self.rank != 0 or not root.is_dir() or latest_checkpoint(root) is None:
+            return result
+        weights, result.checkpoint = run_weights(self.opt.run_dir, "best")
+        key, mode = self._monitor()
+        best = latest_checkpoint(root, "best")
+        result.checkpoint_rule = f"best by {key} ({mode})" if best == result.checkpoint else "latest"
+        if self.world == 1 and any(s.role == "test" for s in self.streams.values()):
+            load_weights(self.model, weights, where=str(result.checkpoint))
+            result.test_metrics = self.evaluate_streams(("test",))
+        return result
 
     def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
@@ -481,10 +503,11 @@ class Trainer:
             mode = es.get("mode") or ("min" if "loss" in key or key.endswith(("mse", "mae")) else "max")
             return key, mode
         if self.metrics:
-            stream, metric, _, _ = self.metrics[0]
+            stream, metric, pred, _ = self.metrics[0]
             from archspec.training.metrics import make_metric
 
-            return f"{stream}_{metric}", make_metric(metric).mode
+            suffix = "" if len(self.spec.outputs) == 1 else f"_{pred}"  # as _evaluate_stream keys it
+            return f"{stream}_{metric}{suffix}", make_metric(metric).mode
         return "train_loss", "min"
 
     def _early_stopping(self, row: dict[str, Any]) -> None:
