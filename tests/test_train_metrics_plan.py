@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import invoke
 
@@ -62,9 +63,23 @@ def test_a_listed_metric_scores_every_output_it_fits_and_the_model_learns(tmp_pa
     tested = next(line for line in result.output.splitlines() if line.startswith("test: "))
     evaluated = invoke("evaluate", tmp_path / "run", "--role", "test")
     assert evaluated.exit_code == 0
-    scores = dict(line.split() for line in evaluated.output.splitlines())
+    scores = dict(line.split() for line in evaluated.output.splitlines() if line.startswith("test_"))
     assert f"test_accuracy_cls {float(scores['test_accuracy_cls']):.4g}" in tested
     assert float(scores["test_accuracy_cls"]) > 0.85 and "test_loss" in scores
+    # per-class statistics and a confusion matrix whose diagonal is the accuracy
+    assert "test cls: class  precision  recall  f1      support" in evaluated.output
+    from archspec.training.session import evaluate_run
+
+    reports: list = []
+    metrics = evaluate_run(tmp_path / "run", ("test",), device="cpu", reports=reports)
+    (report,) = reports
+    assert (report.stream, report.output, report.matrix.sum()) == ("test", "cls", 40)
+    assert np.trace(report.matrix) / report.matrix.sum() == pytest.approx(metrics["test_accuracy_cls"])
+    assert report.recall @ report.support / report.support.sum() == pytest.approx(
+        metrics["test_accuracy_cls"]
+    )
+    png = tmp_path / "run" / "confusion-test-cls.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # predictions: an id column passed through, classes and probabilities
     out = tmp_path / "pred.csv"
     assert invoke("predict", tmp_path / "run", "--classes", "--id", "id", "-o", out).exit_code == 0

@@ -145,7 +145,8 @@ def _echo_trained(result: Any) -> None:
 @device_option
 @format_option
 def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
-    """Metrics of a trained run's best checkpoint on its test and validation streams.
+    """Metrics of a trained run's best checkpoint on its test and validation streams, and for
+    each classification output per-class precision, recall and F1 and a confusion-matrix PNG.
 
     \b
     Examples:
@@ -156,13 +157,17 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
     from archspec.training.session import evaluate_run
 
     check_device(device)
-    metrics = evaluate_run(run_dir, roles, device=device)
+    reports: list[Any] = []
+    metrics = evaluate_run(run_dir, roles, device=device, reports=reports, log=_log)
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
-    else:
-        width = max(len(k) for k in metrics)
-        for k, v in metrics.items():
-            click.echo(f"{k:<{width}}  {v:.4f}")
+        return
+    width = max(len(k) for k in metrics)
+    for k, v in metrics.items():
+        click.echo(f"{k:<{width}}  {v:.4f}")
+    for report in reports:  # per-class statistics on stderr: stdout stays "key value" lines
+        _log("\n".join(report.lines()))
+        _log(f"confusion matrix: {run_dir}/confusion-{report.stream}-{report.output}.png")
 
 
 @click.command()

@@ -170,8 +170,17 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
 
 
 def evaluate_run(
-    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "auto"
+    run_dir: str | Path,
+    roles: Sequence[str] = ("test", "val"),
+    device: str = "auto",
+    *,
+    reports: list[Any] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
+    """Metrics of the run's best (else latest) checkpoint on its streams with these roles. A
+    list passed as ``reports`` receives a :class:`archspec.training.report.ClassReport` per
+    classification output and stream, and each is drawn as ``confusion-<stream>-<output>.png``
+    in the run directory."""
     graph = run_graph(Path(run_dir))
     streams = _stream_roles(graph)
     if not any(role in roles for role in streams.values()):
@@ -184,6 +193,13 @@ def evaluate_run(
     trainer = Trainer(graph, options, for_eval=True)
     _load_trained(trainer.model, Path(run_dir))
     metrics = trainer.evaluate_streams(tuple(roles))
+    if reports is not None:
+        from archspec.training.report import class_reports, plot_confusion
+
+        for report in class_reports(trainer, tuple(roles)):
+            reports.append(report)
+            png = Path(run_dir) / f"confusion-{report.stream}-{report.output}.png"
+            plot_confusion(report, png, log=log or (lambda _: None))
     if not metrics:  # never "nothing" with exit 0: no stream of these roles feeds a loss term
         raise RunUsageError(
             f"{run_dir}: nothing to evaluate: the {'/'.join(roles)} streams give none of the fields the losses read"
