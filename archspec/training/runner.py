@@ -552,6 +552,8 @@ class Trainer:
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
         terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        if self.cfg.get("solver") == "closed_form":
+            terms = []  # the solver fits one-hot targets itself; no loss function ran in training
         sums = dict.fromkeys((t.name for t in terms), 0.0)
         fixed = eval_augments(stream.augment)
         for batch in stream.all_batches():
