@@ -31,14 +31,16 @@ DATASET_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def check_training(spec: Spec, base: str | None = None) -> None:
+def check_training(spec: Spec, base: str | None = None, *, files: bool = True) -> None:
     """Raise :class:`SpecErrors` listing every mistake :func:`training_errors` finds."""
-    errors = training_errors(spec, base)
+    errors = training_errors(spec, base, files=files)
     if errors:
         raise SpecErrors(errors)
 
 
-def training_errors(spec: Spec, base: str | None = None) -> list[SpecError]:
+def training_errors(spec: Spec, base: str | None = None, *, files: bool = True) -> list[SpecError]:
+    """Every mistake of the spec's data, losses and metrics; ``files=False`` leaves the data
+    files to the readers (``train`` reports an unreadable file as a data error, exit 3)."""
     if not spec.data and not spec.losses:
         return []
     base = base if base is not None else os.path.dirname(os.path.abspath(spec.file))
@@ -47,7 +49,10 @@ def training_errors(spec: Spec, base: str | None = None) -> list[SpecError]:
         data_plan(spec, base)
     except SpecErrors as exc:
         errors += exc.errors
-    fields = {name: _stream_fields(spec, name, raw or {}, base, errors) for name, raw in spec.data.items()}
+    fields = {
+        name: _stream_fields(spec, name, raw or {}, base, errors if files else [], files)
+        for name, raw in spec.data.items()
+    }
     known = {k: v for k, v in fields.items() if v is not None}
     train = [s for s in spec.data if (spec.data[s] or {}).get("role", "train") == "train"]
     for name, raw in spec.losses.items():
@@ -111,13 +116,16 @@ def resolve_term(
 
 
 def _stream_fields(
-    spec: Spec, name: str, raw: Mapping[str, Any], base: str, errors: list[SpecError]
+    spec: Spec, name: str, raw: Mapping[str, Any], base: str, errors: list[SpecError], files: bool
 ) -> set[str] | None:
     """The field names a stream gives (after ``fields:``), or None when they cannot be known."""
     mapping = raw.get("fields") or {}
     if "csv" in raw:
-        _check_csv(spec, name, raw, base, errors)
+        if files:
+            _check_csv(spec, name, raw, base, errors)
         return set(mapping)
+    if not files and "dataset" not in raw:
+        return None
     source = _source_fields(spec, name, raw, base, errors)
     if source is None:
         return None

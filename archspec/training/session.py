@@ -61,7 +61,7 @@ def start_run(
     spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
-    check_training(spec)  # data plan, files, loss bindings, metrics: located, before any tensor
+    check_training(spec, files=False)  # data plan, loss bindings, metrics, before any tensor
     if options.run_dir is None:
         options = dataclasses.replace(options, run_dir=default_run_dir(spec.name))
     created = not options.run_dir.exists()
