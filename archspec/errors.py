@@ -237,11 +237,40 @@ class UsageError(ArchSpecError):
     exit_code = 1
 
 
+# Names other libraries use for what archspec calls otherwise (Keras, TensorFlow, Lightning).
+ALIASES = {
+    "categorical_crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "l1",
+    "units": "out_features",
+    "filters": "out_channels",
+    "dense": "linear",
+    "conv2d_transpose": "conv_transpose2d",
+    "rate": "p",
+    "pool_size": "kernel_size",
+    "strides": "stride",
+    "learning_rate": "lr",
+}
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
 def did_you_mean(word: object, options: Iterable[str]) -> str | None:
-    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close."""
+    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close: the
+    same name in another case (``AdamW``: ``adamw``) first, then another library's name for it
+    (``units``: ``out_features``), then the closest spelling."""
     if not isinstance(word, str):
         return None
     opts = sorted(set(options))
+    same = [o for o in opts if _normal(o) == _normal(word)]
+    alias = ALIASES.get(_normal(word))
+    if same or alias in opts:
+        return f"did you mean {(same[0] if same else alias)!r}?"
     match = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
     if not match:
         lowered = {o.lower(): o for o in opts}
