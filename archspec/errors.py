@@ -109,6 +109,7 @@ class SpecError(ArchSpecError):
         self.loc = loc or Location()
         self.hint = hint
         self.via = tuple(via)
+        self.also: tuple[tuple[Location, ...], ...] = ()  # further instances with the same error
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -118,8 +119,9 @@ class SpecError(ArchSpecError):
         text += self.message
         if self.hint:
             text += f" (hint: {self.hint})"
-        for inst in reversed(self.via):
-            text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
+        for chain in (self.via, *getattr(self, "also", ())):
+            for inst in reversed(chain):
+                text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
         return text
 
     def sort_key(self) -> tuple[str, int, int]:
@@ -132,6 +134,11 @@ class SpecError(ArchSpecError):
             "message": self.message,
             "hint": self.hint,
             "via": [v.to_dict() for v in self.via],
+            **(
+                {"also_via": [[v.to_dict() for v in c] for c in self.also]}
+                if getattr(self, "also", ())
+                else {}
+            ),
         }
 
 
@@ -180,7 +187,7 @@ class SpecErrors(SpecError):
         flat: list[SpecError] = []
         for err in errors:
             flat.extend(err.errors if isinstance(err, SpecErrors) else [err])
-        self.errors = sorted(flat, key=lambda e: e.sort_key())
+        self.errors = sorted(_merge_instances(flat), key=lambda e: e.sort_key())
         first = self.errors[0] if self.errors else SpecError("no errors")
         super().__init__(first.message, loc=first.loc, hint=first.hint, via=first.via)
 
@@ -189,6 +196,22 @@ class SpecErrors(SpecError):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "errors": [e.to_dict() for e in self.errors]}
+
+
+def _merge_instances(errors: list[SpecError]) -> list[SpecError]:
+    """One error inside a block used several times is reported once, naming every instance
+    (each keeps its own ``via`` chain in ``also``)."""
+    seen: dict[tuple[Any, ...], SpecError] = {}
+    out: list[SpecError] = []
+    for err in errors:
+        key = (type(err), err.loc, err.message, err.hint)
+        first = seen.get(key)
+        if first is None or not err.via or not first.via:
+            seen.setdefault(key, err)
+            out.append(err)
+        elif err.via != first.via and err.via not in first.also:
+            first.also = (*first.also, err.via)
+    return out
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,52 @@ CASES = {
 def test_hints_point_the_right_way(case):
     text, message = CASES[case]
     assert spec_errors(text, shapes=False) == [message]
+
+
+def test_an_error_inside_a_block_used_twice_is_printed_once_with_both_instances():
+    text = """\
+archspec: 1
+inputs: {x: {shape: [4]}}
+blocks:
+  mlp:
+    params: {h: int}
+    nodes:
+      fc: {op: linear, out_featres: "${h}"}
+nodes:
+  a: {block: mlp, h: 3}
+  b: {block: mlp, h: 4}
+"""
+    assert spec_errors(text) == [
+        "spec.yaml:7:24: blocks.mlp.nodes.fc.out_featres: linear has no argument 'out_featres' "
+        "(hint: did you mean 'out_features'?)\n"
+        "  in block instance nodes.a at spec.yaml:9:3\n"
+        "  in block instance nodes.b at spec.yaml:10:3"
+    ]
+
+
+def test_concat_of_different_ranks_says_flatten_first():
+    text = """\
+archspec: 1
+inputs: {a: {shape: [3, 8, 8]}, b: {shape: [5]}}
+nodes:
+  f: {op: linear, in: b, out_features: 4}
+  c: {op: concat, in: [a, f], dim: 1}
+"""
+    assert spec_errors(text) == [
+        "spec.yaml:5:3: nodes.c: concat needs inputs of equal rank, got [N, 3, 8, 8] and [N, 4] "
+        "(hint: flatten first: put {op: flatten} after the input of higher rank, so both are [N, features])"
+    ]
+
+
+def test_a_set_typo_that_would_create_a_node_suggests_the_existing_one():
+    from archspec.errors import LoadError
+    from archspec.pipeline import load_text
+
+    text = HEAD.replace("  fc: {op: linear", "  body: {op: linear")
+    with pytest.raises(LoadError) as info:
+        load_text(text, name="spec.yaml", overrides=["nodes.bdy.out_features=3"])
+    assert str(info.value) == (
+        "--set: override 'nodes.bdy.out_features=3': there is no nodes.bdy to set a key in "
+        "(did you mean nodes.body?) (hint: to add nodes.bdy, set it whole: --set nodes.bdy={...})"
+    )
+    load_text(text, name="spec.yaml", overrides=["training.schedule.name=cosine"])  # a new key is fine
