@@ -298,7 +298,7 @@ def predict_run(
 
         streams = build_streams(spec, roles=(roles[name],))
         check_model_inputs(spec, streams, [name])
-        tensors = streams[name].tensors
+        tensors = _eval_view(streams[name])
         source = f"stream {name!r} ({roles[name]})"
         extra = _stream_field(streams[name].tensors, id_field, name) if id_field else None
     results: dict[str, list[np.ndarray]] = {}
@@ -323,6 +323,14 @@ def predict_run(
             + ", ".join(f"{k} {list(v.shape)}" for k, v in merged.items())
         )
     return _save_predictions(merged, Path(out))
+
+
+def _eval_view(stream: Any) -> dict[str, torch.Tensor]:
+    """The stream's tensors as the model saw them in evaluation (``normalize`` applied)."""
+    from archspec.training.augment import apply_augment, eval_augments
+
+    fixed = eval_augments(stream.augment)
+    return apply_augment(stream.tensors, fixed, torch.Generator()) if fixed else stream.tensors
 
 
 def _stream_field(tensors: dict[str, torch.Tensor], field: str, stream: str) -> np.ndarray:
