@@ -60,7 +60,9 @@ def test_diff_of_a_spec_with_itself_is_empty():
     old, _ = _pair()
     d = diff_specs(old, analyse(load_text(OLD)))
     assert not (d["added"] or d["removed"] or d["changed"]) and d["params"]["delta"] == 0
-    assert diff_text(d).splitlines()[1] == "no differences in nodes, inputs, outputs, data, losses or training"
+    assert (
+        diff_text(d).splitlines()[1] == "no differences in nodes, inputs, outputs, data, losses or training"
+    )
 
 
 def test_diff_text_reads_one_line_per_node():
