@@ -96,7 +96,7 @@ class Trainer:
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
-        _check_metrics(self.spec, self._holds_labels)
+        _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
         self.model = compile_model(graph).to(self.device)
         if not for_eval:
@@ -572,7 +572,7 @@ class Trainer:
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
         return out
 
-    def _holds_labels(self, stream: str, target: str) -> bool | None:
+    def holds_labels(self, stream: str, target: str) -> bool | None:
         """Whether a stream's field holds class labels (integers); None if there is no such field."""
         tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
         return None if tensor is None else not tensor.is_floating_point()
@@ -690,7 +690,7 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     as :func:`archspec.lang.metricplan.metrics_by_output` decides them from the spec."""
     from archspec.lang.metricplan import metrics_by_output
 
-    by_output = metrics_by_output(trainer.spec, trainer._holds_labels)
+    by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
     plan = []
     for term in trainer.objective.terms:
         if term.is_penalty or term.target not in stream.tensors:
