@@ -224,9 +224,13 @@ def predict(
     inputs: str | os.PathLike[str] | None = None,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
+    classes: bool = False,
+    id_field: str | None = None,
 ) -> Path:
     """Save a trained run's outputs on a stream (default: test, else val) or on an ``.npz`` of
-    inputs, as ``.npz`` arrays or ``.csv`` columns; returns the path written."""
+    inputs, as ``.npz`` arrays or ``.csv`` columns; returns the path written. ``classes`` adds
+    each classification output's predicted class and probabilities; ``id_field`` copies that
+    field (or array) first."""
     from archspec.training.session import predict_run
 
     if stream is not None and inputs is not None:
@@ -240,6 +244,8 @@ def predict(
         inputs=None if inputs is None else str(inputs),
         device=device,
         log=log or (lambda _m: None),
+        classes=classes,
+        id_field=id_field,
     )
 
 

@@ -124,6 +124,7 @@ class SpecError(ArchSpecError):
         self.loc = loc or Location()
         self.hint = hint
         self.via = tuple(via)
+        self.also: tuple[tuple[Location, ...], ...] = ()  # further instances with the same error
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -133,8 +134,9 @@ class SpecError(ArchSpecError):
         text += self.message
         if self.hint:
             text += f" (hint: {self.hint})"
-        for inst in reversed(self.via):
-            text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
+        for chain in (self.via, *getattr(self, "also", ())):
+            for inst in reversed(chain):
+                text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
         return text
 
     def sort_key(self) -> tuple[str, int, int]:
@@ -147,6 +149,11 @@ class SpecError(ArchSpecError):
             "message": self.message,
             "hint": self.hint,
             "via": [v.to_dict() for v in self.via],
+            **(
+                {"also_via": [[v.to_dict() for v in c] for c in self.also]}
+                if getattr(self, "also", ())
+                else {}
+            ),
         }
 
 
@@ -195,7 +202,7 @@ class SpecErrors(SpecError):
         flat: list[SpecError] = []
         for err in errors:
             flat.extend(err.errors if isinstance(err, SpecErrors) else [err])
-        self.errors = sorted(flat, key=lambda e: e.sort_key())
+        self.errors = sorted(_merge_instances(flat), key=lambda e: e.sort_key())
         first = self.errors[0] if self.errors else SpecError("no errors")
         super().__init__(first.message, loc=first.loc, hint=first.hint, via=first.via)
 
@@ -204,6 +211,22 @@ class SpecErrors(SpecError):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "errors": [e.to_dict() for e in self.errors]}
+
+
+def _merge_instances(errors: list[SpecError]) -> list[SpecError]:
+    """One error inside a block used several times is reported once, naming every instance
+    (each keeps its own ``via`` chain in ``also``)."""
+    seen: dict[tuple[Any, ...], SpecError] = {}
+    out: list[SpecError] = []
+    for err in errors:
+        key = (type(err), err.loc, err.message, err.hint)
+        first = seen.get(key)
+        if first is None or not err.via or not first.via:
+            seen.setdefault(key, err)
+            out.append(err)
+        elif err.via != first.via and err.via not in first.also:
+            first.also = (*first.also, err.via)
+    return out
 
 
 @dataclass(frozen=True)
@@ -273,11 +296,40 @@ class UsageError(ArchSpecError):
     exit_code = 1
 
 
+# Names other libraries use for what archspec calls otherwise (Keras, TensorFlow, Lightning).
+ALIASES = {
+    "categorical_crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "l1",
+    "units": "out_features",
+    "filters": "out_channels",
+    "dense": "linear",
+    "conv2d_transpose": "conv_transpose2d",
+    "rate": "p",
+    "pool_size": "kernel_size",
+    "strides": "stride",
+    "learning_rate": "lr",
+}
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
 def did_you_mean(word: object, options: Iterable[str]) -> str | None:
-    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close."""
+    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close: the
+    same name in another case (``AdamW``: ``adamw``) first, then another library's name for it
+    (``units``: ``out_features``), then the closest spelling."""
     if not isinstance(word, str):
         return None
     opts = sorted(set(options))
+    same = [o for o in opts if _normal(o) == _normal(word)]
+    alias = ALIASES.get(_normal(word))
+    if same or alias in opts:
+        return f"did you mean {(same[0] if same else alias)!r}?"
     match = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
     if not match:
         lowered = {o.lower(): o for o in opts}

@@ -20,6 +20,7 @@ from archspec.lang.include import resolve_includes
 from archspec.lang.loader import Document, load_document, loads
 from archspec.lang.model import Spec
 from archspec.lang.overrides import apply_overrides
+from archspec.lang.runcheck import training_errors
 from archspec.lang.validate import op_arg_errors, validate, validate_op_args
 
 __all__ = ["analyse", "gc_paused", "load", "load_text", "validate_file", "validate_files"]
@@ -84,14 +85,22 @@ def validate_files(
 def validate_file(path: str, *, shapes: bool = True, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """``{"file", "ok", "errors", "warnings", "stats"}`` for one spec file."""
     result: dict[str, Any] = {"file": path, "ok": False, "errors": [], "warnings": [], "stats": {}}
+    later: list[SpecError] = []  # what train checks before any tensor: data, losses, metrics
     try:
         spec = load(path, overrides)
+        later = training_errors(spec)
         graph = analyse(spec, shapes=shapes)
     except SpecError as exc:
-        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
-        result["errors"] = [{**e.to_dict(), "text": str(e)} for e in errors]
+        result["errors"] = _as_dicts([*(exc.errors if isinstance(exc, SpecErrors) else [exc]), *later])
+        return result
+    if later:
+        result["errors"] = _as_dicts(later)
         return result
     result["ok"] = True
     result["warnings"] = [{**w.to_dict(), "text": str(w)} for w in graph.warnings]
     result["stats"] = {"nodes": len(spec.nodes), **(totals(graph) if shapes else {})}
     return result
+
+
+def _as_dicts(errors: Sequence[SpecError]) -> list[dict[str, Any]]:
+    return [{**e.to_dict(), "text": str(e)} for e in sorted(errors, key=lambda e: e.sort_key())]

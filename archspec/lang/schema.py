@@ -215,8 +215,15 @@ STREAM = _closed(
         "npz": {"type": "string"},
         "npy": {"type": "object", "additionalProperties": {"type": "string"}},
         "images": {"type": "string"},
-        "split": {"enum": ["train", "val", "test", "all"], "default": "train"},
-        "splits": {"type": "object", "additionalProperties": NUMBER},
+        "split": {
+            "enum": ["train", "val", "test", "all"],
+            "description": "default: the split named by the stream's role; a file read by streams of one role only, with no splits:, is read whole",
+        },
+        "splits": {
+            "type": "object",
+            "additionalProperties": NUMBER,
+            "description": "fractions of your own file, shared by every stream that reads it (default 0.8/0.1/0.1 train/val/test)",
+        },
         "limit": LIMIT,
         "options": {"type": "object"},
         "fields": {

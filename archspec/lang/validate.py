@@ -234,7 +234,7 @@ def _type(doc: Document, err: Any, path: tuple) -> SpecError:
     names = [wanted] if isinstance(wanted, str) else list(wanted)
     expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
     return SchemaError(
-        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance)
+        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance, path)
     )
 
 
@@ -254,14 +254,19 @@ def _any_of(doc: Document, err: Any, path: tuple) -> SpecError:
     )
 
 
-def _type_hint(instance: Any) -> str | None:
-    if isinstance(instance, str):
-        if instance in _YAML11:
-            return "archspec reads YAML 1.2: write true or false"
-        if re.fullmatch(r"[-+]?0[0-9]+", instance):
-            return "numbers with a leading zero are ambiguous (octal in YAML 1.1): drop the zero"
-        if re.fullmatch(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?", instance):
-            return "this looks like a YAML 1.1 sexagesimal number: quote it or write a plain number"
+def _type_hint(instance: Any, path: tuple = ()) -> str | None:
+    if not isinstance(instance, str):
+        return None
+    if path and path[-1] in ("optimizer", "schedule"):
+        return f"write {path[-1]}: {{name: {instance}}}"
+    if instance in _YAML11:
+        return "archspec reads YAML 1.2: write true or false"
+    if re.fullmatch(r"[-+]?0[0-9]+", instance):
+        return "numbers with a leading zero are ambiguous (octal in YAML 1.1): drop the zero"
+    if re.fullmatch(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?", instance):
+        return "this looks like a YAML 1.1 sexagesimal number: quote it or write a plain number"
+    if re.fullmatch(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", instance):
+        return f"remove the quotes: {instance.strip()} is a number, {instance!r} a string"
     return None
 
 

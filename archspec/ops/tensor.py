@@ -231,7 +231,11 @@ def _same_rank(op: str, shapes, hint: str | None = None) -> None:
 
 
 def _concat_shape(args, shapes):
-    _same_rank("concat", shapes)
+    _same_rank(
+        "concat",
+        shapes,
+        hint="flatten first: put {op: flatten} after the input of higher rank, so both are [N, features]",
+    )
     first = shapes[0]
     d = sample_dim(args["dim"], len(first))
     for s in shapes[1:]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from archspec.errors import DataError, SchemaError, SpecError, TrainingError, did_you_mean
 from archspec.lang.model import Spec
+from archspec.lang.runcheck import resolve_term
 
 __all__ = ["LossTerm", "Objective", "bind_objective"]
 
@@ -176,38 +177,11 @@ def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objecti
                 )
             )
             continue
-        stream = raw.get("stream") or (train_streams[0] if len(train_streams) == 1 else None)
-        if stream not in stream_fields:
-            errors.append(
-                SchemaError(
-                    f"loss {name!r} reads unknown stream {stream!r}",
-                    loc=loc("stream"),
-                    hint=did_you_mean(stream, stream_fields)
-                    or f"streams: {', '.join(stream_fields) or 'none (add data:)'}",
-                )
-            )
+        found = resolve_term(spec, name, raw, stream_fields, train_streams)
+        if isinstance(found, SpecError):
+            errors.append(found)
             continue
-        pred = raw.get("pred") or (next(iter(spec.outputs)) if len(spec.outputs) == 1 else None)
-        if pred not in spec.outputs:
-            errors.append(
-                SchemaError(
-                    f"loss {name!r} reads unknown output {pred!r}",
-                    loc=loc("pred"),
-                    hint=did_you_mean(pred, spec.outputs) or f"outputs: {', '.join(spec.outputs)}",
-                )
-            )
-            continue
-        target = str(raw.get("target", "")).removeprefix("input:")
-        if target not in stream_fields[stream]:
-            errors.append(
-                SchemaError(
-                    f"stream {stream!r} has no field {target!r} for loss {name!r}",
-                    loc=loc("target"),
-                    hint=did_you_mean(target, stream_fields[stream])
-                    or f"fields: {', '.join(sorted(stream_fields[stream]))}",
-                )
-            )
-            continue
+        stream, pred, target = found
         options = dict(raw.get("options") or {})
         try:
             check_options(fn, options)

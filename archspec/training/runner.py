@@ -32,7 +32,7 @@ from torch import nn
 
 from archspec.devices import choose_device
 from archspec.devices import resolve_device as resolve_device
-from archspec.errors import DataError, SpecError, TrainingError
+from archspec.errors import DataError, SpecError, SpecErrors, TrainingError
 from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
 from archspec.training.closed_form import fit_closed_form, linear_node
@@ -74,6 +74,9 @@ class RunResult:
     metrics: dict[str, float]
     history: list[dict[str, Any]]
     stopped_early: bool = False
+    checkpoint: Path | None = None  # the one `archspec evaluate` and `predict` use (best, else latest)
+    checkpoint_rule: str = ""  # why that one: "best by val_accuracy (max)" or "latest"
+    test_metrics: dict[str, float] = field(default_factory=dict)  # the test streams, on that checkpoint
 
 
 def train(graph: Graph, options: RunOptions) -> RunResult:
@@ -97,6 +100,7 @@ class Trainer:
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
         self.model = compile_model(graph).to(self.device)
         if not for_eval:
@@ -214,7 +218,7 @@ class Trainer:
             if self.opt.on_epoch is not None:
                 self.opt.on_epoch(row)
         self._finish(history)
-        return self._result(history)
+        return self._tested(self._result(history))
 
     def _run_closed_form(self) -> RunResult:
         """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
@@ -227,7 +231,26 @@ class Trainer:
         self._save(self.opt.run_dir / "checkpoints", {**row, "_better": True})
         self._finish([row])
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        return RunResult(self.opt.run_dir, 0, 1, metrics, [row])
+        return self._tested(RunResult(self.opt.run_dir, 0, 1, metrics, [row]))
+
+    def _tested(self, result: RunResult) -> RunResult:
+        """Name the checkpoint ``evaluate`` will use and score the test streams with it, here,
+        so a finished run reports its test numbers without a second process importing torch.
+        (Single-process runs only: evaluation is not a collective step under torchrun.)"""
+        from archspec.training.checkpoint import latest_checkpoint
+        from archspec.training.transfer import load_weights, run_weights
+
+        root = self.opt.run_dir / "checkpoints"
+        if self.rank != 0 or not root.is_dir() or latest_checkpoint(root) is None:
+            return result
+        weights, result.checkpoint = run_weights(self.opt.run_dir, "best")
+        key, mode = self._monitor()
+        best = latest_checkpoint(root, "best")
+        result.checkpoint_rule = f"best by {key} ({mode})" if best == result.checkpoint else "latest"
+        if self.world == 1 and any(s.role == "test" for s in self.streams.values()):
+            load_weights(self.model, weights, where=str(result.checkpoint))
+            result.test_metrics = self.evaluate_streams(("test",))
+        return result
 
     def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
@@ -486,10 +509,11 @@ class Trainer:
             mode = es.get("mode") or ("min" if "loss" in key or key.endswith(("mse", "mae")) else "max")
             return key, mode
         if self.metrics:
-            stream, metric, _, _ = self.metrics[0]
+            stream, metric, pred, _ = self.metrics[0]
             from archspec.training.metrics import make_metric
 
-            return f"{stream}_{metric}", make_metric(metric).mode
+            suffix = "" if len(self.spec.outputs) == 1 else f"_{pred}"  # as _evaluate_stream keys it
+            return f"{stream}_{metric}{suffix}", make_metric(metric).mode
         return "train_loss", "min"
 
     def _early_stopping(self, row: dict[str, Any]) -> None:
@@ -533,6 +557,10 @@ class Trainer:
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
+        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        if self.cfg.get("solver") == "closed_form":
+            terms = []  # the solver fits one-hot targets itself; no loss function ran in training
+        sums = dict.fromkeys((t.name for t in terms), 0.0)
         fixed = eval_augments(stream.augment)
         for batch in stream.all_batches():
             if fixed:
@@ -541,10 +569,46 @@ class Trainer:
             outputs = self.forward(batch)
             for (m, p, t), metric in metrics.items():
                 self._update_metric(metric, stream_name, (m, p, t), outputs[p].float(), batch[t])
-        out: dict[str, float] = {}
+            for term in terms:  # one host sync per term and batch: evaluation, not the step loop
+                n = next(iter(batch.values())).shape[0]
+                sums[term.name] += float(self._term_value(term, outputs, batch)) * n
+        out = self._stream_loss(stream_name, terms, {k: v / max(stream.size, 1) for k, v in sums.items()})
         for (m, p, _), metric in metrics.items():
             suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+        return out
+
+    def holds_labels(self, stream: str, target: str) -> bool | None:
+        """Whether a stream's field holds class labels (integers); None if there is no such field."""
+        tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
+        return None if tensor is None else not tensor.is_floating_point()
+
+    def _term_value(
+        self, term: Any, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        from archspec.training.losses import LOSSES
+
+        try:
+            return LOSSES[term.fn](outputs[term.pred].float(), batch[term.target], term.options)
+        except ValueError as exc:
+            raise self.objective._target_error(term, exc) from None
+
+    def _stream_loss(self, stream_name: str, terms: list[Any], means: dict[str, float]) -> dict[str, float]:
+        """``<stream>_loss``: the weighted sum as in training (the data terms this stream feeds,
+        plus the penalties), and ``<stream>_loss_<term>`` per term when there are several."""
+        if not terms:
+            return {}
+        from archspec.training.losses import penalty
+
+        loop, total_steps = self.loop, self.objective.total_steps
+        total = sum(means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms)
+        for term in self.objective.terms:
+            if term.is_penalty:
+                value = float(penalty(term.fn, self.objective.penalised[term.name]))
+                total += value * term.weight_at(loop.step, loop.epoch, total_steps)
+        out = {f"{stream_name}_loss": float(total)}
+        if len(self.objective.terms) > 1:
+            out.update({f"{stream_name}_loss_{t.name}": means[t.name] for t in terms})
         return out
 
     def _update_metric(
@@ -619,26 +683,23 @@ class Trainer:
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
 
 
-_CLASS_METRICS = ("accuracy", "top", "iou", "dice")
+def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None:
+    from archspec.lang.metricplan import metric_errors
+
+    errors = metric_errors(spec, labels)
+    if errors:
+        raise SpecErrors(errors)
 
 
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
-    """Metrics per loss term: ``training.metrics`` as a mapping {output: [...]} picks them per
-    output; as a list, each metric goes to the terms whose targets it fits (class metrics to
-    integer targets, mse/mae to float ones); without it, each loss's default metrics."""
-    from archspec.training.metrics import default_metrics
+    """(metric, output, target) for each loss term this stream can feed: the output's metrics
+    as :func:`archspec.lang.metricplan.metrics_by_output` decides them from the spec."""
+    from archspec.lang.metricplan import metrics_by_output
 
-    chosen = trainer.cfg.get("metrics")
+    by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
     plan = []
     for term in trainer.objective.terms:
         if term.is_penalty or term.target not in stream.tensors:
             continue
-        if isinstance(chosen, dict):
-            names = chosen.get(term.pred, default_metrics(term.fn))
-        elif chosen:
-            classes = not stream.tensors[term.target].is_floating_point()
-            names = [m for m in chosen if m.startswith(_CLASS_METRICS) == classes]
-        else:
-            names = default_metrics(term.fn)
-        plan += [(m, term.pred, term.target) for m in names]
-    return plan
+        plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
+    return list(dict.fromkeys(plan))
