@@ -124,6 +124,7 @@ class Trainer:
         self._saved_step = -1  # the step of the last checkpoint written (or resumed from)
         self._best_weights: tuple[str, dict[str, torch.Tensor]] | None = None  # a best not on disk yet
         self._fingerprint: str | None = None
+        self._loss_streams = self.objective.streams  # (a property that builds a list)
         self.host_syncs = 0  # how often the loop has read losses back from the device (tests)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -321,7 +322,7 @@ class Trainer:
         self, batches: dict[str, dict[str, torch.Tensor]]
     ) -> dict[str, dict[str, torch.Tensor]]:
         """Add a batch from every other training stream the loss reads (cycling as needed)."""
-        for name in self.objective.streams:
+        for name in self._loss_streams:
             if name in batches:
                 continue
             stream = self.streams[name]
