@@ -378,7 +378,7 @@ def semi_supervised(where: Path, rounds: int, warmup: int, size: int) -> None:
     steps = sup.stream.steps_per_epoch()
     wall, cpu = interleaved([sup, semi, hand], rounds=rounds, warmup=warmup)
     report(
-        f"semi-supervised step (+ a batch of {size:,} unlabelled samples) over supervised-only step",
+        f"semi-supervised step (+ a batch from a {size:,}-sample unlabelled stream) over supervised-only step",
         "semi",
         "runner, supervised",
         "runner, semi-supervised",
