@@ -343,6 +343,7 @@ TRAINING = _closed(
             {"metric": {"type": "string"}, "patience": POS_INT, "mode": {"enum": ["min", "max"]}}, ("metric",)
         ),
         "checkpoint_every": POS_INT,
+        "checkpoint_seconds": {"type": "number", "minimum": 0},
         "init_from": {
             "type": "object",
             "additionalProperties": _closed(

@@ -47,6 +47,10 @@ from archspec.training.streams import Stream, build_streams, check_model_inputs
 
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
+CHECKPOINT_SECONDS = 60.0  # the default time between checkpoints (training.checkpoint_seconds)
+SYNC_SECONDS = 2.0  # how long step losses may stay on the device before they are read and checked
+PLOT_SECONDS = 120.0  # curves.png is redrawn during a run at most this often (and at the end)
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -57,7 +61,10 @@ class RunOptions:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
-    checkpoint_every: int | None = None  # steps; None: at the end of every epoch
+    checkpoint_every: int | None = None  # also every N optimiser steps (see ``checkpoint_seconds``)
+    # a checkpoint at most this often (at the first epoch end or step after it), besides the run's
+    # last state; ``best`` is kept in memory meanwhile (None: training.checkpoint_seconds, else 60)
+    checkpoint_seconds: float | None = None
     max_steps: int | None = None
     detect_anomaly: bool = False
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
@@ -116,6 +123,14 @@ class Trainer:
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
         self.runlog = RunLog(options.run_dir)
+        self._pending: list[tuple[int, tuple[torch.Tensor, ...]]] = []  # step losses not yet read
+        self._last_values: dict[str, float] = {}  # the last step's losses read back (progress bar)
+        self._synced = self._saved = self._plotted = time.monotonic()
+        self._saved_step = -1  # the step of the last checkpoint written (or resumed from)
+        self._best_weights: tuple[str, dict[str, torch.Tensor]] | None = None  # a best not on disk yet
+        self._fingerprint: str | None = None
+        self._loss_streams = self.objective.streams  # (a property that builds a list)
+        self.host_syncs = 0  # how often the loop has read losses back from the device (tests)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -145,6 +160,9 @@ class Trainer:
             self.opt,
             max_steps=self.opt.max_steps or self.cfg.get("max_steps"),  # the CLI flag wins
             checkpoint_every=self.opt.checkpoint_every or self.cfg.get("checkpoint_every"),
+            checkpoint_seconds=_first_set(
+                self.opt.checkpoint_seconds, self.cfg.get("checkpoint_seconds"), CHECKPOINT_SECONDS
+            ),
         )
         self.epochs = int(self.cfg.get("epochs", 10))
         self.accumulate = int(self.cfg.get("accumulate", 1))
@@ -204,8 +222,14 @@ class Trainer:
         self._clock = time.perf_counter() - self.loop.seconds
         history = self._read_history()
         if self.opt.detect_anomaly:
-            torch.autograd.set_detect_anomaly(True)
             self._watch_non_finite()
+        # anomaly mode is the run's only: it used to stay on in the caller's process afterwards
+        with torch.autograd.set_detect_anomaly(True) if self.opt.detect_anomaly else contextlib.nullcontext():
+            self._epochs(ckpt_root, history)
+        self._finish(history)
+        return self._tested(self._result(history))
+
+    def _epochs(self, ckpt_root: Path, history: list[dict[str, Any]]) -> None:
         primary = self.streams[self.primary]
         while self.loop.epoch < self.epochs and not self.loop.stopped and not self._out_of_steps():
             epoch = self.loop.epoch
@@ -214,11 +238,11 @@ class Trainer:
                 break  # stopped mid-epoch by max_steps: no epoch row for a partial epoch
             row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
-            self._save(ckpt_root, row)
+            self._epoch_saves(ckpt_root, row, history)
             if self.opt.on_epoch is not None:
                 self.opt.on_epoch(row)
-        self._finish(history)
-        return self._tested(self._result(history))
+        if self._saved_step != self.loop.step:
+            self._save(ckpt_root, None)  # the run's last state (stopped by max_steps mid-epoch)
 
     def _run_closed_form(self) -> RunResult:
         """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
@@ -274,41 +298,63 @@ class Trainer:
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
         for step, batch in primary.batches(epoch, loop.epoch_step):
-            values = self._train_step({self.primary: batch})
-            loop.add_step(values)
+            self._train_step({self.primary: batch})
             loop.epoch_step = step + 1
+            if time.monotonic() - self._synced >= SYNC_SECONDS:
+                self._sync()
             if bar is not None:
-                bar.update(1, values)
+                bar.update(1, self._last_values)
             self._checkpoint_within_epoch(ckpt_root, steps)
             if self._out_of_steps():
                 break
         if bar is not None:
             bar.close()
+        self._sync()
         means = loop.epoch_means()
         if loop.epoch_step >= steps:
             loop.clear_sums()
         return means
 
     def _checkpoint_within_epoch(self, ckpt_root: Path, steps: int) -> None:
-        """``checkpoint_every`` steps; the epoch's last step is saved by ``_end_epoch``'s row."""
-        every = self.opt.checkpoint_every
-        if every and self.loop.step % every == 0 and self.loop.epoch_step < steps:
+        """Every ``checkpoint_every`` steps, and when ``checkpoint_seconds`` have passed since
+        the last save; the epoch's last step is left to the epoch's end (``_epoch_saves``)."""
+        if self.loop.epoch_step < steps and self._checkpoint_due():
             self._save(ckpt_root, None)
+
+    def _checkpoint_due(self) -> bool:
+        every = self.opt.checkpoint_every
+        if every and self.loop.step % every == 0 and self.loop.step != self._saved_step:
+            return True
+        return time.monotonic() - self._saved >= self.opt.checkpoint_seconds
+
+    def _epoch_saves(self, root: Path, row: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """At an epoch's end: log its row; checkpoint when one is due, at the run's end and when
+        a sweep watches the run; otherwise keep a new best's weights in memory until the next
+        checkpoint writes them (``best`` on disk is then at most ``checkpoint_seconds`` behind)."""
+        ending = self.loop.epoch >= self.epochs or self.loop.stopped or self._out_of_steps()
+        if ending or self.opt.on_epoch is not None or self._checkpoint_due():
+            self._save(root, row)
+        else:
+            self._log_row(row)
+            if row.get("_better"):
+                weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                self._best_weights = (self.loop.checkpoint_name(), weights)
+        if time.monotonic() - self._plotted >= PLOT_SECONDS and self.rank == 0:
+            self._plot(history)
 
     def _next_batches(
         self, batches: dict[str, dict[str, torch.Tensor]]
     ) -> dict[str, dict[str, torch.Tensor]]:
         """Add a batch from every other training stream the loss reads (cycling as needed)."""
-        for name in self.objective.streams:
+        for name in self._loss_streams:
             if name in batches:
                 continue
             stream = self.streams[name]
             ep, st = self.loop.positions.get(name, (0, 0))
             if st >= stream.steps_per_epoch():
                 ep, st = ep + 1, 0
-            _, batch = next(stream.batches(ep, st))
             self.loop.positions[name] = (ep, st + 1)
-            batches[name] = batch
+            batches[name] = stream.batch(ep, st)
         return batches
 
     def _prepare(
@@ -398,20 +444,42 @@ class Trainer:
 
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
         """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
-        prepared = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
+        inputs, targets = {}, {}
+        for name, batch in self._next_batches(batches).items():
+            inputs[name], targets[name] = self._prepare(name, batch)
         step = self.loop.step
-        total, terms = self._loss(
-            {k: v[0] for k, v in prepared.items()}, step, {k: v[1] for k, v in prepared.items()}
-        )
+        total, terms = self._loss(inputs, step, targets)
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         self.loop.micro += 1
         if self.loop.micro % self.accumulate == 0:
             self._apply_gradients(step)
-        values = {"loss": float(total.detach())}
-        values.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
-        self._log_step(step, values)
-        return values
+        # the values stay on the device until the next ``_sync``: no host sync per step
+        done = total.detach()
+        self._pending.append((step, (done, *(done if v is total else v.detach() for v in terms.values()))))
+
+    def _sync(self) -> None:
+        """Read the pending step losses back in one transfer (one host sync), stop at the first
+        non-finite one with the error the objective words, then log them and add them to the
+        epoch's sums. Called every ``SYNC_SECONDS``, at the end of every epoch and before
+        every checkpoint, so a non-finite loss never outlives the next checkpoint."""
+        if not self._pending:
+            return
+        self.host_syncs += 1
+        self._synced = time.monotonic()
+        pending, self._pending = self._pending, []
+        flat = torch.stack([v.float() for _, row in pending for v in row]).tolist()
+        width = len(pending[0][1])
+        keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
+        for i, (step, _) in enumerate(pending):
+            row = flat[i * width : (i + 1) * width]
+            error = self.objective.non_finite_error(step, row)
+            if error is not None:
+                raise error
+            values = dict(zip(keys, row))
+            self._log_step(step, values)
+            self.loop.add_step(values)
+        self._last_values = values
 
     def _loss(
         self,
@@ -423,11 +491,9 @@ class Trainer:
         use_amp, dtype = self.amp
         with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            try:
-                return self.objective.compute(self.model, outputs, targets or batches, step, self.loop.epoch)
-            except TrainingError:
-                self._check_params(step)  # blame a parameter the last update broke, if any
-                raise
+            return self.objective.compute(
+                self.model, outputs, targets or batches, step, self.loop.epoch, check=False
+            )
 
     def _apply_gradients(self, step: int) -> None:
         clip = self.cfg.get("grad_clip")
@@ -629,8 +695,11 @@ class Trainer:
     # -- files: see runlog (logs) and resume (checkpoint state) ---------------------------------
 
     def fingerprint(self) -> str:
-        """Identifies the resolved spec (text and overrides) a checkpoint belongs to."""
-        return resolved_fingerprint(self.spec.doc.data)
+        """Identifies the resolved spec (text and overrides) a checkpoint belongs to (computed
+        once: the spec does not change during a run)."""
+        if self._fingerprint is None:
+            self._fingerprint = resolved_fingerprint(self.spec.doc.data)
+        return self._fingerprint
 
     def _bar(self, steps: int, epoch: int) -> Progress | None:
         if not self.opt.progress or self.rank != 0:
@@ -650,26 +719,39 @@ class Trainer:
 
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
         """Checkpoint now; ``row`` is the epoch's row at an epoch's end, ``None`` within one.
-        Every rank checks its parameters (so all stop together); only rank 0 writes."""
+        Every rank checks its losses and parameters (so all stop together); only rank 0 writes.
+        A best kept in memory since an earlier epoch is written first, as a weights checkpoint."""
+        self._sync()
         self._check_params(self.loop.step)
         self.loop.seconds = round(self._seconds(), 3)
+        self._saved, self._saved_step = time.monotonic(), self.loop.step
+        better = row is not None and row.get("_better")
+        best, self._best_weights = self._best_weights, None
         if self.rank != 0:
             return
-        self.runlog.flush_steps()
-        if row is not None:
-            self.runlog.append_metrics(row)
-        pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
+        self._log_row(row)
+        if best is not None and not better:
+            state = {"spec": self.fingerprint(), "weights_only": True}
+            save_checkpoint(root, best[0], best[1], state, pointers=("best",))
         save_checkpoint(
             root,
             self.loop.checkpoint_name(),
             self.model.state_dict(),
             checkpoint_state(self, self.fingerprint()),
-            pointers=pointers,
+            pointers=("latest", "best") if better else ("latest",),
         )
+
+    def _log_row(self, row: dict[str, Any] | None) -> None:
+        """steps.csv up to now, and the epoch's row in metrics.csv (rank 0)."""
+        if self.rank == 0:
+            self.runlog.flush_steps()
+            if row is not None:
+                self.runlog.append_metrics(row)
 
     def _restore(self, root: Path) -> None:
         path, weights, state = load_latest(root, self.opt.run_dir, self.fingerprint())
         restore_state(self, path, weights, state)
+        self._saved, self._saved_step = time.monotonic(), self.loop.step
         self.runlog.truncate(self.loop.step, self.loop.epoch)
         if self.rank == 0:
             self.opt.log(f"resumed from {path.name} (step {self.loop.step}, epoch {self.loop.epoch})")
@@ -678,8 +760,13 @@ class Trainer:
         if self.rank != 0:
             return
         self.runlog.flush_steps()
+        self._plot(history)
+
+    def _plot(self, history: list[dict[str, Any]]) -> None:
+        """curves.png: at the end of a run, and during one at most every ``PLOT_SECONDS``."""
         from archspec.training.plots import plot_history
 
+        self._plotted = time.monotonic()
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
 
 
@@ -689,6 +776,10 @@ def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None
     errors = metric_errors(spec, labels)
     if errors:
         raise SpecErrors(errors)
+
+
+def _first_set(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
 
 
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:

@@ -37,6 +37,7 @@ class Stream:
     augment: list[Any] = field(default_factory=list)
     rank: int = 0
     world: int = 1
+    _order: tuple[int, torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -49,7 +50,14 @@ class Stream:
         return max(1, -(-per_rank // self.batch_size))
 
     def order(self, epoch: int) -> torch.Tensor:
-        """This rank's sample order for ``epoch`` (the same on every run with the same seed)."""
+        """This rank's sample order for ``epoch`` (the same on every run with the same seed),
+        drawn once per epoch: a stream read one batch at a time (a semi-supervised run's other
+        streams) must not pay a permutation of its whole size on every step."""
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, self._draw_order(epoch))
+        return self._order[1]
+
+    def _draw_order(self, epoch: int) -> torch.Tensor:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(self.size, generator=gen)
@@ -62,11 +70,13 @@ class Stream:
 
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
         """``(step, batch)`` for the steps of ``epoch`` from ``start`` on."""
-        perm = self.order(epoch)
-        steps = self.steps_per_epoch()
-        for step in range(start, steps):
-            idx = perm[step * self.batch_size : (step + 1) * self.batch_size]
-            yield step, {k: v[idx] for k, v in self.tensors.items()}
+        for step in range(start, self.steps_per_epoch()):
+            yield step, self.batch(epoch, step)
+
+    def batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
+        """The batch at position ``(epoch, step)``."""
+        idx = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        return {k: v[idx] for k, v in self.tensors.items()}
 
     def all_batches(self, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Every sample once, in order (for evaluation)."""
