@@ -170,7 +170,7 @@ def test_unknown_dataset_names_the_closest_one() -> None:
         load_dataset("digit")
     assert str(err.value) == (
         "unknown dataset 'digit' (did you mean 'digits'?); "
-        "datasets are 'digits', 'moons', 'paired', 'shapes', 'spirals', 'xor'"
+        "datasets are 'digits', 'moons', 'paired', 'reverse', 'shapes', 'sort', 'spirals', 'xor'"
     )
 
 

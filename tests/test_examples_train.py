@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import archspec
 from archspec.data import load_dataset
 from archspec.graph.summary import summarise
 from archspec.pipeline import analyse, load
@@ -144,6 +145,42 @@ def test_mlps_reach_95_percent_on_digits(tmp_path, name, epochs):
 def test_cnns_reach_97_percent_on_digits(tmp_path, name, epochs):
     _, scores = _train(tmp_path / "run", EX / f"{name}.yaml", f"training.epochs={epochs}")
     assert scores["test_accuracy"] >= 0.97
+
+
+def _rows(name: str) -> dict[str, dict]:
+    return {row["node"]: row for row in summarise(analyse(load(EX / name)))["rows"]}
+
+
+def test_mobilenet_v2_adds_the_skip_only_where_stride_and_width_allow():
+    rows = _rows("mobilenet_v2.yaml")
+    assert sorted(n for n, row in rows.items() if row["op"] == "add") == [
+        "s1.first.add",  # 16 -> 16, stride 1
+        "s2.rest.0.add",  # the second block of a stage keeps its width
+        "s3.rest.0.add",  # (the first blocks of s2 and s3 stride or widen: no skip)
+    ]
+    model = archspec.build(load(EX / "mobilenet_v2.yaml"))
+    for name in ("s1.first.dw", "s2.first.dw", "s3.rest.0.dw"):  # groups = channels(x) * t
+        conv = model.get_submodule(name)
+        assert conv.groups == conv.in_channels == conv.out_channels, name
+
+
+def test_mobilenet_v2_reaches_97_percent_on_digits(tmp_path):
+    _, scores = _train(tmp_path / "run", EX / "mobilenet_v2.yaml", "training.epochs=8")
+    assert scores["test_accuracy"] >= 0.97
+
+
+def test_the_tiny_gpt_ties_its_head_to_the_token_embedding():
+    model = archspec.build(load(EX / "tiny_gpt.yaml"))
+    assert model.get_submodule("head").weight is model.get_submodule("wte").weight
+    rows = _rows("tiny_gpt.yaml")
+    assert rows["head"]["params"] == 0  # counted once, on the embedding
+    assert rows["logits"]["shape"] == [11, 6]  # vocabulary first, one prediction per answer digit
+
+
+def test_the_tiny_gpt_reverses_digit_strings(tmp_path):
+    result, scores = _train(tmp_path / "run", EX / "tiny_gpt.yaml", "training.epochs=3")
+    assert result.history[-1]["train_loss"] < 0.1 * result.history[0]["train_loss"]
+    assert scores["test_accuracy"] >= 0.95  # per answer digit, over 600 unseen strings
 
 
 ONE_BRANCH = """\

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from archspec.data import digits, paired, shapes, toy
+from archspec.data import digits, paired, sequences, shapes, toy
 from archspec.data.base import Dataset, DatasetInfo
 from archspec.data.splits import check_lengths
 from archspec.errors import DataError, did_you_mean
@@ -25,7 +25,16 @@ def register(dataset: Dataset, *, replace: bool = False) -> Dataset:
     return dataset
 
 
-for _ds in (digits.DATASET, toy.MOONS, toy.SPIRALS, toy.XOR, shapes.DATASET, paired.DATASET):
+for _ds in (
+    digits.DATASET,
+    toy.MOONS,
+    toy.SPIRALS,
+    toy.XOR,
+    shapes.DATASET,
+    paired.DATASET,
+    sequences.REVERSE,
+    sequences.SORT,
+):
     register(_ds)
 
 

@@ -28,6 +28,8 @@ DATASET_FIELDS: Mapping[str, tuple[str, ...]] = {
     "xor": ("x", "label"),
     "shapes": ("image", "mask"),
     "paired": ("image", "sound", "label"),
+    "reverse": ("tokens", "target"),
+    "sort": ("tokens", "target"),
 }
 
 

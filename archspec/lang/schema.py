@@ -168,7 +168,9 @@ DATASETS = [
     "digits",
     "moons",
     "paired",
+    "reverse",
     "shapes",
+    "sort",
     "spirals",
     "xor",
 ]  # a test keeps this equal to archspec.data's
@@ -477,9 +479,22 @@ def structural_schema() -> dict[str, Any]:
     }
 
 
+def _items_may_be_expr(schema: Any) -> Any:
+    """``schema`` with every list item also allowed to be an expression (``["${k}", "${k}"]``)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: [_items_may_be_expr(s) for s in v] if k == "anyOf" else v for k, v in schema.items()}
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        out["items"] = {"anyOf": [_items_may_be_expr(schema["items"]), {"$ref": "#/$defs/expr"}]}
+    return out
+
+
 def _op_branch(name: str, args_schema: dict[str, Any]) -> dict[str, Any]:
     """``if op == name then the node's other keys are this op's arguments`` (editor completion)."""
-    props = {k: {"anyOf": [v, {"$ref": "#/$defs/expr"}]} for k, v in args_schema["properties"].items()}
+    props = {
+        k: {"anyOf": [_items_may_be_expr(v), {"$ref": "#/$defs/expr"}]}
+        for k, v in args_schema["properties"].items()
+    }
     reserved = {k: True for k in NODE["properties"]}
     then = {
         "properties": {**reserved, **props},
