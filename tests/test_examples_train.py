@@ -169,6 +169,18 @@ def test_mobilenet_v2_reaches_97_percent_on_digits(tmp_path):
     assert scores["test_accuracy"] >= 0.97
 
 
+def test_the_vit_reads_a_class_token_and_16_patch_tokens():
+    rows = _rows("vit.yaml")
+    assert rows["seq"]["shape"] == [17, 32]  # the class token, then one token per 2x2-strided patch
+    assert rows["token0"]["shape"] == [32]
+    assert rows["cls"]["params"] == 32 and rows["pos"]["params"] == 17 * 32
+
+
+def test_the_vit_reaches_93_percent_on_digits(tmp_path):
+    _, scores = _train(tmp_path / "run", EX / "vit.yaml")  # its own 40 epochs: ~25 s
+    assert scores["test_accuracy"] >= 0.93
+
+
 def test_the_tiny_gpt_ties_its_head_to_the_token_embedding():
     model = archspec.build(load(EX / "tiny_gpt.yaml"))
     assert model.get_submodule("head").weight is model.get_submodule("wte").weight
