@@ -236,3 +236,15 @@ def test_the_data_package_never_imports_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
+
+
+@pytest.mark.parametrize(("name", "answer"), [("reverse", lambda s: s[:, ::-1]), ("sort", np.sort)])
+def test_digit_strings_hold_the_string_the_separator_and_the_answer_shifted_right(name, answer) -> None:
+    data = load_dataset(name, "test", options={"length": 5})
+    tokens, target = data["tokens"], data["target"]
+    assert tokens.shape == (600, 10) and target.shape == (600, 5)
+    np.testing.assert_array_equal(target, answer(tokens[:, :5]))
+    assert (tokens[:, 5] == 10).all()
+    np.testing.assert_array_equal(tokens[:, 6:], target[:, :-1])
+    train = load_dataset(name, "train", options={"length": 5})["tokens"][:, :5]
+    assert not {r.tobytes() for r in train} & {r.tobytes() for r in tokens[:, :5]}  # unseen strings
