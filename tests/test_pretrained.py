@@ -232,3 +232,27 @@ def test_a_prefix_map_renames_the_longest_matching_prefix_by_whole_components():
     assert _rename("fc.weight", {"fc": "head"}) == "head.weight"
     assert _rename("fc.weight", {"backbone": ""}) == "fc.weight"
     assert _rename("backbone.fc.weight", {"backbone": ""}) == "fc.weight"
+
+
+def test_a_run_alone_fills_the_whole_model_by_name(tmp_path):
+    from archspec.pipeline import load_text
+    from archspec.training.runner import Trainer, train
+    from tests.conftest import latest_weights, quiet
+
+    spec = """\
+archspec: 1
+inputs: {x: {shape: [2]}}
+nodes:
+  h: {op: linear, out_features: 8}
+  out: {op: linear, out_features: 2}
+data:
+  train: {dataset: moons, limit: 64}
+losses:
+  ce: {fn: cross_entropy, pred: output, target: label}
+training: {epochs: 1, batch_size: 32, seed: SEED}
+"""
+    train(analyse(load_text(spec.replace("SEED", "1"))), quiet(tmp_path / "first"))
+    second = spec.replace("SEED", f"2, init_from: {{run: {tmp_path}/first}}")
+    filled = Trainer(analyse(load_text(second)), quiet(tmp_path / "second")).model.state_dict()
+    trained = latest_weights(tmp_path / "first")
+    assert trained.keys() == filled.keys() and all(torch.equal(trained[k], filled[k]) for k in trained)
