@@ -82,26 +82,61 @@ def render(
     shapes: bool = True,
     losses: bool = True,
     overrides: Sequence[str] = (),
+    layout: str = "auto",
+    theme: str = "light",
+    greyscale: bool = False,
 ) -> str:
     """Draw the architecture, without torch, and return the text (SVG, HTML, DOT or Mermaid).
 
     With ``output``, also write it there; its suffix picks the format unless ``format`` is
-    given. ``png`` and ``pdf`` need Graphviz and an ``output``; they return the path.
+    given. ``png`` and ``pdf`` need an ``output`` and return the path; they are drawn from the
+    SVG by cairosvg (``pip install "archspec[diagrams]"``), else by Graphviz.
+    ``theme`` is ``light`` or ``dark``; ``greyscale`` prints every colour as grey.
+    ``layout`` places the boxes: ``auto`` (a U for an encoder–decoder, folded columns for a
+    tall network, else one column), ``column``, ``u`` or ``fold``; DOT and Mermaid leave
+    placing to their own tools.
     """
     from archspec.diagram import dot_to_file, to_dot, to_html, to_mermaid, to_svg
+    from archspec.diagram._style import THEMES
     from archspec.diagram.adapter import to_rgraph
+    from archspec.diagram.layout import ARRANGEMENTS
+    from archspec.diagram.layout import layout as place
+    from archspec.diagram.raster import have_cairosvg, svg_to_file
 
     fmt = diagram_format(format, None if output is None else str(output))
+    if layout not in ARRANGEMENTS:
+        raise ApiError(f"unknown layout {layout!r}; layouts: {', '.join(ARRANGEMENTS)}")
+    if theme not in THEMES:
+        raise ApiError(f"unknown theme {theme!r}; themes: {', '.join(THEMES)}")
     graph = _graph(spec, overrides, shapes=shapes)
     if part is not None:
         graph.part(part)  # the located unknown-part error, with did-you-mean
-    g = to_rgraph(graph, depth=depth, part=part, direction=direction.upper(), shapes=shapes, losses=losses)
-    if fmt in ("png", "pdf"):
-        if output is None:
-            raise ApiError(f"format {fmt} writes a file: give an output path")
+    g = to_rgraph(
+        graph,
+        depth=depth,
+        part=part,
+        direction=direction.upper(),
+        shapes=shapes,
+        losses=losses,
+        arrangement=layout,
+    )
+    if fmt in ("png", "pdf") and output is None:
+        raise ApiError(f"format {fmt} writes a file: give an output path")
+    if fmt in ("png", "pdf") and not have_cairosvg():
         dot_to_file(to_dot(g), str(output), fmt)
         return str(output)
-    text = {"svg": to_svg, "html": to_html, "dot": to_dot, "mermaid": to_mermaid}[fmt](g)
+    if fmt in ("dot", "mermaid"):
+        text = (to_dot if fmt == "dot" else to_mermaid)(g)
+    else:
+        try:
+            placed = place(g)
+        except ValueError as e:
+            raise ApiError(str(e)) from e
+        draw = to_html if fmt == "html" else to_svg
+        text = draw(g, placed, theme=theme, greyscale=greyscale)
+        if fmt in ("png", "pdf"):
+            svg_to_file(text, str(output), fmt)
+            return str(output)
     if output is not None:
         Path(output).write_text(text, encoding="utf-8")
     return text
@@ -189,9 +224,13 @@ def predict(
     inputs: str | os.PathLike[str] | None = None,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
+    classes: bool = False,
+    id_field: str | None = None,
 ) -> Path:
     """Save a trained run's outputs on a stream (default: test, else val) or on an ``.npz`` of
-    inputs, as ``.npz`` arrays or ``.csv`` columns; returns the path written."""
+    inputs, as ``.npz`` arrays or ``.csv`` columns; returns the path written. ``classes`` adds
+    each classification output's predicted class and probabilities; ``id_field`` copies that
+    field (or array) first."""
     from archspec.training.session import predict_run
 
     if stream is not None and inputs is not None:
@@ -205,6 +244,8 @@ def predict(
         inputs=None if inputs is None else str(inputs),
         device=device,
         log=log or (lambda _m: None),
+        classes=classes,
+        id_field=id_field,
     )
 
 

@@ -9,6 +9,7 @@ Only the CLI turns these into text and exit codes; library code raises them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,17 +35,30 @@ __all__ = [
     "WeightsError",
     "did_you_mean",
     "format_path",
+    "printable",
 ]
 
 PathPart = str | int
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters but tab and line feed (escape
+    sequences, carriage returns) written out as ``\\x1b``."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def format_path(path: Sequence[PathPart]) -> str:
-    """Render a YAML path the way users read it: ``nodes.cat1.in[1]``."""
+    """Render a YAML path the way users read it: ``nodes.cat1.in[1]`` (``nodes['h\\n']`` for a
+    key that would not print as itself)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():  # a key with a newline or a control character: quoted, escaped
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -111,6 +125,7 @@ class SpecError(ArchSpecError):
         self.loc = loc or Location()
         self.hint = hint
         self.via = tuple(via)
+        self.also: tuple[tuple[Location, ...], ...] = ()  # further instances with the same error
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -120,8 +135,9 @@ class SpecError(ArchSpecError):
         text += self.message
         if self.hint:
             text += f" (hint: {self.hint})"
-        for inst in reversed(self.via):
-            text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
+        for chain in (self.via, *getattr(self, "also", ())):
+            for inst in reversed(chain):
+                text += f"\n  in block instance {inst.yaml_path} at {inst.prefix()}"
         return text
 
     def sort_key(self) -> tuple[str, int, int]:
@@ -134,6 +150,11 @@ class SpecError(ArchSpecError):
             "message": self.message,
             "hint": self.hint,
             "via": [v.to_dict() for v in self.via],
+            **(
+                {"also_via": [[v.to_dict() for v in c] for c in self.also]}
+                if getattr(self, "also", ())
+                else {}
+            ),
         }
 
 
@@ -182,7 +203,7 @@ class SpecErrors(SpecError):
         flat: list[SpecError] = []
         for err in errors:
             flat.extend(err.errors if isinstance(err, SpecErrors) else [err])
-        self.errors = sorted(flat, key=lambda e: e.sort_key())
+        self.errors = sorted(_merge_instances(flat), key=lambda e: e.sort_key())
         first = self.errors[0] if self.errors else SpecError("no errors")
         super().__init__(first.message, loc=first.loc, hint=first.hint, via=first.via)
 
@@ -213,6 +234,22 @@ class WeightsError(SpecError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "problems": list(self.problems)}
+
+
+def _merge_instances(errors: list[SpecError]) -> list[SpecError]:
+    """One error inside a block used several times is reported once, naming every instance
+    (each keeps its own ``via`` chain in ``also``)."""
+    seen: dict[tuple[Any, ...], SpecError] = {}
+    out: list[SpecError] = []
+    for err in errors:
+        key = (type(err), err.loc, err.message, err.hint)
+        first = seen.get(key)
+        if first is None or not err.via or not first.via:
+            seen.setdefault(key, err)
+            out.append(err)
+        elif err.via != first.via and err.via not in first.also:
+            first.also = (*first.also, err.via)
+    return out
 
 
 @dataclass(frozen=True)
@@ -282,11 +319,40 @@ class UsageError(ArchSpecError):
     exit_code = 1
 
 
+# Names other libraries use for what archspec calls otherwise (Keras, TensorFlow, Lightning).
+ALIASES = {
+    "categorical_crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "l1",
+    "units": "out_features",
+    "filters": "out_channels",
+    "dense": "linear",
+    "conv2d_transpose": "conv_transpose2d",
+    "rate": "p",
+    "pool_size": "kernel_size",
+    "strides": "stride",
+    "learning_rate": "lr",
+}
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
 def did_you_mean(word: object, options: Iterable[str]) -> str | None:
-    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close."""
+    """A ``did you mean 'x'?`` hint for a misspelt name, or None when nothing is close: the
+    same name in another case (``AdamW``: ``adamw``) first, then another library's name for it
+    (``units``: ``out_features``), then the closest spelling."""
     if not isinstance(word, str):
         return None
     opts = sorted(set(options))
+    same = [o for o in opts if _normal(o) == _normal(word)]
+    alias = ALIASES.get(_normal(word))
+    if same or alias in opts:
+        return f"did you mean {(same[0] if same else alias)!r}?"
     match = difflib.get_close_matches(word, opts, n=1, cutoff=0.6)
     if not match:
         lowered = {o.lower(): o for o in opts}

@@ -16,9 +16,11 @@ from archspec.errors import SpecError, SpecErrors
 from archspec.graph.dag import Graph, build_graph
 from archspec.graph.shapes import check_expect, infer_shapes, totals
 from archspec.lang.expand import ExpansionErrors, expand
+from archspec.lang.include import resolve_includes
 from archspec.lang.loader import Document, load_document, loads
 from archspec.lang.model import Spec
 from archspec.lang.overrides import apply_overrides
+from archspec.lang.runcheck import training_errors
 from archspec.lang.validate import op_arg_errors, validate, validate_op_args
 
 __all__ = ["analyse", "gc_paused", "load", "load_text", "validate_file", "validate_files"]
@@ -45,14 +47,14 @@ def load(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Spec:
     """Read, validate and expand a spec file, then check its op arguments (stages 1–3)."""
     with gc_paused():
         doc = apply_overrides(load_document(path), overrides)
-        return _expanded(validate(doc))
+        return _expanded(resolve_includes(validate(doc), validate))
 
 
 def load_text(text: str, name: str = "<string>", overrides: Sequence[str] = ()) -> Spec:
     """Like :func:`load`, for spec text held in memory."""
     with gc_paused():
         doc = apply_overrides(loads(text, name=name), overrides)
-        return _expanded(validate(doc))
+        return _expanded(resolve_includes(validate(doc), validate))
 
 
 def _expanded(doc: Document) -> Spec:
@@ -83,14 +85,22 @@ def validate_files(
 def validate_file(path: str, *, shapes: bool = True, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """``{"file", "ok", "errors", "warnings", "stats"}`` for one spec file."""
     result: dict[str, Any] = {"file": path, "ok": False, "errors": [], "warnings": [], "stats": {}}
+    later: list[SpecError] = []  # what train checks before any tensor: data, losses, metrics
     try:
         spec = load(path, overrides)
+        later = training_errors(spec)
         graph = analyse(spec, shapes=shapes)
     except SpecError as exc:
-        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
-        result["errors"] = [{**e.to_dict(), "text": str(e)} for e in errors]
+        result["errors"] = _as_dicts([*(exc.errors if isinstance(exc, SpecErrors) else [exc]), *later])
+        return result
+    if later:
+        result["errors"] = _as_dicts(later)
         return result
     result["ok"] = True
     result["warnings"] = [{**w.to_dict(), "text": str(w)} for w in graph.warnings]
     result["stats"] = {"nodes": len(spec.nodes), **(totals(graph) if shapes else {})}
     return result
+
+
+def _as_dicts(errors: Sequence[SpecError]) -> list[dict[str, Any]]:
+    return [{**e.to_dict(), "text": str(e)} for e in sorted(errors, key=lambda e: e.sort_key())]

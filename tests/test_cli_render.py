@@ -36,11 +36,33 @@ def test_render_options_and_errors(tmp_path):
     assert invoke("render", unet, "-o", str(tmp_path / "x.bmp")).exit_code == 1
 
 
-def test_png_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
+def test_png_without_cairosvg_or_graphviz_says_how_to_install_either(tmp_path, monkeypatch):
+    from archspec.diagram import raster
+
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(raster, "have_cairosvg", lambda: False)
     result = invoke("render", str(ROOT / "examples" / "mlp.yaml"), "-o", str(tmp_path / "x.png"))
     assert result.exit_code == 3
-    assert "Graphviz 'dot' was not found" in result.output and "apt-get install graphviz" in result.output
+    assert "pip install 'archspec[diagrams]'" in result.output and "apt-get install graphviz" in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_png_through_cairosvg_needs_no_system_graphviz(tmp_path, monkeypatch):
+    pytest.importorskip("cairosvg")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = tmp_path / "unet.png"
+    result = invoke("render", str(ROOT / "examples" / "unet.yaml"), "-o", str(out), "--layout", "u", "--grey")
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_render_options_reach_the_drawing(tmp_path):
+    unet = str(ROOT / "examples" / "unet.yaml")
+    column, u = (invoke("render", unet, "--layout", name).output for name in ("column", "u"))
+    assert column != u
+    dark = invoke("render", unet, "--theme", "dark").output
+    assert dark != invoke("render", unet).output
+    assert invoke("render", unet, "--serve", "-o", str(tmp_path / "x.svg")).exit_code == 1
 
 
 def test_render_draws_a_spec_whose_shapes_do_not_check_with_no_shapes(tmp_path):

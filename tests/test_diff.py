@@ -60,7 +60,9 @@ def test_diff_of_a_spec_with_itself_is_empty():
     old, _ = _pair()
     d = diff_specs(old, analyse(load_text(OLD)))
     assert not (d["added"] or d["removed"] or d["changed"]) and d["params"]["delta"] == 0
-    assert diff_text(d).splitlines()[1] == "no differences in nodes, inputs or outputs"
+    assert (
+        diff_text(d).splitlines()[1] == "no differences in nodes, inputs, outputs, data, losses or training"
+    )
 
 
 def test_diff_text_reads_one_line_per_node():
@@ -116,3 +118,39 @@ outputs: {{y: head}}
     new = analyse(load_text(block.format(name="b", width=16)))
     g = diff_rgraph(old, new, depth=0)
     assert {n.id: n.highlight for n in g.nodes if n.highlight} == {"body": "changed", "head": "changed"}
+
+
+TRAINED = """\
+archspec: 1
+name: trained
+inputs: {x: {shape: [2]}}
+nodes:
+  fc: {op: linear, out_features: 2}
+data:
+  train: {dataset: moons, fields: {x: x, label: label}}
+losses:
+  ce: {fn: cross_entropy, stream: train, target: label}
+training: {optimizer: {name: adam, lr: 0.01}, epochs: 5}
+"""
+
+
+def test_diff_reports_inputs_with_their_shapes_and_data_losses_and_training():
+    new = (
+        TRAINED.replace("shape: [2]", "shape: [3]")
+        .replace("lr: 0.01", "lr: 0.003")
+        .replace("target: label}", "target: label, weight: 0.5}")
+        .replace("label: label}}", "label: label}, limit: 100}")
+    )
+    old_g = analyse(load_text(TRAINED, name="a.yaml"))
+    new_g = analyse(load_text(new, name="b.yaml"))
+    d = diff_specs(old_g, new_g)
+    assert d["input_shapes"] == {"x": [[2], [3]]}
+    assert d["settings"]["training"] == [{"path": "training.optimizer.lr", "old": 0.01, "new": 0.003}]
+    assert diff_text(d).splitlines()[1:] == [
+        "~ fc: params 6 -> 8 (+2)",
+        "~ input x: [2] -> [3]",
+        "+ data.train.limit: (unset) -> 100",
+        "+ losses.ce.weight: (unset) -> 0.5",
+        "~ training.optimizer.lr: 0.01 -> 0.003",
+        "params: 6 -> 8 (+2, +33.3%)",
+    ]

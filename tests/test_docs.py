@@ -177,3 +177,18 @@ def test_the_layout_map_in_the_design_notes_matches_the_tree():
     package = ROOT / "archspec"
     tree = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
     assert _layout_map() == tree
+
+
+def test_the_python_api_page_runs_and_prints_what_it_says(monkeypatch, capsys):
+    page = (ROOT / "docs" / "python-api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "docs/python-api.md", "exec"), {})  # noqa: S102 - our own docs
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        "(16, 32, 32)",
+        "(2, 4, 32, 32)",
+        "<string>:4:11: nodes.a.op: unknown op 'linaer' (hint: did you mean 'linear'?)",
+    ]
+    for line in printed:
+        assert f"# {line}" in page or line in page

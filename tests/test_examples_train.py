@@ -263,13 +263,16 @@ def test_resnet18_fits_a_fixed_batch_of_small_images(tmp_path):
         batch, image=rng.standard_normal((16, 3, 32, 32)).astype(np.float32), label=rng.integers(0, 10, 16)
     )
     stream = f"{{npz: {batch}, split: all, batch_size: 16"
+    seen = tmp_path / "seen.npz"  # the same samples, measured on purpose: one file read by two
+    seen.write_bytes(batch.read_bytes())  # roles would be refused as a split leak
+    val = f"{{npz: {seen}, split: all, batch_size: 16"
     result, scores = _train(
         tmp_path / "run",
         EX / "resnet18.yaml",
         "inputs.image.shape=[3, 32, 32]",
         "params.classes=10",
         "expect={}",  # the contracts pin the 224x224, 1000-class network
-        f"data={{train: {stream}}}, val: {stream}, role: val}}}}",
+        f"data={{train: {stream}}}, val: {val}, role: val}}}}",
         "losses={nll: {fn: cross_entropy, stream: train, pred: logits, target: label}}",
         "training={optimizer: {name: adam, lr: 1.0e-3}, epochs: 5, metrics: [accuracy]}",
     )

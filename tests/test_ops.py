@@ -59,7 +59,9 @@ def test_every_op_is_documented_and_has_a_valid_argument_schema(name):
         assert key in schema["properties"]
     assert set(op.key_args) <= set(op.args)
     low, high = op.input_range()
-    assert low >= 1 and (high is None or high >= low)
+    assert low >= (0 if op.dtypes == "free" else 1) and (
+        high is None or high >= low
+    )  # a parameter reads none
 
 
 def test_argument_schemas_reject_what_users_must_not_write():
@@ -207,6 +209,8 @@ def test_custom_modules_script_trace_and_match_eager():
         (_build("reshape", {"shape": [1, -1, 4]}, (16,)), [(16,)]),
         (_build("crop_to", {}, (3, 9, 8), (2, 5, 6)), [(3, 9, 8), (2, 5, 6)]),
         (_build("global_avgpool", {}, (3, 4, 5)), [(3, 4, 5)]),
+        (_build("channel_layernorm", {}, (3, 4, 5)), [(3, 4, 5)]),
+        (_build("parameter", {"shape": [1, 4]}, (5, 4)), [(5, 4)]),
         (_build("rbf", {"centers": 5, "learnable": True}, (3,)), [(3,)]),
         (_build("lstm", {"hidden_size": 4, "bidirectional": True}, (6, 3)), [(6, 3)]),
         (_build("multihead_attention", {"num_heads": 2}, (5, 4)), [(5, 4)]),

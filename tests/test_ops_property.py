@@ -5,7 +5,8 @@ op and running it on meta tensors gives the same per-sample shape and the same t
 parameter count, and the op's recipe is one ``--emit-python`` can write (a torch.nn or
 archspec class and plain keyword arguments); when the rule raises OpShapeError, torch fails too. The generators avoid the
 cases where a rule is deliberately stricter than torch (torch reading a too-small input as
-"unbatched", a dim that names the batch, inputs of unequal rank broadcast across the batch).
+"unbatched", a dim that names the batch, inputs of unequal rank broadcast across the batch,
+attention given both causal: true and a mask).
 """
 
 from __future__ import annotations
@@ -206,6 +207,9 @@ def activation_case(draw, name):
     if name in ("softmax", "log_softmax"):
         x = draw(any_shape(1, 3))
         return {"dim": draw(st.one_of(sample_dims(len(x)), st.just(len(x) + 1)))}, [x]
+    if name == "clamp":
+        bounds = st.one_of(st.none(), st.sampled_from([-1.0, 0.0, 0.5, 6]))
+        return {"min": draw(bounds), "max": draw(bounds)}, [draw(any_shape())]
     if name == "prelu":
         per_channel = draw(st.booleans())
         return {"per_channel": per_channel}, [draw(any_shape(1 if per_channel else 0, 3))]
@@ -295,10 +299,80 @@ def stack_case(draw):
 @st.composite
 def elementwise_case(draw, n_max):
     base = draw(any_shape(0, 3))
+    if draw(st.integers(0, 3)) == 0:  # a constant operand: one input
+        return {"value": draw(st.sampled_from([0.125, 3, -2.0]))}, [base]
     shapes = []
     for _ in range(draw(st.integers(2, n_max))):
         shapes.append(tuple(draw(st.sampled_from([s, s, 1, s + 1])) for s in base))
     return {}, shapes
+
+
+@st.composite
+def select_case(draw):
+    x = draw(any_shape(1, 3))
+    return {"dim": draw(sample_dims(len(x))), "index": draw(st.integers(-9, 9))}, [x]
+
+
+@st.composite
+def slice_case(draw):
+    x = draw(any_shape(1, 3))
+    ends = st.one_of(st.none(), st.integers(-9, 9))
+    args = {"dim": draw(sample_dims(len(x))), "start": draw(ends), "end": draw(ends)}
+    return {**args, "step": draw(st.integers(1, 3))}, [x]
+
+
+@st.composite
+def matmul_case(draw):
+    lead = draw(any_shape(0, 2))
+    n, k, m = draw(sizes), draw(sizes), draw(sizes)
+    other = tuple(draw(st.sampled_from([s, 1])) for s in lead)
+    return {}, [(*lead, n, k), (*other, draw(st.sampled_from([k, k, k + 1])), m)]
+
+
+@st.composite
+def sdpa_case(draw):
+    lead = draw(any_shape(0, 2))
+    q_len, s_len, e, ev = draw(sizes), draw(sizes), draw(sizes), draw(sizes)
+    shapes = [(*lead, q_len, e), (*lead, s_len, e), (*lead, s_len, ev)]
+    if draw(st.booleans()):  # a mask; never with causal: true, which the rule refuses on purpose
+        shapes.append(tuple(draw(st.sampled_from([d, 1])) for d in (*lead, q_len, s_len)))
+        return {}, shapes
+    return {"causal": draw(st.booleans())}, shapes
+
+
+@st.composite
+def roll_case(draw):
+    x = draw(any_shape(1, 3))
+    dims = draw(st.lists(sample_dims(len(x)), min_size=1, max_size=2))
+    return {"shifts": [draw(st.integers(-9, 9)) for _ in dims], "dims": dims}, [x]
+
+
+@st.composite
+def buffer_case(draw):
+    like = draw(st.lists(any_shape(), max_size=1))
+    if draw(st.booleans()):
+        return {
+            "relative_position_index": [draw(st.integers(1, 3)), draw(st.integers(1, 3))],
+            "dtype": "int64",
+        }, like
+    shape = draw(any_shape(1, 3))
+    values = 0.5
+    for n in reversed(shape):
+        values = [values] * n
+    return {"values": values}, like
+
+
+@st.composite
+def index_case(draw):
+    x = draw(any_shape(1, 3))
+    return {"dim": draw(sample_dims(len(x)))}, [x, draw(any_shape(1, 2))]
+
+
+@st.composite
+def resize_case(draw):
+    n = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(["nearest", "area", {1: "linear", 2: "bilinear", 3: "trilinear"}[n]]))
+    return {"mode": mode}, [draw(shape_of(n + 1)), draw(shape_of(n + 1))]
 
 
 @st.composite
@@ -403,10 +477,25 @@ CASES = {
     "add": elementwise_case(4),
     "multiply": elementwise_case(4),
     "subtract": elementwise_case(2),
+    "divide": elementwise_case(2),
+    "pow": elementwise_case(2),
     "mean": reduction_case(),
     "sum": reduction_case(),
     "split": split_case(),
     "chunk": chunk_case(),
+    "select": select_case(),
+    "matmul": matmul_case(),
+    "scaled_dot_product_attention": sdpa_case(),
+    "roll": roll_case(),
+    "buffer": buffer_case(),
+    "index": index_case(),
+    "resize_to": resize_case(),
+    "drop_path": any_shape().map(lambda x: ({"p": 0.5}, [x])),
+    "parameter": st.tuples(any_shape(1, 3), st.lists(any_shape(), max_size=1)).map(
+        lambda c: ({"shape": list(c[0])}, c[1])
+    ),
+    "channel_layernorm": any_shape(0, 3).map(lambda x: ({}, [x])),
+    "slice": slice_case(),
     "pad": pad_case(),
     "crop_to": crop_case(),
     "lstm": rnn_case(),
@@ -435,6 +524,8 @@ def run_torch(op, args, shapes, device="meta"):
             xs = [torch.zeros((2, *s), device=device, dtype=torch.long) for s in shapes]
         else:
             xs = [torch.rand((2, *s), device=device) for s in shapes]
+        if op.name == "index":  # input 1 holds integer positions
+            xs[1] = torch.zeros((2, *shapes[1]), device=device, dtype=torch.long)
         if isinstance(built, Call):
             inputs = [xs] if built.list_input else xs
             out = built.fn(*inputs, *built.extra, **built.kwargs)

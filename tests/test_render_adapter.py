@@ -233,6 +233,9 @@ def test_losses_are_boxes_fed_by_outputs_targets_and_the_parts_they_penalise():
         ("output:recon", "loss:reconstruction"),
         ("image", "loss:reconstruction"),
         ("enc", "loss:l2"),
+        ("loss:supervised", "objective:total"),
+        ("loss:reconstruction", "objective:total"),
+        ("loss:l2", "objective:total"),
     }
     assert not any(n.family == "loss" for n in to_rgraph(analyse(load_text(SEMI)), losses=False).nodes)
     for name in NAMES:
@@ -256,14 +259,17 @@ def test_shapes_false_draws_graphs_whose_shapes_do_not_check():
     assert parse(to_svg(g)).boxes
 
 
-def test_importing_the_adapter_and_diff_does_not_import_torch():
+def test_importing_the_adapter_diff_and_preview_does_not_import_torch():
     code = (
         "import sys\n"
+        "from pathlib import Path\n"
         "from archspec.pipeline import analyse, load\n"
         "from archspec.diagram.adapter import to_rgraph\n"
         "from archspec.diagram import to_svg\n"
         "from archspec.diagram.diff import diff_specs\n"
+        "from archspec.diagram.serve import Preview\n"
         "to_svg(to_rgraph(analyse(load('examples/unet.yaml'))))\n"
+        "assert Preview(Path('examples/unet.yaml')).redraw().error is None\n"
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

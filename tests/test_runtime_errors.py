@@ -85,7 +85,7 @@ def test_a_validation_stream_without_a_model_input_is_a_spec_error(tmp_path):
     npz(tmp_path)
     code, out = train(
         tmp_path,
-        "  train: {npz: d.npz, split: all}\n  v: {npz: d.npz, split: all, role: val, fields: {label: label}}\n",
+        "  train: {npz: d.npz}\n  v: {npz: d.npz, role: val, fields: {label: label}}\n",
     )
     assert code == 2
     assert out == (
@@ -222,7 +222,8 @@ def test_a_metric_that_cannot_read_a_validation_field_names_stream_output_and_fi
 
 
 @pytest.mark.parametrize(
-    "source", ["{npz: d.npz, split: all, limit: 0}", "{dataset: moons, limit: 0, fields: {x: x}}"]
+    "source",
+    ["{npz: d.npz, split: all, limit: 0}", "{dataset: moons, limit: 0, fields: {x: x, label: label}}"],
 )
 def test_limit_zero_is_a_spec_error_at_the_limit(tmp_path, source):
     npz(tmp_path)

@@ -297,8 +297,9 @@ def test_archspec_evaluate_reports_the_test_and_val_metrics(finished_run):
     result = invoke("evaluate", str(run_dir), "--format", "json")
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
-    assert set(metrics) == {"test_accuracy", "val_accuracy"}
-    assert all(0.75 < v <= 1.0 for v in metrics.values())
+    assert set(metrics) == {"test_accuracy", "val_accuracy", "test_loss", "val_loss"}
+    assert 0.75 < metrics["test_accuracy"] <= 1.0 and 0.75 < metrics["val_accuracy"] <= 1.0
+    assert 0 < metrics["val_loss"] < 0.7  # well below ln 2, chance for two classes
     # evaluate scores the best checkpoint, the one with the best val_accuracy the run logged
     assert metrics["val_accuracy"] == pytest.approx(max(row["val_accuracy"] for row in run.history))
 

@@ -59,6 +59,7 @@ def compile_cmd(
     """
     from archspec.compiler.artifact import save_artifact
     from archspec.compiler.compile import compile_model
+    from archspec.fileio import path_component
     from archspec.pipeline import analyse, load
 
     check_output(emit_path, "--emit-python", (".py",))
@@ -66,7 +67,7 @@ def compile_cmd(
         check_output(os.path.join(out_dir, "model.safetensors"), "--out")
     graph = analyse(load(spec_file, overrides))
     model = compile_model(graph, seed=seed)
-    path = save_artifact(model, graph, out_dir or os.path.join("build", graph.spec.name))
+    path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
     click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
     if emit_path:
         from archspec.compiler.emit import emit_python

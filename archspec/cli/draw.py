@@ -56,7 +56,14 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
     "--format",
     "fmt",
     type=click.Choice(["svg", "html", "dot", "mermaid", "png", "pdf"]),
-    help="Output format (default: from --output's suffix, else svg). png and pdf need Graphviz.",
+    help="Output format (default: from --output's suffix, else svg). png and pdf use cairosvg (pip install 'archspec[diagrams]'), else Graphviz.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", "column", "u", "fold"]),
+    default="auto",
+    show_default=True,
+    help="auto: a U for an encoder-decoder with skips, folded columns for a tall network, else one column.",
 )
 @depth_option
 @click.option("--part", help="Draw only this part's nodes; what it reads is drawn as inputs.")
@@ -67,6 +74,10 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
     show_default=True,
     help="Top to bottom or left to right.",
 )
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True)
+@click.option(
+    "--grey", "greyscale", is_flag=True, help="Print-friendly greyscale (edge kinds keep their dashes)."
+)
 @click.option(
     "--shapes/--no-shapes",
     default=True,
@@ -76,41 +87,88 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
 @click.option(
     "--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets."
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Serve a live preview in the browser that redraws on every save (errors shown in place).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: the address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="With --serve.")
 @set_option
 def render(
     spec_file: str,
     output: str | None,
     fmt: str | None,
+    layout: str,
     depth: int | None,
     part: str | None,
     direction: str,
+    theme: str,
+    greyscale: bool,
     shapes: bool,
     losses: bool,
+    serve: bool,
+    host: str,
+    port: int,
     overrides: Sequence[str],
 ) -> None:
-    """Draw the architecture: SVG, HTML (pan, zoom, details on hover), DOT or Mermaid — no torch.
+    """Draw the architecture: SVG, HTML (zoom, fold blocks, search, details), DOT, Mermaid,
+    PNG or PDF — no torch.
 
     \b
     Examples:
     archspec render net.yaml -o net.svg
     archspec render net.yaml -o net.html --depth 1
+    archspec render unet.yaml -o unet.pdf --layout u --grey
     archspec render net.yaml --format mermaid --part encoder
+    archspec render net.yaml --serve          # live preview at http://127.0.0.1:8000
     """
-    from archspec.diagram import dot_to_file, to_dot, to_html, to_mermaid, to_svg
-    from archspec.diagram.adapter import to_rgraph
-    from archspec.pipeline import analyse, load
+    from archspec.api import render as draw
 
+    options = {
+        "depth": depth,
+        "part": part,
+        "direction": direction.upper(),
+        "shapes": shapes,
+        "losses": losses,
+    }
+    if serve:
+        from archspec.diagram.serve import serve as serve_preview
+
+        if output is not None or fmt is not None:
+            raise click.UsageError("--serve shows the page in a browser: drop --output and --format")
+        serve_preview(
+            spec_file,
+            host,
+            port,
+            overrides=overrides,
+            theme=theme,
+            greyscale=greyscale,
+            arrangement=layout,
+            **options,
+        )
+        return
     fmt = _diagram_format(fmt, output)
     check_output(output, "--output")
-    if fmt in ("png", "pdf") and output is None:
-        raise click.UsageError(f"--format {fmt} writes a file: add --output FILE")
-    graph = analyse(load(spec_file, overrides), shapes=shapes)
-    g = to_rgraph(graph, depth=depth, part=part, direction=direction.upper(), shapes=shapes, losses=losses)
     if fmt in ("png", "pdf"):
-        dot_to_file(to_dot(g), output, fmt)
+        if output is None:
+            raise click.UsageError(f"--format {fmt} writes a file: add --output FILE")
+        draw(
+            spec_file,
+            output,
+            format=fmt,
+            overrides=overrides,
+            layout=layout,
+            theme=theme,
+            greyscale=greyscale,
+            **options,
+        )
         click.echo(f"wrote {output}", err=True)
         return
-    write_text({"svg": to_svg, "html": to_html, "dot": to_dot, "mermaid": to_mermaid}[fmt](g), output)
+    text = draw(
+        spec_file, format=fmt, overrides=overrides, layout=layout, theme=theme, greyscale=greyscale, **options
+    )
+    write_text(text, output)
 
 
 @click.command()

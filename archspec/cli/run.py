@@ -124,6 +124,10 @@ def _echo_trained(result: Any) -> None:
         if not k.startswith("train_") and k not in ("lr", "seconds")
     )
     click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
+    if result.checkpoint is not None:
+        click.echo(f"evaluate and predict use the {result.checkpoint_rule} checkpoint: {result.checkpoint}")
+    if result.test_metrics:
+        click.echo("test: " + ", ".join(f"{k} {v:.4g}" for k, v in result.test_metrics.items()))
     click.echo(f"next: archspec evaluate {result.run_dir}")
 
 
@@ -141,7 +145,8 @@ def _echo_trained(result: Any) -> None:
 @device_option
 @format_option
 def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
-    """Metrics of a trained run's best checkpoint on its test and validation streams.
+    """Metrics of a trained run's best checkpoint on its test and validation streams, and for
+    each classification output per-class precision, recall and F1 and a confusion-matrix PNG.
 
     \b
     Examples:
@@ -152,15 +157,17 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
     from archspec.training.session import evaluate_run
 
     check_device(device)
-    metrics = evaluate_run(run_dir, roles, device=device)
+    reports: list[Any] = []
+    metrics = evaluate_run(run_dir, roles, device=device, reports=reports, log=_log)
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
-    elif not metrics:
-        _log(f"no metrics: the {'/'.join(roles)} streams of {run_dir} name no metric that fits their outputs")
-    else:
-        width = max(len(k) for k in metrics)
-        for k, v in metrics.items():
-            click.echo(f"{k:<{width}}  {v:.4f}")
+        return
+    width = max(len(k) for k in metrics)
+    for k, v in metrics.items():
+        click.echo(f"{k:<{width}}  {v:.4f}")
+    for report in reports:  # per-class statistics on stderr: stdout stays "key value" lines
+        _log("\n".join(report.lines()))
+        _log(f"confusion matrix: {run_dir}/confusion-{report.stream}-{report.output}.png")
 
 
 @click.command()
@@ -179,8 +186,24 @@ def evaluate(run_dir: str, roles: Sequence[str], device: str, fmt: str) -> None:
 @click.option(
     "--inputs", type=click.Path(dir_okay=False, exists=True), help="An .npz with one array per model input."
 )
+@click.option(
+    "--classes",
+    is_flag=True,
+    help="Also write each classification output's predicted class and probabilities.",
+)
+@click.option(
+    "--id", "id_field", metavar="FIELD", help="Copy this field of the stream (or --inputs array) first."
+)
 @device_option
-def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, device: str) -> None:
+def predict(
+    run_dir: str,
+    output: str,
+    stream: str | None,
+    inputs: str | None,
+    classes: bool,
+    id_field: str | None,
+    device: str,
+) -> None:
     """Run a trained run's best checkpoint and save its outputs (NPZ arrays or CSV columns).
 
     \b
@@ -188,6 +211,7 @@ def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, d
       archspec predict runs/mynet -o predictions.npz
       archspec predict runs/mynet --stream val -o val.csv
       archspec predict runs/mynet --inputs mine.npz -o out.npz
+      archspec predict runs/mynet --classes --id id -o predictions.csv
     """
     from archspec.devices import check_device
     from archspec.training.session import predict_run
@@ -196,5 +220,14 @@ def predict(run_dir: str, output: str, stream: str | None, inputs: str | None, d
         raise click.UsageError("give --stream or --inputs, not both")
     check_output(output, "--output", (".npz", ".csv"))
     check_device(device)
-    path = predict_run(run_dir, output, stream=stream, inputs=inputs, device=device, log=_log)
+    path = predict_run(
+        run_dir,
+        output,
+        stream=stream,
+        inputs=inputs,
+        device=device,
+        log=_log,
+        classes=classes,
+        id_field=id_field,
+    )
     click.echo(f"wrote {path}")

@@ -76,7 +76,10 @@ def part_model(model: fx.GraphModule, graph: Graph, part: str) -> fx.GraphModule
 
 
 def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
-    """Instantiate every node's module under a root, at the path of its id, in graph order.
+    """Instantiate every node's module under a root, at the path of its id, in the order the
+    spec declares the nodes (YAML order, blocks expanded in place): parameters register, and draw
+    their initial values, in that order, so weights can be copied by position from a reference
+    implementation written in the same order.
 
     Torch may still refuse arguments the spec checks accepted; every such refusal comes back
     as a located :class:`SpecError` (all of them, as one :class:`SpecErrors`).
@@ -87,14 +90,17 @@ def build_modules(graph: Graph, *, seed: int | None = None) -> nn.Module:
     failed: set[str] = set()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed if seed is None else seed)
-        for name in graph.op_nodes():
+        for name in spec.nodes:
             node = spec.nodes[name]
             if node.share is None and not _collect(errors, _build_owner, root, node, spec.init):
                 failed.add(name)
-    for name in graph.op_nodes():  # once every owner exists: a target may come later
+    for name in spec.nodes:  # once every owner exists: a target may come later
         node = spec.nodes[name]
         if node.share is not None and node.share not in failed:
             _collect(errors, _check_shared, root, node)
+        tie = node.meta.get("tie")
+        if tie is not None and not {tie, name} & failed:
+            _collect(errors, _tie, root, node, tie)
     if errors:
         raise SpecErrors(errors)
     return root
@@ -170,6 +176,22 @@ def _check_shared(root: nn.Module, node: Node) -> None:
             via=node.via,
             hint="shared layers need inputs of the same size",
         )
+
+
+def _tie(root: nn.Module, node: Node, owner: str) -> None:
+    """Weight tying across op kinds (a linear head using an embedding's weight): the node keeps
+    its own module and bias, and its ``weight`` becomes the owner's parameter."""
+    mine, theirs = root.get_submodule(node.id), root.get_submodule(owner)
+    want, have = tuple(mine.weight.shape), tuple(theirs.weight.shape)
+    if want != have:
+        got = " and ".join(fmt_shape(s) for s in node.meta["in_shapes"])
+        raise ShapeError(
+            f"cannot tie weights with {owner!r}: {node.op} on {got} needs a weight of shape {_fmt(want)}, {owner!r} has {_fmt(have)}",
+            loc=node.where("share"),
+            via=node.via,
+            hint="a tied head's weight must have the owner's shape, e.g. a linear of out_features = num_embeddings",
+        )
+    mine.weight = theirs.weight
 
 
 def _state_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -250,16 +272,38 @@ def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
     g.output(next(iter(result.values())) if len(result) == 1 else result)
     g.lint()
     gm = fx.GraphModule(root, g, class_name=_class_name(spec.name))
+    _same_order(gm, root)
     gm.meta["archspec"] = {"spec": spec.name, "outputs": list(result), "inputs": [str(r) for r in sig.inputs]}
     return gm
+
+
+def _same_order(copy: nn.Module, root: nn.Module) -> None:
+    """Register ``copy``'s submodules in ``root``'s order (YAML order), recursively.
+
+    fx's GraphModule copies the modules its graph calls in the order it calls them; the spec
+    promises parameters in the order the YAML lists them.
+    """
+    if copy is root:
+        return
+    mine = copy._modules
+    order = [k for k in root._modules if k in mine] + [k for k in mine if k not in root._modules]
+    ordered = {k: mine[k] for k in order}
+    mine.clear()
+    mine.update(ordered)
+    for name, child in ordered.items():
+        original = root._modules.get(name)
+        if child is not None and original is not None and type(child) is nn.Module:
+            _same_order(child, original)
 
 
 def _new_graph() -> fx.Graph:
     """An empty fx graph. Its namespace turns node ids into the value names of the generated
     ``forward`` (``enc1.c1`` -> ``enc1_c1``, ``class`` -> ``class_1``, ``3x`` -> ``_3x``, unique);
-    ``self`` is taken up front, since it names the module in that code."""
+    ``self`` is taken up front, since it names the module in that code, and so is ``None``,
+    the one keyword the namespace lets through as it is (an input named ``None``)."""
     g = fx.Graph()
-    g._graph_namespace.create_name("self", None)
+    for name in ("self", "None"):
+        g._graph_namespace.create_name(name, None)
     return g
 
 

@@ -182,7 +182,17 @@ def _init_lines(model: nn.Module, graph: Graph) -> list[str]:
         expr = _containers(parents, made, lines)
         lines.append(_assign(expr, leaf, _constructor(recipe, path)))
         lines += _init_calls(model.get_submodule(path), _attr(expr, leaf), node, graph)
+    for node in graph.spec.nodes.values():  # weight tying, once every module exists
+        if "tie" in node.meta:
+            lines.append(f"{_path_expr(node.id)}.weight = {_path_expr(node.meta['tie'])}.weight")
     return lines
+
+
+def _path_expr(path: str) -> str:
+    expr = "self"
+    for name in path.split("."):
+        expr = _attr(expr, name)
+    return expr
 
 
 def _containers(parents: list[str], made: set[str], lines: list[str]) -> str:
@@ -199,7 +209,7 @@ def _containers(parents: list[str], made: set[str], lines: list[str]) -> str:
 
 def _owners(model: nn.Module, graph: Graph) -> list[tuple[str, Node, Recipe]]:
     """The model's node modules with the node that builds each and its recipe, in build order."""
-    order = {name: i for i, name in enumerate(graph.op_nodes())}
+    order = {name: i for i, name in enumerate(graph.spec.nodes)}  # the compiler's: YAML order
     found: list[tuple[str, Node, Recipe]] = []
     for path, module in _node_modules(model, ""):
         node = graph.spec.nodes.get(path)

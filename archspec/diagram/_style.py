@@ -7,6 +7,7 @@ for fonts that run a little wide) measures it; wide East Asian characters count 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 
 FONT_FAMILY = "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
 TITLE_PX = 12.0  # bold first line of a box
@@ -89,3 +90,98 @@ def box_size(title: str, lines: list[str]) -> tuple[float, float]:
     w = max(MIN_BOX_W, max(widths) + 2 * BOX_PAD_X)
     h = baselines(len(lines))[-1] + 3.0 + BOX_PAD_BOTTOM
     return float(round(w)), float(round(h))
+
+
+# --- themes -----------------------------------------------------------------------------------
+
+THEMES = ("light", "dark")
+_CLUSTER_FILLS = {"block": ("#f6f8fb", "#edf1f6"), "part": ("#fffbeb", "#fef3c7")}
+_CLUSTER_STROKES = {"block": "#c7d0dc", "part": "#d9b95c"}
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{max(0, min(255, round(c))):02x}" for c in rgb)
+
+
+def mix(a: str, b: str, t: float) -> str:
+    """``a`` moved a share ``t`` of the way to ``b``."""
+    return _hex(tuple(x + (y - x) * t for x, y in zip(_rgb(a), _rgb(b), strict=True)))
+
+
+def grey(colour: str) -> str:
+    """The grey of the same luminance (Rec. 709), for print."""
+    r, g, b = _rgb(colour)
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return _hex((y, y, y))
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Every colour a diagram uses, for one theme (``light`` or ``dark``), in colour or grey."""
+
+    theme: str = "light"
+    greyscale: bool = False
+
+    def _c(self, light: str, dark: str | None = None) -> str:
+        colour = light if self.theme == "light" else (dark if dark is not None else _darken(light))
+        return grey(colour) if self.greyscale else colour
+
+    @property
+    def background(self) -> str:
+        return self._c("#ffffff", "#0b1120")
+
+    @property
+    def text(self) -> str:
+        return self._c("#0f172a", "#e5e7eb")
+
+    @property
+    def subtext(self) -> str:
+        return self._c("#334155", "#cbd5e1")
+
+    @property
+    def muted(self) -> str:
+        return self._c("#64748b", "#94a3b8")
+
+    @property
+    def frame(self) -> str:
+        return self._c("#e2e8f0", "#334155")
+
+    def family(self, family: str) -> tuple[str, str]:
+        fill, stroke = colours(family)
+        if self.theme == "dark":
+            fill, stroke = mix("#111827", stroke, 0.28), mix(stroke, "#ffffff", 0.35)
+        return self._g(fill), self._g(stroke)
+
+    def _g(self, colour: str) -> str:
+        return grey(colour) if self.greyscale else colour
+
+    def edge(self, kind: str) -> tuple[str, str]:
+        colour, dash = edge_style(kind)
+        return (self._c(colour, mix(colour, "#ffffff", 0.35)), dash)
+
+    def highlight(self, mark: str) -> str:
+        return self._c(HIGHLIGHT_COLOURS[mark], HIGHLIGHT_COLOURS[mark])
+
+    def cluster(self, kind: str, depth: int) -> tuple[str, str]:
+        """(fill, stroke) of a cluster of ``kind`` (block or part) at nesting ``depth``."""
+        fill = _CLUSTER_FILLS.get(kind, _CLUSTER_FILLS["block"])[depth % 2]
+        stroke = _CLUSTER_STROKES.get(kind, _CLUSTER_STROKES["block"])
+        if self.theme == "dark":
+            base = "#1e293b" if kind != "part" else "#3b2f0b"
+            fill, stroke = mix(base, "#0b1120", 0.35 * (depth % 2)), mix(stroke, "#0b1120", 0.35)
+        return self._g(fill), self._g(stroke)
+
+
+def _darken(colour: str) -> str:
+    return mix(colour, "#0b1120", 0.8)
+
+
+def palette(theme: str = "light", greyscale: bool = False) -> Palette:
+    """The palette of ``theme``; raises :class:`ValueError` for an unknown theme."""
+    if theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {theme!r}")
+    return Palette(theme, greyscale)

@@ -31,13 +31,15 @@ from archspec.ops import get_op
 
 from .model import RCluster, REdge, RGraph, RNode
 
-__all__ = ["fmt_count", "op_label", "shape_text", "to_rgraph"]
+__all__ = ["OBJECTIVE", "fmt_count", "op_label", "shape_text", "to_rgraph"]
 
 _REPEAT_ID = re.compile(r"^(.+)\.(\d+)$")
 _PART_PREFIX = "part:"
 _OUTPUT_PREFIX = "output:"
 _LOSS_PREFIX = "loss:"
 _TARGET_PREFIX = "target:"
+OBJECTIVE = "objective:total"  #: the id of the box for the total objective
+_SCHEDULE_VARS = ("step", "epoch", "total_steps")
 
 
 def to_rgraph(
@@ -48,11 +50,13 @@ def to_rgraph(
     direction: str = "TB",
     shapes: bool = True,
     losses: bool = True,
+    arrangement: str = "column",
 ) -> RGraph:
     """The diagram of ``graph`` as boxes, clusters and edges (see the module docstring).
 
     ``part`` draws only that part's nodes, with what they read drawn as inputs. ``shapes=False``
     leaves out shapes and parameter counts (for graphs analysed without shapes).
+    ``arrangement`` is passed on to the layout (``column``, ``u``, ``fold`` or ``auto``).
     Raises :class:`~archspec.errors.GraphError` for an unknown part and :class:`ValueError` for a
     negative depth.
     """
@@ -66,7 +70,9 @@ def to_rgraph(
     builder.add_outputs()
     if losses:
         builder.add_losses()
-    return builder.finish(direction)
+    g = builder.finish(direction)
+    g.arrangement = arrangement
+    return g
 
 
 # --- labels -----------------------------------------------------------------------------------
@@ -195,7 +201,8 @@ class _Builder:
             lines = [shape_text(inp.shape)] if self.shapes else []
             if inp.dtype not in ("float32", "float"):
                 lines.append(inp.dtype)
-            self._add(RNode(id=name, title=name, op="input", family="input", lines=lines))
+            info = {"shape": f"{shape_text(inp.shape)} ({inp.dtype})", "at": _at(inp.loc)}
+            self._add(RNode(id=name, title=name, op="input", family="input", lines=lines, info=info))
             self.box[name] = name
 
     def add_ops(self) -> None:
@@ -250,11 +257,17 @@ class _Builder:
             lines += _meta_lines(node.meta)
         opdef = get_op(node.op)
         family = opdef.family if opdef is not None else "block"
-        return RNode(id=nid, title=title, op=node.op, family=family, lines=lines, cluster=clusters)
+        return RNode(
+            id=nid, title=title, op=node.op, family=family, lines=lines, cluster=clusters, info=_op_info(node)
+        )
 
     def _collapsed(self, unit: _Unit, clusters: tuple[str, ...], nid: str) -> str:
         if unit.id not in self.members:
-            self._add(RNode(id=unit.id, title=unit.id, op=unit.block, family="block", cluster=clusters))
+            scope = self.spec.scopes.get(unit.id)
+            info = {"block": unit.block, "at": _at(scope.loc) if scope is not None else ""}
+            self._add(
+                RNode(id=unit.id, title=unit.id, op=unit.block, family="block", cluster=clusters, info=info)
+            )
             self.members[unit.id] = []
         self.members[unit.id].append(nid)
         return unit.id
@@ -265,7 +278,9 @@ class _Builder:
                 continue
             oid = _OUTPUT_PREFIX + name
             shape = self._shape_of(out.ref.node, out.ref.output) if self.shapes else ""
-            self._add(RNode(id=oid, title=name, op="output", family="output", lines=[shape] if shape else []))
+            info = {"from": str(out.ref), "at": _at(self.spec.doc.loc(("outputs", name)))}
+            lines = [shape] if shape else []
+            self._add(RNode(id=oid, title=name, op="output", family="output", lines=lines, info=info))
             self._edge(self.box[out.ref.node], oid, out.ref.output or "")
         if self.part is not None:
             self._part_exits()
@@ -292,6 +307,7 @@ class _Builder:
             self._edge(self.box[nid], oid)
 
     def add_losses(self) -> None:
+        drawn = []
         for name, term in self.spec.losses.items():
             if not isinstance(term, Mapping):
                 continue
@@ -299,15 +315,29 @@ class _Builder:
                 self._penalty(name, term)
             else:
                 self._loss(name, term)
+            if _LOSS_PREFIX + name in self.by_id:
+                drawn.append((name, term))
+        if drawn:
+            self._objective(drawn)
+
+    def _loss_box(self, name: str, term: Mapping[str, Any]) -> str:
+        lid = _LOSS_PREFIX + name
+        info = {k: _short(v) for k, v in term.items() if k != "weight"}
+        if term.get("weight") is not None:
+            info["weight"] = _short(term["weight"])
+        info["at"] = _at(self.spec.doc.loc(("losses", name)))
+        node = RNode(
+            id=lid, title=name, op=str(term.get("fn")), family="loss", lines=[_loss_line(term)], info=info
+        )
+        self._add(node)
+        return lid
 
     def _loss(self, name: str, term: Mapping[str, Any]) -> None:
         pred = term.get("pred")
         oid = _OUTPUT_PREFIX + str(pred)
         if pred is not None and oid not in self.by_id:
             return  # its output is not drawn (part mode)
-        lid = _LOSS_PREFIX + name
-        lines = [_loss_line(term)]
-        self._add(RNode(id=lid, title=name, op=str(term.get("fn")), family="loss", lines=lines))
+        lid = self._loss_box(name, term)
         if pred is not None:
             self._edge(oid, lid, kind="loss")
         self._target(term, lid)
@@ -328,12 +358,30 @@ class _Builder:
         self._edge(tid, lid, kind="loss")
 
     def _penalty(self, name: str, term: Mapping[str, Any]) -> None:
-        lid = _LOSS_PREFIX + name
+        """A penalty on parameters, fed from the last node whose weights it acts on; the edge
+        is labelled with what it acts on (a part, a glob, or all parameters)."""
         patterns = term["params"] if isinstance(term["params"], list) else [term["params"]]
-        self._add(RNode(id=lid, title=name, op=str(term.get("fn")), family="loss", lines=[_loss_line(term)]))
         hit = [n for n in self.ops if any(_param_match(self.spec.parts, n, str(p)) for p in patterns)]
-        if hit and len(hit) < len(self.ops):
-            self._edge(self.box[hit[-1]], lid, "params", kind="loss")
+        if not hit:
+            return
+        lid = self._loss_box(name, term)
+        every = len(hit) == len(self.ops)
+        label = "all params" if every else ", ".join(str(p) for p in patterns)
+        self._edge(self.box[hit[-1]], lid, label, kind="loss")
+
+    def _objective(self, terms: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """One box for what training minimises: the weighted sum of the loss boxes."""
+        parts, full = [], []
+        for name, term in terms:
+            weight = term.get("weight", 1)
+            factor = "" if weight == 1 else f"{_weight_text(weight)}·"
+            parts.append(factor + name)
+            full.append(("" if weight == 1 else f"{_short(weight)} · ") + name)
+        info = {"objective": " + ".join(full), "at": _at(self.spec.doc.loc(("losses",), key=True))}
+        lines = [" + ".join(parts)] if len(terms) > 1 or parts[0] != terms[0][0] else []
+        self._add(RNode(id=OBJECTIVE, title="objective", op="sum", family="loss", lines=lines, info=info))
+        for name, _ in terms:
+            self._edge(_LOSS_PREFIX + name, OBJECTIVE, kind="loss")
 
     # -- finishing --------------------------------------------------------------------------
 
@@ -479,13 +527,50 @@ def _loss_line(term: Mapping[str, Any]) -> str:
     text = str(term.get("fn", "?"))
     weight = term.get("weight")
     if weight is not None and weight != 1:
-        text += f" ×{_short(weight)}"
+        text += f" ×{_weight_text(weight)}"
     if term.get("stream"):
         text += f" on {term['stream']}"
     elif term.get("params") is not None:
         params = term["params"]
         text += " on " + (", ".join(params) if isinstance(params, list) else str(params))
     return text
+
+
+def _weight_text(weight: Any) -> str:
+    """A number as itself; a ``${...}`` schedule as ``λ(step)`` (the variables it reads)."""
+    if isinstance(weight, str) and weight.strip().startswith("${"):
+        names = [v for v in _SCHEDULE_VARS if re.search(rf"\b{v}\b", weight)]
+        return f"λ({', '.join(names)})"
+    return _short(weight)
+
+
+def _at(loc: Any) -> str:
+    """``file:line`` of a location (just the file when the line is unknown)."""
+    if loc is None or loc.file is None:
+        return ""
+    return f"{loc.file}:{loc.line}" if loc.line is not None else str(loc.file)
+
+
+def _op_info(node: Any) -> dict[str, str]:
+    """The tooltip of an op box: every argument, shapes, parameters, MACs, where in the spec."""
+    meta = node.meta
+    info = {"op": node.op}
+    if node.args:
+        info["args"] = ", ".join(f"{k}={_short(v)}" for k, v in node.args.items())
+    if node.inputs:
+        info["in"] = ", ".join(str(r) for r in node.inputs)
+    if meta.get("in_shapes"):
+        info["in shapes"] = "; ".join(shape_text(s) for s in meta["in_shapes"])
+    if meta.get("shape") is not None:
+        info["out shape"] = shape_text(meta["shape"])
+    if "params" in meta:
+        info["params"] = f"{meta['params']:,}"
+    if meta.get("macs"):
+        info["MACs"] = f"{meta['macs']:,}"
+    if node.share:
+        info["shares"] = node.share
+    info["at"] = _at(node.loc)
+    return info
 
 
 def _mark_skips(order: list[str], edges: list[REdge]) -> list[REdge]:

@@ -48,7 +48,27 @@ def diff_specs(old: Graph, new: Graph) -> dict[str, Any]:
             {k: str(v.ref) for k, v in new.spec.outputs.items()},
         ),
         "params": {"old": p_old, "new": p_new, "delta": p_new - p_old},
+        "input_shapes": {
+            k: [list(old.spec.inputs[k].shape), list(v.shape)]
+            for k, v in new.spec.inputs.items()
+            if k in old.spec.inputs and list(old.spec.inputs[k].shape) != list(v.shape)
+        },
+        "settings": {
+            section: _settings_diff(getattr(old.spec, section), getattr(new.spec, section), (section,))
+            for section in ("data", "losses", "training")
+        },
     }
+
+
+def _settings_diff(a: Any, b: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``{"path", "old", "new"}`` for each leaf of a settings section that differs (a value
+    that is missing on one side is None there)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in [*a, *(k for k in b if k not in a)]:
+            out += _settings_diff(a.get(key), b.get(key), (*path, str(key)))
+        return out
+    return [] if a == b else [{"path": ".".join(path), "old": a, "new": b}]
 
 
 def diff_text(d: dict[str, Any]) -> str:
@@ -67,9 +87,15 @@ def diff_text(d: dict[str, Any]) -> str:
     for what in ("inputs", "outputs"):
         for sign, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
             for name in d[what][key]:
-                lines.append(f"{sign} {what[:-1]} {name}")
+                shapes = d.get("input_shapes", {}).get(name) if what == "inputs" else None
+                detail = f": {shapes[0]} -> {shapes[1]}" if shapes else ""
+                lines.append(f"{sign} {what[:-1]} {name}{detail}")
+    for section in ("data", "losses", "training"):
+        for row in d.get("settings", {}).get(section, []):
+            sign = "+" if row["old"] is None else "-" if row["new"] is None else "~"
+            lines.append(f"{sign} {row['path']}: {_value(row['old'])} -> {_value(row['new'])}")
     if len(lines) == 1:
-        lines.append("no differences in nodes, inputs or outputs")
+        lines.append("no differences in nodes, inputs, outputs, data, losses or training")
     p = d["params"]
     pct = f", {p['delta'] / p['old']:+.1%}" if p["old"] else ""
     lines.append(f"params: {p['old']:,} -> {p['new']:,} ({p['delta']:+,}{pct})")

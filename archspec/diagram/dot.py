@@ -18,8 +18,9 @@ from .model import RGraph, RNode, cluster_children
 __all__ = ["dot_to_file", "to_dot"]
 
 DOT_MISSING = (
-    "Graphviz 'dot' was not found; install it (Debian/Ubuntu: apt-get install graphviz, "
-    "macOS: brew install graphviz) or render to .svg/.html, which need no system packages"
+    "cairosvg is not installed and Graphviz 'dot' was not found: pip install 'archspec[diagrams]' "
+    "(cairosvg), or install Graphviz (Debian/Ubuntu: apt-get install graphviz, macOS: brew install "
+    "graphviz), or render to .svg/.html, which need neither"
 )
 _FORMAT = re.compile(r"[a-z][a-z0-9]*(:[a-z0-9]+)*")
 DOT_TIMEOUT_S = 300

@@ -24,22 +24,32 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 from . import _style
+from ._fold import fold
+from ._geometry import (
+    CLUSTER_GAP,
+    CLUSTER_PAD,
+    DUMMY_GAP,
+    LABEL_BAND,
+    MARGIN,
+    MIXED_GAP,
+    NODE_GAP,
+    RANK_GAP,
+    Box,
+    ClusterTree,
+    EdgeRoute,
+    Layout,
+    common_prefix,
+    r2,
+    topological,
+)
+from ._u import u_layout, u_plan
 from .model import RGraph
 
-__all__ = ["Box", "EdgeRoute", "Layout", "layout"]
+__all__ = ["ARRANGEMENTS", "Box", "EdgeRoute", "Layout", "layout"]
 
-NODE_GAP = 28.0  # between two boxes in a layer
-DUMMY_GAP = 10.0  # between two long edges in a layer
-MIXED_GAP = 18.0  # between a box and a long edge
-CLUSTER_GAP = 14.0  # between a cluster border and anything outside it
-CLUSTER_PAD = 10.0  # between a cluster border and what is inside it
-LABEL_BAND = 16.0  # room for a cluster's label above its members
-RANK_GAP = 40.0  # between two layers (edges curve in here)
-MARGIN = 16.0
 SWEEPS = 8
 SMOOTHING = 16
 SNAP = 8.0  # boxes closer than this to the box above them are lined up with it
@@ -47,59 +57,46 @@ SNAP = 8.0  # boxes closer than this to the box above them are lined up with it
 _REAL, _DUMMY, _FILLER = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned rectangle: top-left corner and size, in pixels."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    @property
-    def right(self) -> float:
-        return self.x + self.w
-
-    @property
-    def bottom(self) -> float:
-        return self.y + self.h
+ARRANGEMENTS = ("auto", "column", "u", "fold")
+FOLD_ABOVE = 1400.0  # auto: a column taller than this (px) is folded when folding helps
 
 
-@dataclass
-class EdgeRoute:
-    """An edge as a polyline from the border of ``src`` to the border of ``dst``.
+def layout(g: RGraph, arrangement: str | None = None) -> Layout:
+    """Lay ``g`` out; ``arrangement`` (default ``g.arrangement``) is one of :data:`ARRANGEMENTS`.
 
-    Segments along the rank axis run through a layer (beside the boxes in it); segments that
-    change the order coordinate cross the gap between two layers and are drawn as curves.
+    - ``column``: layers from top to bottom (``TB``) or left to right (``LR``).
+    - ``u``: an encoder–decoder drawn as a U (see ``_u.py``); refused when ``g`` has no skip
+      along its longest path, or is drawn ``LR``.
+    - ``fold``: the column cut into side-by-side bands to fit a 16:9 page (see ``_fold.py``).
+    - ``auto``: ``u`` when the skips pair a down path with an up path, else ``fold`` for a
+      column taller than :data:`FOLD_ABOVE` pixels, else ``column``.
     """
-
-    src: str
-    dst: str
-    kind: str
-    label: str
-    points: list[tuple[float, float]]
-
-
-@dataclass
-class Layout:
-    """Where everything goes. ``nodes`` and ``clusters`` map ids to boxes."""
-
-    direction: str
-    width: float
-    height: float
-    nodes: dict[str, Box] = field(default_factory=dict)
-    clusters: dict[str, Box] = field(default_factory=dict)
-    edges: list[EdgeRoute] = field(default_factory=list)
-    ranks: dict[str, int] = field(default_factory=dict)
-
-
-def layout(g: RGraph) -> Layout:
-    """Lay ``g`` out in layers from top to bottom (``TB``) or left to right (``LR``)."""
+    mode = arrangement if arrangement is not None else g.arrangement
+    if mode not in ARRANGEMENTS:
+        raise ValueError(f"arrangement must be one of {', '.join(ARRANGEMENTS)}, got {mode!r}")
     if g.direction not in ("TB", "LR"):
         raise ValueError(f"direction must be 'TB' or 'LR', got {g.direction!r}")
     index = _node_index(g)
-    tree = _ClusterTree(g)
-    ranks = _ranks(g, index)
+    ranks = _ranks(g, index)  # refuses cycles, whatever the arrangement
+    if mode in ("u", "auto"):
+        plan = u_plan(g, strict=mode == "auto")
+        if plan is not None:
+            return u_layout(g, plan)
+        if mode == "u":
+            raise ValueError(
+                "arrangement 'u' needs a top-to-bottom graph with a skip edge along its longest path "
+                "(an encoder–decoder); use 'column' or 'fold'"
+            )
+    column = _column(g, index, ranks)
+    if mode == "fold" or (mode == "auto" and column.direction == "TB" and column.height > FOLD_ABOVE):
+        if column.direction != "TB":
+            raise ValueError("arrangement 'fold' draws top to bottom; use direction TB")
+        return fold(g, column)
+    return column
+
+
+def _column(g: RGraph, index: dict[str, int], ranks: list[int]) -> Layout:
+    tree = ClusterTree(g)
     items = _build_items(g, index, ranks, tree)
     layers = _order(items, max(ranks, default=-1) + 1)
     xs, borders = _place(items, layers, tree, g.direction)
@@ -122,37 +119,6 @@ def _node_index(g: RGraph) -> dict[str, int]:
     return index
 
 
-class _ClusterTree:
-    """Parents, children and label widths of the clusters the nodes name.
-
-    A node's ``cluster`` tuple is normalised to the path of its innermost cluster in this tree
-    (the first parent seen for a cluster wins), so all paths agree with each other.
-    """
-
-    def __init__(self, g: RGraph) -> None:
-        self.parent: dict[str, str | None] = {}
-        for node in g.nodes:
-            for depth, cid in enumerate(node.cluster):
-                self.parent.setdefault(cid, node.cluster[depth - 1] if depth else None)
-        self.ids = list(self.parent)
-        self.ordinal = {cid: i for i, cid in enumerate(self.ids)}
-        self.children: dict[str, list[str]] = defaultdict(list)
-        for cid, par in self.parent.items():
-            if par is not None:
-                self.children[par].append(cid)
-        self.labels = {cid: (g.clusters[cid].label if cid in g.clusters else cid) for cid in self.ids}
-        self._paths: dict[str, tuple[str, ...]] = {}
-
-    def path(self, cid: str) -> tuple[str, ...]:
-        if cid not in self._paths:
-            par = self.parent[cid]
-            self._paths[cid] = (self.path(par) if par is not None else ()) + (cid,)
-        return self._paths[cid]
-
-    def node_path(self, cluster: tuple[str, ...]) -> tuple[str, ...]:
-        return self.path(cluster[-1]) if cluster else ()
-
-
 # --- 1. ranks --------------------------------------------------------------------------------
 
 
@@ -163,7 +129,7 @@ def _ranks(g: RGraph, index: dict[str, int]) -> list[int]:
     for e in g.edges:
         succ[index[e.src]].append(index[e.dst])
         pred[index[e.dst]].append(index[e.src])
-    order = _topological(n, succ, pred)
+    order = topological(n, succ, pred)
     if len(order) < n:
         stuck = [g.nodes[i].id for i in range(n) if i not in set(order)][:5]
         raise ValueError(f"render input must be acyclic; these nodes are on or after a cycle: {stuck}")
@@ -175,20 +141,6 @@ def _ranks(g: RGraph, index: dict[str, int]) -> list[int]:
         if not pred[u] and succ[u]:
             rank[u] = min(rank[v] for v in succ[u]) - 1
     return rank
-
-
-def _topological(n: int, succ: list[list[int]], pred: list[list[int]]) -> list[int]:
-    indeg = [len(p) for p in pred]
-    order = [i for i in range(n) if indeg[i] == 0]
-    head = 0
-    while head < len(order):
-        u = order[head]
-        head += 1
-        for v in succ[u]:
-            indeg[v] -= 1
-            if indeg[v] == 0:
-                order.append(v)
-    return order
 
 
 # --- 2. items: nodes, dummies, fillers -------------------------------------------------------
@@ -227,7 +179,7 @@ class _Items:
         return len(self.rank)
 
 
-def _build_items(g: RGraph, index: dict[str, int], ranks: list[int], tree: _ClusterTree) -> _Items:
+def _build_items(g: RGraph, index: dict[str, int], ranks: list[int], tree: ClusterTree) -> _Items:
     items = _Items()
     for node, rank in zip(g.nodes, ranks, strict=True):
         w, h = _style.box_size(node.title, node.lines)
@@ -235,7 +187,7 @@ def _build_items(g: RGraph, index: dict[str, int], ranks: list[int], tree: _Clus
         items.add(rank, so, sr, tree.node_path(node.cluster), _REAL)
     for e in g.edges:
         u, v = index[e.src], index[e.dst]
-        common = _common_prefix(items.path[u], items.path[v])
+        common = common_prefix(items.path[u], items.path[v])
         chain = [u]
         for r in range(ranks[u] + 1, ranks[v]):
             chain.append(items.add(r, 0.0, 0.0, common, _DUMMY))
@@ -247,14 +199,7 @@ def _build_items(g: RGraph, index: dict[str, int], ranks: list[int], tree: _Clus
     return items
 
 
-def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
-
-
-def _add_fillers(items: _Items, tree: _ClusterTree) -> None:
+def _add_fillers(items: _Items, tree: ClusterTree) -> None:
     present: dict[str, set[int]] = defaultdict(set)
     for i in range(len(items)):
         for cid in items.path[i]:
@@ -383,7 +328,7 @@ class _ClusterReach:
     legalisation does not have to shove narrow members sideways.
     """
 
-    def __init__(self, items: _Items, tree: _ClusterTree, direction: str) -> None:
+    def __init__(self, items: _Items, tree: ClusterTree, direction: str) -> None:
         self.items = items
         lab_o, _ = _label_bands(direction)
         self.left = dict.fromkeys(tree.ids, 0.0)
@@ -406,7 +351,7 @@ class _ClusterReach:
         """The least distance between the centres of layer neighbours ``a`` (left) and ``b``."""
         items = self.items
         pa, pb = items.path[a], items.path[b]
-        c = len(_common_prefix(pa, pb))
+        c = len(common_prefix(pa, pb))
         if len(pa) > c or len(pb) > c:
             left = self.right[pa[c]] if len(pa) > c else items.so[a] / 2
             right = self.left[pb[c]] if len(pb) > c else items.so[b] / 2
@@ -416,7 +361,7 @@ class _ClusterReach:
 
 
 def _place(
-    items: _Items, layers: list[list[int]], tree: _ClusterTree, direction: str
+    items: _Items, layers: list[list[int]], tree: ClusterTree, direction: str
 ) -> tuple[list[float], dict[str, tuple[float, float]]]:
     reach = _ClusterReach(items, tree, direction)
     seps = [[reach.separation(a, b) for a, b in pairwise(layer)] for layer in layers]
@@ -483,7 +428,7 @@ def _isotonic(targets: list[float], weights: list[float], sep: list[float]) -> l
 
 
 def _legalise(
-    items: _Items, layers: list[list[int]], tree: _ClusterTree, xs: list[float], direction: str
+    items: _Items, layers: list[list[int]], tree: ClusterTree, xs: list[float], direction: str
 ) -> tuple[list[float], dict[str, tuple[float, float]]]:
     """Make every separation hold, cluster borders included, moving items as little as we can.
 
@@ -500,7 +445,7 @@ def _legalise(
     for (a, b), d in cons.items():
         succ[a].append((b, d))
         pred[b].append((a, d))
-    order = _topological(total, [[b for b, _ in s] for s in succ], pred)  # type: ignore[arg-type]
+    order = topological(total, [[b for b, _ in s] for s in succ], pred)  # type: ignore[arg-type]
     if len(order) < total:
         raise AssertionError("cluster order constraints are cyclic; this is a bug in the layout")
     cur = xs + _initial_borders(items, tree, xs, direction)
@@ -519,7 +464,7 @@ def _legalise(
 
 
 def _tighten_borders(
-    tree: _ClusterTree,
+    tree: ClusterTree,
     border: dict[str, int],
     succ: list[list[tuple[int, float]]],
     pred: list[list[tuple[int, float]]],
@@ -559,7 +504,7 @@ def _snap_columns(
 
 
 def _constraints(
-    items: _Items, layers: list[list[int]], tree: _ClusterTree, border: dict[str, int], direction: str
+    items: _Items, layers: list[list[int]], tree: ClusterTree, border: dict[str, int], direction: str
 ) -> dict[tuple[int, int], float]:
     """``{(a, b): d}`` meaning ``x[b] >= x[a] + d``, over items and cluster borders."""
     lab_o, _ = _label_bands(direction)
@@ -572,7 +517,7 @@ def _constraints(
     for layer in layers:
         for a, b in pairwise(layer):
             pa, pb = items.path[a], items.path[b]
-            c = len(_common_prefix(pa, pb))
+            c = len(common_prefix(pa, pb))
             if len(pa) == c and len(pb) == c:
                 real = (items.kind[a] == _REAL) + (items.kind[b] == _REAL)
                 need(a, b, (items.so[a] + items.so[b]) / 2 + (DUMMY_GAP, MIXED_GAP, NODE_GAP)[real])
@@ -595,7 +540,7 @@ def _constraints(
     return cons
 
 
-def _initial_borders(items: _Items, tree: _ClusterTree, xs: list[float], direction: str) -> list[float]:
+def _initial_borders(items: _Items, tree: ClusterTree, xs: list[float], direction: str) -> list[float]:
     lo, hi = _cluster_extents(items, tree, xs, direction)
     out: list[float] = []
     for cid in tree.ids:
@@ -604,7 +549,7 @@ def _initial_borders(items: _Items, tree: _ClusterTree, xs: list[float], directi
 
 
 def _cluster_extents(
-    items: _Items, tree: _ClusterTree, xs: list[float], direction: str
+    items: _Items, tree: ClusterTree, xs: list[float], direction: str
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each cluster's left and right border implied by its members where they are now."""
     lab_o, _ = _label_bands(direction)
@@ -633,7 +578,7 @@ class _RankAxis:
     """Where each layer starts along the rank axis, leaving room for cluster borders."""
 
     def __init__(
-        self, items: _Items, layers: list[list[int]], tree: _ClusterTree, direction: str, xs: list[float]
+        self, items: _Items, layers: list[list[int]], tree: ClusterTree, direction: str, xs: list[float]
     ) -> None:
         _, self.lab_r = _label_bands(direction)
         n = len(layers)
@@ -668,7 +613,7 @@ class _RankAxis:
         return RANK_GAP + min(RANK_GAP * 1.5, max(0.0, reach - 4 * RANK_GAP) * 0.1)
 
     @staticmethod
-    def _nest(tree: _ClusterTree, cid: str, edge_rank: dict[str, int]) -> int:
+    def _nest(tree: ClusterTree, cid: str, edge_rank: dict[str, int]) -> int:
         """How many nested borders stack up at ``cid``'s first (or last) layer."""
         inner = [
             _RankAxis._nest(tree, ch, edge_rank)
@@ -692,7 +637,7 @@ def _assemble(
     layers: list[list[int]],
     xs: list[float],
     borders: dict[str, tuple[float, float]],
-    tree: _ClusterTree,
+    tree: ClusterTree,
 ) -> Layout:
     axis = _RankAxis(items, layers, tree, g.direction, xs)
 
@@ -734,20 +679,16 @@ def _to_xy(g: RGraph, nodes: dict, clusters: dict, routes: list, items: _Items) 
     dx = MARGIN - min(all_x, default=0.0)
     dy = MARGIN - min(all_y, default=0.0)
     out = Layout(direction=g.direction, width=0.0, height=0.0)
-    out.nodes = {k: Box(_r(x + dx), _r(y + dy), w, h) for k, (x, y, w, h) in boxes.items()}
-    out.clusters = {k: Box(_r(x + dx), _r(y + dy), _r(w), _r(h)) for k, (x, y, w, h) in cboxes.items()}
+    out.nodes = {k: Box(r2(x + dx), r2(y + dy), w, h) for k, (x, y, w, h) in boxes.items()}
+    out.clusters = {k: Box(r2(x + dx), r2(y + dy), r2(w), r2(h)) for k, (x, y, w, h) in cboxes.items()}
     out.edges = [
-        EdgeRoute(e.src, e.dst, e.kind, e.label, [(_r(x + dx), _r(y + dy)) for x, y in pts])
+        EdgeRoute(e.src, e.dst, e.kind, e.label, [(r2(x + dx), r2(y + dy)) for x, y in pts])
         for e, pts in paths
     ]
     out.ranks = {node.id: items.rank[i] for i, node in enumerate(g.nodes)}
+    out.pieces = {k: [b] for k, b in out.clusters.items()}
     right = [b.right for b in (*out.nodes.values(), *out.clusters.values())]
     bottom = [b.bottom for b in (*out.nodes.values(), *out.clusters.values())]
-    out.width = _r(max(right, default=0.0) + MARGIN)
-    out.height = _r(max(bottom, default=0.0) + MARGIN)
+    out.width = r2(max(right, default=0.0) + MARGIN)
+    out.height = r2(max(bottom, default=0.0) + MARGIN)
     return out
-
-
-def _r(v: float) -> float:
-    """Round to 1/100 px: stable text output, and no drift between runs."""
-    return round(v, 2)

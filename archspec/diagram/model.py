@@ -40,6 +40,8 @@ class RNode:
 
     ``cluster`` lists the ids of the clusters the node sits in, outermost first.
     ``highlight`` marks architecture diffs: ``"added"``, ``"changed"`` or ``"removed"``.
+    ``info`` holds what a tooltip shows beyond the box (all arguments, input and output
+    shapes, parameters, MACs, ``at``: the ``file:line`` of the node in the spec), in order.
     """
 
     id: str
@@ -49,6 +51,7 @@ class RNode:
     lines: list[str] = field(default_factory=list)
     cluster: tuple[str, ...] = ()
     highlight: str | None = None
+    info: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,13 +75,15 @@ class REdge:
 
 @dataclass
 class RGraph:
-    """What every renderer draws. ``edges`` must form a DAG; ``direction`` is TB or LR."""
+    """What every renderer draws. ``edges`` must form a DAG; ``direction`` is TB or LR;
+    ``arrangement`` is how the layout places it: ``column``, ``u``, ``fold`` or ``auto``."""
 
     nodes: list[RNode]
     edges: list[REdge]
     clusters: dict[str, RCluster] = field(default_factory=dict)
     title: str = ""
     direction: str = "TB"
+    arrangement: str = "column"
 
 
 def cluster_children(g: RGraph) -> dict[str | None, tuple[list[str], list[RNode]]]:

@@ -4,12 +4,16 @@ The output is deterministic (the same graph gives the same bytes) and needs noth
 Each node is ``<g class="node" id="node-<id>" data-id=...>`` holding its ``<rect class="box">``
 and ``<text>`` lines; each edge is ``<path class="edge" data-src=... data-dst=...>``; each
 cluster is ``<g class="cluster" data-id=...>``. The HTML page and the tests find them by that.
-Cluster labels (``<text class="cluster-label">``) are drawn after the edges, on a halo of the
-cluster's fill, so no edge strikes them through.
+Cluster labels (``<g class="cluster-label">``) are drawn after the edges, on a rectangle of the
+cluster's fill, so no edge strikes them through (a plain rectangle, not a ``paint-order`` halo,
+so converters such as cairosvg draw them the same way).
 All coordinates are absolute (no transforms), so a reader of the file sees what is drawn where.
 """
 
 from __future__ import annotations
+
+import json
+import re
 
 from . import _style
 from .layout import Box, EdgeRoute, Layout, layout
@@ -20,36 +24,50 @@ __all__ = ["to_svg"]
 TITLE_BAND = 36.0
 LEGEND_GAP = 24.0
 _LEGEND_ROW = 18.0
-_CLUSTER_FILLS = {"block": ("#f6f8fb", "#edf1f6"), "part": ("#fffbeb", "#fef3c7")}
-_CLUSTER_STROKES = {"block": ("#c7d0dc", ""), "part": ("#d9b95c", "6 3")}
+_CLUSTER_DASH = {"block": "", "part": "6 3"}
 
 
-def to_svg(g: RGraph, layout: Layout | None = None) -> str:
-    """The diagram of ``g`` as an SVG document (computes the layout when none is given)."""
+def to_svg(
+    g: RGraph,
+    layout: Layout | None = None,
+    *,
+    theme: str = "light",
+    greyscale: bool = False,
+    legend: bool = True,
+) -> str:
+    """The diagram of ``g`` as an SVG document (computes the layout when none is given).
+
+    ``theme`` is ``light`` or ``dark``; ``greyscale`` turns every colour into the grey of the
+    same luminance, for print (edge kinds stay apart by their dashes); ``legend=False`` leaves
+    the legend out (the HTML page draws its own, fixed on screen).
+    """
+    pal = _style.palette(theme, greyscale)
     lay = layout if layout is not None else _layout(g)
     dy = TITLE_BAND if g.title else 0.0
-    legend = _Legend(g, x=lay.width + (LEGEND_GAP if g.nodes else 0.0), y=dy + 8.0)
+    key = _Legend(
+        g if legend else RGraph([], []), x=lay.width + (LEGEND_GAP if legend and g.nodes else 0.0), y=dy + 8.0
+    )
     title_w = 32 + _style.text_width(g.title, 16) if g.title else 0.0
-    width = _f(max(legend.right + _style.BOX_PAD_X, title_w))
-    height = _f(max(lay.height + dy, legend.bottom + 8.0))
+    width = _f(max(key.right + (_style.BOX_PAD_X if legend else 0.0), title_w))
+    height = _f(max(lay.height + dy, key.bottom + 8.0))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="archspec-diagram" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="{_style.FONT_FAMILY}" '
         f'role="img" aria-label={_attr(g.title or "architecture diagram")}>',
-        _defs(),
-        f'<rect class="background" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+        _defs(pal),
+        f'<rect class="background" x="0" y="0" width="{width}" height="{height}" fill="{pal.background}"/>',
     ]
     if g.title:
         out.append(
             f'<text class="diagram-title" x="{_f(16)}" y="{_f(24)}" font-size="16" font-weight="bold" '
-            f'fill="#0f172a">{_esc(g.title)}</text>'
+            f'fill="{pal.text}">{_esc(g.title)}</text>'
         )
-    boxes, labels = _clusters(g, lay, dy)
+    boxes, labels = _clusters(g, lay, dy, pal)
     out += boxes
-    out += [_edge(route, dy) for route in lay.edges]
+    out += [_edge(route, dy, pal) for route in lay.edges]
     out += labels
-    out += [_node(node, lay.nodes[node.id], dy) for node in g.nodes]
-    out += legend.render()
+    out += [_node(node, lay.nodes[node.id], dy, pal) for node in g.nodes]
+    out += key.render(pal)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -60,10 +78,10 @@ _layout = layout  # the parameter of to_svg shadows the function's name
 # --- pieces ------------------------------------------------------------------------------------
 
 
-def _defs() -> str:
+def _defs(pal: _style.Palette) -> str:
     markers = []
     for kind in EDGE_KINDS:
-        colour, _ = _style.edge_style(kind)
+        colour, _ = pal.edge(kind)
         markers.append(
             f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" '
             f'markerWidth="9" markerHeight="9" orient="auto"><path d="M0,1 L10,5 L0,9 z" fill="{colour}"/></marker>'
@@ -79,9 +97,10 @@ def _cluster_depths(g: RGraph) -> dict[str, int]:
     return depth
 
 
-def _clusters(g: RGraph, lay: Layout, dy: float) -> tuple[list[str], list[str]]:
-    """Cluster rectangles (drawn under the edges) and their labels (drawn over them, on a halo
-    of the cluster's fill, so an edge entering a cluster does not strike its label through)."""
+def _clusters(g: RGraph, lay: Layout, dy: float, pal: _style.Palette) -> tuple[list[str], list[str]]:
+    """Cluster rectangles (drawn under the edges; one per piece where a U or a fold cuts a
+    cluster) and their labels (drawn over them, on a rectangle of the cluster's fill, so an edge
+    entering a cluster does not strike its label through)."""
     depth = _cluster_depths(g)
     boxes, labels = [], []
     for cid in sorted(
@@ -89,29 +108,35 @@ def _clusters(g: RGraph, lay: Layout, dy: float) -> tuple[list[str], list[str]]:
     ):
         box = lay.clusters[cid]
         info = g.clusters.get(cid)
-        kind = info.kind if info is not None and info.kind in _CLUSTER_FILLS else "block"
+        kind = info.kind if info is not None and info.kind in _CLUSTER_DASH else "block"
         label = info.label if info is not None else cid
-        fill = _CLUSTER_FILLS[kind][depth.get(cid, 0) % 2]
-        stroke, dash = _CLUSTER_STROKES[kind]
+        fill, stroke = pal.cluster(kind, depth.get(cid, 0))
+        dash = _CLUSTER_DASH[kind]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
+        rects = "".join(
+            f'<rect x="{_f(p.x)}" y="{_f(p.y + dy)}" width="{_f(p.w)}" height="{_f(p.h)}" rx="8" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/>'
+            for p in lay.pieces.get(cid, [box])
+        )
         boxes.append(
             f'<g class="cluster cluster-{kind}" id={_attr("cluster-" + cid)} data-id={_attr(cid)} '
-            f"data-label={_attr(label)}>"
-            f'<rect x="{_f(box.x)}" y="{_f(box.y + dy)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="8" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="1"{dash_attr}/></g>'
+            f"data-label={_attr(label)}>{rects}</g>"
         )
+        max_chars = max(1, int((box.w - 12) / (_style.CLUSTER_PX * _style.EM_ADVANCE)))
+        text = _style.clip(label, max_chars)
+        width = _style.text_width(text, _style.CLUSTER_PX)
         labels.append(
-            f'<text class="cluster-label" data-id={_attr(cid)} x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" '
-            f'font-size="{_f(_style.CLUSTER_PX)}" font-weight="bold" fill="#64748b" stroke="{fill}" '
-            f'stroke-width="4" stroke-linejoin="round" paint-order="stroke">'
-            f"{_esc(_style.clip(label, max_chars))}</text>"
+            f'<g class="cluster-label" data-id={_attr(cid)}>'
+            f'<rect x="{_f(box.x + 5)}" y="{_f(box.y + dy + 3)}" width="{_f(width + 6)}" height="15" '
+            f'fill="{fill}"/>'
+            f'<text x="{_f(box.x + 8)}" y="{_f(box.y + dy + 15)}" font-size="{_f(_style.CLUSTER_PX)}" '
+            f'font-weight="bold" fill="{pal.muted}">{_esc(text)}</text></g>'
         )
     return boxes, labels
 
 
-def _edge(route: EdgeRoute, dy: float) -> str:
-    colour, dash = _style.edge_style(route.kind)
+def _edge(route: EdgeRoute, dy: float, pal: _style.Palette) -> str:
+    colour, dash = pal.edge(route.kind)
     kind = route.kind if route.kind in EDGE_KINDS else "data"
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     d = _path_data(route.points, dy, vertical=_is_vertical(route))
@@ -121,9 +146,11 @@ def _edge(route: EdgeRoute, dy: float) -> str:
     )
     if route.label:
         x, y = route.points[len(route.points) // 2]
+        text = _style.clip(route.label, 24)
         out += (
-            f'\n<text class="edge-label" x="{_f(x + 4)}" y="{_f(y + dy - 4)}" font-size="10" fill="{colour}" '
-            f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_esc(_style.clip(route.label, 24))}</text>'
+            f'\n<g class="edge-label"><rect x="{_f(x + 2)}" y="{_f(y + dy - 14)}" '
+            f'width="{_f(_style.text_width(text, 10) + 4)}" height="13" fill="{pal.background}" fill-opacity="0.85"/>'
+            f'<text x="{_f(x + 4)}" y="{_f(y + dy - 4)}" font-size="10" fill="{colour}">{_esc(text)}</text></g>'
         )
     return out
 
@@ -150,15 +177,15 @@ def _path_data(points: list[tuple[float, float]], dy: float, vertical: bool) -> 
     return " ".join(parts)
 
 
-def _node(node: RNode, box: Box, dy: float) -> str:
-    fill, stroke = _style.colours(node.family)
+def _node(node: RNode, box: Box, dy: float, pal: _style.Palette) -> str:
+    fill, stroke = pal.family(node.family)
     y = box.y + dy
     classes = f"node family-{_token(node.family)}"
     rx, stroke_w, extra = (12, 1.8, "") if node.family == "loss" else (6, 1.2, "")
     halo = ""
     if node.highlight in HIGHLIGHTS:
         classes += f" highlight-{node.highlight}"
-        colour = _style.HIGHLIGHT_COLOURS[node.highlight]
+        colour = pal.highlight(node.highlight)
         dash = ' stroke-dasharray="5 3"' if node.highlight == "removed" else ""
         halo = (
             f'<rect class="halo" x="{_f(box.x - 3.5)}" y="{_f(y - 3.5)}" width="{_f(box.w + 7)}" '
@@ -170,18 +197,21 @@ def _node(node: RNode, box: Box, dy: float) -> str:
     base = _style.baselines(len(node.lines))
     texts = [
         f'<text class="node-title" x="{_f(cx)}" y="{_f(y + base[0])}" font-size="{_f(_style.TITLE_PX)}" '
-        f'font-weight="bold" text-anchor="middle" fill="#0f172a">{_esc(_style.clip(node.title))}</text>'
+        f'font-weight="bold" text-anchor="middle" fill="{pal.text}">{_esc(_style.clip(node.title))}</text>'
     ]
     for line, b in zip(node.lines, base[1:], strict=True):
         texts.append(
             f'<text class="node-line" x="{_f(cx)}" y="{_f(y + b)}" font-size="{_f(_style.LINE_PX)}" '
-            f'text-anchor="middle" fill="#334155">{_esc(_style.clip(line))}</text>'
+            f'text-anchor="middle" fill="{pal.subtext}">{_esc(_style.clip(line))}</text>'
         )
-    tooltip = "\n".join([node.title, f"{node.op} ({node.family})", *node.lines])
+    details = [f"{k}: {v}" for k, v in node.info.items() if v]
+    tooltip = "\n".join([node.title, f"{node.op} ({node.family})", *(details or node.lines)])
     return (
         f'<g class="{classes}" id={_attr("node-" + node.id)} data-id={_attr(node.id)} data-op={_attr(node.op)} '
         f"data-family={_attr(node.family)} data-title={_attr(node.title)} "
-        f"data-lines={_attr(chr(10).join(node.lines))} data-highlight={_attr(node.highlight or '')}{extra}>"
+        f"data-lines={_attr(chr(10).join(node.lines))} data-highlight={_attr(node.highlight or '')} "
+        f"data-info={_attr(json.dumps(node.info, ensure_ascii=False))} "
+        f"data-clusters={_attr(chr(10).join(node.cluster))}{extra}>"
         f"<title>{_esc(tooltip)}</title>{halo}"
         f'<rect class="box" x="{_f(box.x)}" y="{_f(y)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="{rx}" '
         f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>' + "".join(texts) + "</g>"
@@ -212,38 +242,38 @@ class _Legend:
     def bottom(self) -> float:
         return self.y + self.height
 
-    def render(self) -> list[str]:
+    def render(self, pal: _style.Palette) -> list[str]:
         if not self.width:
             return []
         x, y = self.x, self.y
         out = [
             f'<g class="legend"><rect x="{_f(x)}" y="{_f(y)}" width="{_f(self.width)}" height="{_f(self.height)}" '
-            f'rx="6" fill="#ffffff" stroke="#e2e8f0"/>',
-            f'<text x="{_f(x + 10)}" y="{_f(y + 18)}" font-size="11" font-weight="bold" fill="#475569">legend</text>',
+            f'rx="6" fill="{pal.background}" stroke="{pal.frame}"/>',
+            f'<text x="{_f(x + 10)}" y="{_f(y + 18)}" font-size="11" font-weight="bold" fill="{pal.muted}">legend</text>',
         ]
         row = y + 18 + _LEGEND_ROW
         for fam in self.families:
-            fill, stroke = _style.colours(fam)
+            fill, stroke = pal.family(fam)
             out.append(
                 f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="{fill}" stroke="{stroke}"/>'
-                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{_esc(fam)}</text>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="{pal.subtext}">{_esc(fam)}</text>'
             )
             row += _LEGEND_ROW
         for kind in self.kinds:
-            colour, dash = _style.edge_style(kind)
+            colour, dash = pal.edge(kind)
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(
                 f'<path d="M{_f(x + 10)},{_f(row - 4)} L{_f(x + 28)},{_f(row - 4)}" stroke="{colour}" '
                 f'stroke-width="1.6"{dash_attr}/>'
-                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{kind} edge</text>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="{pal.subtext}">{kind} edge</text>'
             )
             row += _LEGEND_ROW
         for mark in self.highlights:
             dash = ' stroke-dasharray="4 2"' if mark == "removed" else ""
             out.append(
-                f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="#ffffff" '
-                f'stroke="{_style.HIGHLIGHT_COLOURS[mark]}" stroke-width="2.5"{dash}/>'
-                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="#334155">{mark}</text>'
+                f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="{pal.background}" '
+                f'stroke="{pal.highlight(mark)}" stroke-width="2.5"{dash}/>'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="{pal.subtext}">{mark}</text>'
             )
             row += _LEGEND_ROW
         out.append("</g>")
@@ -260,7 +290,13 @@ def _f(v: float) -> str:
 
 
 def _esc(text: str) -> str:
+    """XML text: markup escaped, and control characters (which XML 1.0 cannot hold even as
+    references, or which a terminal showing the file would obey) written out as ``\\x1b``."""
+    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def _attr(text: str) -> str:

@@ -12,7 +12,11 @@ from typing import Any
 
 from archspec.errors import ContractError, ShapeError, SpecError, SpecErrors
 from archspec.graph.dag import Graph
+from archspec.lang.expr import ExprError
+from archspec.lang.loader import Document
 from archspec.lang.model import Node, Ref
+from archspec.lang.shapeexpr import Deferred, evaluate_deferred
+from archspec.lang.validate import op_arg_errors
 from archspec.ops import OpShapeError, get_op
 from archspec.ops.base import Shape, fmt_shape
 
@@ -32,7 +36,7 @@ def infer_shapes(graph: Graph) -> Graph:
             failed.add(name)  # report the first failure only, not its consequences
             continue
         try:
-            _infer_node(node, shapes)
+            _infer_node(node, shapes, spec.doc)
             dtypes[name] = _infer_dtype(node, dtypes)
         except SpecError as err:
             errors.append(err)
@@ -48,6 +52,8 @@ def infer_shapes(graph: Graph) -> Graph:
     for node in spec.nodes.values():
         if node.share is not None:
             node.meta["params"] = node.meta["buffers"] = 0  # counted once, on the node that owns them
+        elif "tie" in node.meta:  # its weight is the owner's: counted there (the compiler checks its shape)
+            node.meta["params"] = max(0, node.meta["params"] - spec.nodes[node.meta["tie"]].meta["params"])
     return graph
 
 
@@ -69,10 +75,12 @@ def _share_mismatch(node: Node, target: Node) -> SpecError | None:
     )
 
 
-def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
+def _infer_node(node: Node, shapes: Mapping[str, Any], doc: Document) -> None:
     op = get_op(node.op)
     assert op is not None  # expand rejected unknown ops
     in_shapes = [_pick(shapes, ref, node) for ref in node.inputs]
+    if any(isinstance(v, Deferred) for v in node.args.values()):
+        _resolve_deferred(node, shapes, doc)
     args = op.with_defaults(node.args)
     try:
         out = op.shape(args, in_shapes)
@@ -93,6 +101,28 @@ def _infer_node(node: Node, shapes: Mapping[str, Any]) -> None:
     node.meta["shape"] = out
 
 
+def _resolve_deferred(node: Node, shapes: Mapping[str, Any], doc: Document) -> None:
+    """Evaluate the arguments that read inferred shapes (``${channels(x)}``), then check them."""
+
+    def shape_of(ref: Ref) -> Shape:
+        if ref.node not in shapes:
+            raise ExprError(
+                f"the shape of {str(ref)!r} is not known before this node",
+                hint="read a node that comes before it",
+            )
+        return _pick(shapes, ref, node)
+
+    for key, value in list(node.args.items()):
+        if isinstance(value, Deferred):
+            try:
+                node.args[key] = evaluate_deferred(value, shape_of)
+            except ExprError as exc:
+                raise ShapeError(exc.message, loc=value.loc, via=node.via, hint=exc.hint) from None
+    errors = op_arg_errors(doc, [node])
+    if errors:
+        raise errors[0]
+
+
 _FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 
@@ -101,7 +131,9 @@ def _infer_dtype(node: Node, dtypes: Mapping[str, str]) -> str:
     op = get_op(node.op)
     assert op is not None
     given = [(ref, dtypes.get(ref.node, "float32")) for ref in node.inputs]
-    if op.dtypes == "index":
+    if op.dtypes == "free":  # reads no values: a parameter or a buffer of its declared dtype
+        node.meta["dtype"] = str(node.args.get("dtype", "float32"))
+    elif op.dtypes == "index":
         ref, dtype = given[0]
         if dtype in _FLOATS:
             raise ShapeError(

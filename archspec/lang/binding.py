@@ -20,7 +20,6 @@ from archspec.lang.namespace import Entry, LazyRef, Namespace
 __all__ = [
     "bind_block_inputs",
     "block_input_names",
-    "chainable",
     "default_input",
     "instance_entry",
     "node_inputs",
@@ -31,7 +30,6 @@ Inputs = list[LazyRef] | dict[str, LazyRef]
 Path = tuple[str | int, ...]
 _BLOCK = NodeKey.BLOCK.value
 _IN = NodeKey.IN.value
-_REPEAT = NodeKey.REPEAT.value
 
 
 def node_inputs(rep: Reporter, raw: Mapping[str, Any], ns: Namespace, path: Path) -> Inputs | None:
@@ -134,19 +132,3 @@ def instance_entry(rep: Reporter, name: str, block: Mapping[str, Any], ns: Names
     elif ns.last is not None:
         entry.default = LazyRef(ns.last, ns, loc)
     return entry
-
-
-def chainable(rep: Reporter, blocks: Mapping[str, Any], raw: Mapping[str, Any], path: Path) -> bool:
-    """``repeat`` feeds each copy the previous one: a repeated block must take exactly one input."""
-    block = blocks.get(raw.get(_BLOCK))
-    names = block_input_names(block) if isinstance(block, Mapping) else ["x"]
-    if len(names) == 1:
-        return True
-    rep.fail(
-        GraphError(
-            f"repeat chains each copy into the next, but block {raw[_BLOCK]!r} takes {len(names)} inputs ({', '.join(names)})",
-            loc=rep.loc(path + (_REPEAT,)),
-            hint="repeat a block with one input, or write the copies out",
-        )
-    )
-    return False

@@ -26,7 +26,7 @@ from archspec.errors import ExpandError, GraphError, SchemaError, SpecError, Spe
 from archspec.lang.binding import (
     Inputs,
     bind_block_inputs,
-    chainable,
+    block_input_names,
     default_input,
     instance_entry,
     node_inputs,
@@ -40,6 +40,7 @@ from archspec.lang.loader import Document
 from archspec.lang.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
 from archspec.lang.namespace import Entry, LazyRef, Namespace, resolve
 from archspec.lang.params import block_params, global_env, subst
+from archspec.lang.shapeexpr import Deferred, shape_names
 from archspec.lang.sharing import Shares
 from archspec.lang.validate import op_args_valid
 from archspec.ops import OpDef, get_op, suggest_op
@@ -50,6 +51,7 @@ Path = tuple[str | int, ...]
 # reserved keys as plain strings (an Enum member's .value costs a descriptor call per node)
 _BLOCK = NodeKey.BLOCK.value
 _DOC = NodeKey.DOC.value
+_IF = NodeKey.IF.value
 _INIT = NodeKey.INIT.value
 _OP = NodeKey.OP.value
 _REPEAT = NodeKey.REPEAT.value
@@ -104,8 +106,12 @@ def _spec(
 
 
 def _stem(file: str) -> str:
+    """The default spec name: the file's name without its suffix, made one folder name as a
+    ``name:`` must be (``my net.yaml`` -> ``my_net``)."""
+    from archspec.fileio import path_component
+
     base = file.replace("\\", "/").rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[0] or "model"
+    return path_component(base.rsplit(".", 1)[0])
 
 
 @dataclass
@@ -116,6 +122,7 @@ class _Built:
     scopes: dict[str, Scope] = field(default_factory=dict)
     links: list[tuple[Node, list[LazyRef]]] = field(default_factory=list)  # each node's in:, unresolved
     shares: Shares = field(default_factory=Shares)
+    deferred: list[Deferred] = field(default_factory=list)  # arguments that read inferred shapes
     full: bool = False  # MAX_NODES was passed: reported once, expansion stops
 
     def add(self, node: Node, ins: list[LazyRef], share: LazyRef | None, shared_by: str | None) -> None:
@@ -132,6 +139,8 @@ class _Built:
         for node, lazies in self.links:
             node.inputs = [ref for lazy in lazies if (ref := resolve(lazy, log)) is not None]
         self.shares.resolve(self.nodes, self.scopes, log)
+        for deferred in self.deferred:
+            deferred.refs = {name: resolve(lazy, log) for name, lazy in deferred.refs.items()}
 
 
 @dataclass(frozen=True)
@@ -191,15 +200,47 @@ class _Walk:
                 )
             )
             return None
-        repeat = self.repeat(raw, ctx, path)
-        if repeat is None or not self.fits(repeat if _BLOCK not in raw else 1, path, ctx):
+        enabled = self.enabled(raw, ctx, path)
+        repeat = self.repeat(raw, ctx, path) if enabled else 0
+        if enabled is None or repeat is None:
             return None
         ins = node_inputs(ctx.rep, raw, ctx.ns, path)
-        if repeat > 1 and not chainable(ctx.rep, self.doc.data.get("blocks") or {}, raw, path):
+        if repeat == 0:
+            return self.passthrough(raw, ctx, path, ins)
+        if not self.fits(repeat if _BLOCK not in raw else 1, path, ctx):
             return None
         if repeat == 1 and _REPEAT not in raw:
             return self.one(_Site(ctx.ns.prefix + key, raw, path, ctx.env), ctx, ins)
         return self.group(key, raw, ctx, ins, repeat)
+
+    def enabled(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path) -> bool | None:
+        """The node's ``if:`` (default true; None: not true or false, reported)."""
+        if _IF not in raw:
+            return True
+        value = subst(raw[_IF], ctx.env, path + (_IF,), ctx.rep)
+        if isinstance(value, bool):
+            return value
+        if value is not None:
+            ctx.rep.fail(
+                ExpandError(
+                    f"if must be true or false, got {value!r}",
+                    loc=ctx.rep.loc(path + (_IF,)),
+                    hint="write a comparison, e.g. if: ${stride == 1}",
+                )
+            )
+        return None
+
+    def passthrough(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path, ins: Inputs | None) -> Entry | None:
+        """A node left out (``if:`` false or ``repeat: 0``): its name stands for its first input."""
+        if ins is None:
+            ins = default_input(ctx.rep, ctx.ns, path, in_block=bool(ctx.scopes))
+        if isinstance(ins, dict):
+            block = (self.doc.data.get("blocks") or {}).get(raw.get(_BLOCK))
+            first = block_input_names(block)[0] if isinstance(block, Mapping) else None
+            ins = [ins[first]] if first in ins else list(ins.values())
+        if not ins:
+            return None
+        return Entry(default=ins[0])
 
     def repeat(self, raw: Mapping[str, Any], ctx: _Ctx, path: Path) -> int | None:
         value = subst(raw.get(_REPEAT, 1), ctx.env, path + (_REPEAT,), ctx.rep)
@@ -218,13 +259,18 @@ class _Walk:
         return False
 
     def group(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, ins: Inputs | None, n: int) -> Entry | None:
-        """``repeat: n``: copies ``key.0`` .. ``key.{n-1}``, each reading the one before it."""
+        """``repeat: n``: copies ``key.0`` .. ``key.{n-1}``, each reading the one before it.
+
+        A block with several inputs chains its first; the others (a mask, a conditioning
+        vector) go to every copy as written.
+        """
         path = ctx.path + (key,)
         group = Entry(default=None)
         for i in range(n):
             if self.built.full:
                 return None
-            copy_in = ins if i == 0 else [LazyRef(f"{key}.{i - 1}", ctx.ns, ctx.rep.loc(path, key=True))]
+            prev = LazyRef(f"{key}.{i - 1}", ctx.ns, ctx.rep.loc(path, key=True))
+            copy_in = ins if i == 0 else self.chained(raw, ins, prev)
             entry = self.one(
                 _Site(f"{ctx.ns.prefix}{key}.{i}", raw, path, {**ctx.env, "index": i}), ctx, copy_in
             )
@@ -233,6 +279,14 @@ class _Walk:
             group.named[str(i)] = entry
             group.default, group.last = entry.default, entry
         return group
+
+    def chained(self, raw: Mapping[str, Any], ins: Inputs | None, prev: LazyRef) -> Inputs:
+        """A later copy's inputs: the previous copy as the first, the side inputs as written."""
+        if isinstance(ins, dict):
+            block = (self.doc.data.get("blocks") or {}).get(raw.get(_BLOCK))
+            first = block_input_names(block)[0] if isinstance(block, Mapping) else next(iter(ins))
+            return {**ins, first: prev}
+        return [prev, *(ins or [])[1:]]
 
     def one(self, site: _Site, ctx: _Ctx, ins: Inputs | None) -> Entry | None:
         if ins is None:
@@ -246,7 +300,8 @@ class _Walk:
     # -- op nodes --------------------------------------------------------------------------
 
     def op_node(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
-        op = _op(site.raw.get(_OP), ctx.rep, site.path)
+        name = subst(site.raw.get(_OP), site.env, site.path + (_OP,), ctx.rep)  # op: "${act}"
+        op = _op(name, ctx.rep, site.path) if name is not None else None
         if op is None:
             return None
         if isinstance(ins, dict):
@@ -254,12 +309,31 @@ class _Walk:
             ctx.rep.fail(GraphError(message, loc=ctx.rep.loc(site.path + ("in",))))
             return None
         args, complete = _op_args(op, site, ctx.rep)
+        complete = self.defer(op, site, ctx, args) and complete
         node = self.new_node(site, op, args, ctx)
         share = LazyRef(str(site.raw[_SHARE]), ctx.ns, node.where(_SHARE)) if _SHARE in site.raw else None
         self.built.add(node, ins, share, ctx.shared_by)
         if not complete:
             return None  # references to it stay silent; the node stays, so its in: is still checked
         return self.op_entry(node, op)
+
+    def defer(self, op: OpDef, site: _Site, ctx: _Ctx, args: dict[str, Any]) -> bool:
+        """Keep the arguments that read inferred shapes (``${channels(x)}``) for the shape stage."""
+        ok = True
+        for key in [k for k in args if k in op.args]:
+            names = shape_names(site.raw[key])
+            if names is None:
+                continue
+            loc = ctx.rep.loc(site.path + (key,))
+            if op.outputs is not None:
+                message = f"{op.name}'s {key} names its outputs, so it cannot read an inferred shape"
+                ctx.rep.fail(ExpandError(message, loc=loc, hint="write the sizes as numbers or parameters"))
+                ok = False
+                continue
+            refs = {n: LazyRef(n, ctx.ns, loc) for n in names}
+            args[key] = deferred = Deferred(site.raw[key], site.env, loc, refs)
+            self.built.deferred.append(deferred)
+        return ok
 
     def new_node(self, site: _Site, op: OpDef, args: dict[str, Any], ctx: _Ctx) -> Node:
         loc, path = self.doc.loc, site.path
@@ -288,8 +362,8 @@ class _Walk:
     # -- block instances -------------------------------------------------------------------
 
     def instance(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
-        name = site.raw.get(_BLOCK)
-        block = self.block(name, ctx, site.path)
+        name = subst(site.raw.get(_BLOCK), site.env, site.path + (_BLOCK,), ctx.rep)  # block: "${kind}"
+        block = self.block(name, ctx, site.path) if name is not None else None
         if block is None:
             return None
         params = block_params(ctx.rep, name, block, site.raw, site.env, self.globals, site.path)
@@ -373,6 +447,9 @@ def _op_args(op: OpDef, site: _Site, rep: Reporter) -> tuple[dict[str, Any], boo
     complete = True
     for key, value in site.raw.items():
         if key in NODE_KEYS:
+            continue
+        if key in op.args and shape_names(value) is not None:
+            args[key] = value  # read after shape inference (_Walk.defer)
             continue
         sub = subst(value, site.env, site.path + (key,), rep) if key in op.args else None
         if sub is None and (value is not None or key not in op.args):

@@ -12,6 +12,7 @@ class NodeKey(str, Enum):
     BLOCK = "block"
     IN = "in"
     REPEAT = "repeat"
+    IF = "if"
     INIT = "init"
     SHARE = "share"
     DOC = "doc"
@@ -26,6 +27,7 @@ TOP_LEVEL_KEYS = (
     "seed",
     "params",
     "scale",
+    "include",
     "inputs",
     "blocks",
     "nodes",

@@ -64,10 +64,11 @@ def too_many(loc: Location, via: tuple[Location, ...]) -> ExpandError:
 
 
 def repeat_error(value: Any, doc: Document, path: tuple) -> ExpandError | None:
-    """The error for a ``repeat`` count outside 1..MAX_REPEAT (None: it is fine)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REPEAT:
+    """The error for a ``repeat`` count outside 0..MAX_REPEAT (None: it is fine; 0 passes the
+    node's input through)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPEAT:
         return None
     return ExpandError(
-        f"repeat must be an integer from 1 to {MAX_REPEAT}, got {value!r}",
+        f"repeat must be an integer from 0 to {MAX_REPEAT}, got {value!r}",
         loc=doc.loc(path + (NodeKey.REPEAT.value,)),
     )

@@ -98,14 +98,18 @@ class Document:
     marks: dict[Path, Mark] = field(repr=False)
     key_marks: dict[Path, Mark] = field(repr=False)
     overridden: dict[Path, str] = field(default_factory=dict, repr=False)  # path -> the --set item
+    included: dict[str, Document] = field(default_factory=dict, repr=False)  # block -> its file
 
     def loc(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
         """Location for ``path``; falls back to the nearest ancestor that has a mark.
 
         With ``key=True`` the mark of the mapping key that introduces a path is preferred to
-        the mark of its value. A value set on the command line is located at its ``--set``.
+        the mark of its value. A value set on the command line is located at its ``--set``;
+        one inside a block included from another file, in that file.
         """
         full = tuple(path)
+        if len(full) > 1 and full[0] == "blocks" and full[1] in self.included:
+            return self.included[str(full[1])].loc(full, key=key)
         for end in range(len(full), 0, -1):
             if full[:end] in self.overridden:
                 return Location(f"--set {self.overridden[full[:end]]}", None, None, full)
@@ -495,6 +499,12 @@ def _same_prefix_events(text: str, cut: int) -> bool:
     return True
 
 
+# C0 and C1 control characters but tab and line feed: only a double-quoted escape ("\e", "\x1b")
+# can put one in a scalar (the YAML reader refuses them raw), and they would reach terminals as
+# escape sequences and make SVG ill-formed XML.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _mark(event: yaml.Event) -> Mark:
     return (event.start_mark.line + 1, event.start_mark.column + 1)
 
@@ -558,6 +568,14 @@ class _Composer:
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         mark = _mark(event)
         self._check_tag(event.tag, _SCALAR_TAGS, "a scalar", mark)
+        control = _CONTROL.search(event.value)
+        if control is not None:
+            raise self._error(
+                f"control character {control.group()!r} in {event.value[:60]!r}",
+                mark,
+                hint="names, descriptions and other text end up on terminals and in SVG, HTML, DOT and Mermaid files: "
+                "remove it (tabs and line breaks are fine)",
+            )
         plain = event.style is None and event.tag is None
         try:
             value = _resolve_plain(event.value) if plain else event.value

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from archspec.errors import LoadError, Location
+from archspec.errors import LoadError, Location, did_you_mean
 from archspec.lang.loader import Document, loads
 
 __all__ = ["apply_overrides", "parse_override"]
@@ -65,6 +65,15 @@ def _step(target: Any, part: str | int, prefix: list[str | int], item: str) -> A
             f"override {item!r}: {'.'.join(map(str, prefix[:-1]))} is not a mapping", loc=Location("--set")
         )
     key = str(part)
+    if key not in target and (hint := did_you_mean(key, [str(k) for k in target])):
+        # a typo would silently create a new, incomplete entry next to the one meant
+        where = ".".join(map(str, prefix))
+        meant = ".".join([*map(str, prefix[:-1]), hint.split("'")[1]])
+        raise LoadError(
+            f"override {item!r}: there is no {where} to set a key in (did you mean {meant}?)",
+            loc=Location("--set"),
+            hint=f"to add {where}, set it whole: --set {where}={{...}}",
+        )
     if not isinstance(target.get(key), (dict, list)):
         target[key] = {}
     return target[key]

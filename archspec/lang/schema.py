@@ -16,7 +16,16 @@ from archspec.lang.keys import FORMAT_VERSION
 SCHEMA_ID = "https://archspec.dev/schemas/archspec.schema.json"
 
 EXPR = {"type": "string", "pattern": r"^\$\{.+\}$", "description": "a ${...} parameter expression"}
-NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+# Python's re (jsonschema's engine) lets '$' match before a final newline, so 'enc1\n' would pass
+# '^...$'; the lookahead refuses it there and changes nothing for ECMA-262 (editors), where '$'
+# already means the end.
+_END = r"$(?!\n)"
+NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*" + _END}
+SPEC_NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}" + _END,
+    "description": "names build/<name> and runs/<name>: one folder name",
+}
 REF = {"type": "string", "minLength": 1, "description": "a node, input, or block output (node.output)"}
 POS_INT = {"type": "integer", "minimum": 1}
 NUMBER = {"type": "number"}
@@ -107,11 +116,15 @@ NODE = {
         "in": {
             "anyOf": [
                 REF,
-                {"type": "array", "items": REF, "minItems": 1},
+                {"type": "array", "items": REF},
                 {"type": "object", "additionalProperties": REF},
             ]
         },
-        "repeat": _int_or_expr(1),
+        "repeat": _int_or_expr(0),
+        "if": {
+            "anyOf": [{"type": "boolean"}, EXPR],
+            "description": "false: the node is left out and its name stands for its (first) input",
+        },
         "init": INIT,
         "share": REF,
         "doc": {"type": "string"},
@@ -159,7 +172,10 @@ DATASETS = [
     "spirals",
     "xor",
 ]  # a test keeps this equal to archspec.data's
-METRIC = {"type": "string", "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)$"}
+METRIC = {
+    "type": "string",
+    "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)" + _END,
+}
 
 AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
 AUGMENT_ITEM = {
@@ -199,8 +215,15 @@ STREAM = _closed(
         "npz": {"type": "string"},
         "npy": {"type": "object", "additionalProperties": {"type": "string"}},
         "images": {"type": "string"},
-        "split": {"enum": ["train", "val", "test", "all"], "default": "train"},
-        "splits": {"type": "object", "additionalProperties": NUMBER},
+        "split": {
+            "enum": ["train", "val", "test", "all"],
+            "description": "default: the split named by the stream's role; a file read by streams of one role only, with no splits:, is read whole",
+        },
+        "splits": {
+            "type": "object",
+            "additionalProperties": NUMBER,
+            "description": "fractions of your own file, shared by every stream that reads it (default 0.8/0.1/0.1 train/val/test)",
+        },
         "limit": LIMIT,
         "options": {"type": "object"},
         "fields": {
@@ -339,6 +362,7 @@ TRAINING = _closed(
             {"metric": {"type": "string"}, "patience": POS_INT, "mode": {"enum": ["min", "max"]}}, ("metric",)
         ),
         "checkpoint_every": POS_INT,
+        "checkpoint_seconds": {"type": "number", "minimum": 0},
         "init_from": {
             "type": "object",
             "description": "the whole model from a source, or {part: source}; a source is "
@@ -422,7 +446,7 @@ def structural_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "archspec": {"const": FORMAT_VERSION, "description": "format version"},
-            "name": {"type": "string"},
+            "name": SPEC_NAME,
             "description": {"type": "string"},
             "seed": {"type": "integer"},
             "params": {
@@ -441,6 +465,11 @@ def structural_schema() -> dict[str, Any]:
                 "minProperties": 1,
                 "propertyNames": NAME,
                 "additionalProperties": INPUT,
+            },
+            "include": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "spec files (paths relative to this one) whose blocks this spec uses",
             },
             "blocks": {"type": "object", "propertyNames": NAME, "additionalProperties": BLOCK},
             "nodes": {"$ref": "#/$defs/nodes"},
@@ -491,7 +520,7 @@ def build_schema() -> dict[str, Any]:
     schema = structural_schema()
     ops = sorted(CATALOGUE)
     node = dict(schema["$defs"]["node"])
-    node["properties"] = {**node["properties"], "op": {"enum": ops}}
+    node["properties"] = {**node["properties"], "op": {"anyOf": [{"enum": ops}, {"$ref": "#/$defs/expr"}]}}
     node["allOf"] = [_op_branch(name, CATALOGUE[name].args_schema()) for name in ops]
     schema["$defs"] = {**schema["$defs"], "node": node}
     return schema

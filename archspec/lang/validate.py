@@ -22,7 +22,8 @@ from archspec.lang.errorlog import ErrorLog
 from archspec.lang.keys import FORMAT_VERSION, NODE_KEYS, NodeKey
 from archspec.lang.loader import Document
 from archspec.lang.model import Node, Spec
-from archspec.lang.schema import structural_schema
+from archspec.lang.schema import NAME, structural_schema
+from archspec.lang.shapeexpr import Deferred
 from archspec.ops import CATALOGUE, OpDef, get_op
 
 __all__ = ["op_arg_errors", "op_args_valid", "schema_errors", "validate", "validate_op_args"]
@@ -102,7 +103,8 @@ def op_arg_errors(doc: Document, nodes: Iterable[Node]) -> list[SpecError]:
         for key in unknown:
             log.add(_unknown_arg(doc, op, node, key))
         seen = (op.name, _shares(node), repr(node.args))
-        if unknown or len(node.args) != len(written) or seen in valid:
+        deferred = any(isinstance(v, Deferred) for v in node.args.values())  # checked after shapes
+        if unknown or deferred or len(node.args) != len(written) or seen in valid:
             continue
         errors = _arg_schema_errors(doc, op, node)
         for err in errors:
@@ -232,7 +234,7 @@ def _type(doc: Document, err: Any, path: tuple) -> SpecError:
     names = [wanted] if isinstance(wanted, str) else list(wanted)
     expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
     return SchemaError(
-        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance)
+        f"expected {expected}, got {err.instance!r}", loc=doc.loc(path), hint=_type_hint(err.instance, path)
     )
 
 
@@ -252,14 +254,19 @@ def _any_of(doc: Document, err: Any, path: tuple) -> SpecError:
     )
 
 
-def _type_hint(instance: Any) -> str | None:
-    if isinstance(instance, str):
-        if instance in _YAML11:
-            return "archspec reads YAML 1.2: write true or false"
-        if re.fullmatch(r"[-+]?0[0-9]+", instance):
-            return "numbers with a leading zero are ambiguous (octal in YAML 1.1): drop the zero"
-        if re.fullmatch(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?", instance):
-            return "this looks like a YAML 1.1 sexagesimal number: quote it or write a plain number"
+def _type_hint(instance: Any, path: tuple = ()) -> str | None:
+    if not isinstance(instance, str):
+        return None
+    if path and path[-1] in ("optimizer", "schedule"):
+        return f"write {path[-1]}: {{name: {instance}}}"
+    if instance in _YAML11:
+        return "archspec reads YAML 1.2: write true or false"
+    if re.fullmatch(r"[-+]?0[0-9]+", instance):
+        return "numbers with a leading zero are ambiguous (octal in YAML 1.1): drop the zero"
+    if re.fullmatch(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?", instance):
+        return "this looks like a YAML 1.1 sexagesimal number: quote it or write a plain number"
+    if re.fullmatch(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", instance):
+        return f"remove the quotes: {instance.strip()} is a number, {instance!r} a string"
     return None
 
 
@@ -285,6 +292,14 @@ def _one_of(doc: Document, err: Any, path: tuple) -> SpecError:
 
 
 def _pattern(doc: Document, err: Any, path: tuple) -> SpecError:
+    if path == ("name",):
+        return SchemaError(
+            f"invalid spec name {err.instance!r}: it names the folders build/<name> and runs/<name>",
+            loc=doc.loc(path),
+            hint="use one folder name: letters, digits, '.', '_' and '-', starting with a letter, a digit or '_' (at most 100 characters)",
+        )
+    if err.validator_value == NAME["pattern"] and isinstance(err.instance, str):
+        return _invalid_name(doc, path, err.instance)
     if "metrics" in path:
         return SchemaError(
             f"unknown metric {err.instance!r}",
@@ -299,9 +314,16 @@ def _property_names(doc: Document, err: Any, path: tuple) -> SpecError:
     name = sub.instance
     if sub.validator == "enum":
         return _enum(doc, sub, path + (name,))
+    return _invalid_name(doc, path, name)
+
+
+def _invalid_name(doc: Document, path: tuple, name: str) -> SpecError:
+    """A name that is not an identifier: a key of the mapping at ``path`` (a node, input, block,
+    stream...), or the list item at ``path`` (a block's ``inputs``)."""
+    item = bool(path) and isinstance(path[-1], int)
     return SchemaError(
         f"invalid name {name!r}",
-        loc=doc.loc(path + (name,), key=True),
+        loc=doc.loc(path if item else path + (name,), key=not item),
         hint="names use letters, digits and _, and do not start with a digit",
     )
 

@@ -63,6 +63,8 @@ _ALIASES = {
     "view": "reshape",
     "swish": "silu",
     "attention": "multihead_attention",
+    "layernorm2d": "channel_layernorm",
+    "layernormchannelsfirst": "channel_layernorm",
 }
 
 
@@ -76,9 +78,10 @@ def suggest_op(name: object) -> str | None:
 # tensors too and pass their dtype through. Embedding takes integer indices. Every other
 # built-in op needs floating-point inputs.
 _ANY_DTYPE = frozenset(
-    "identity flatten reshape permute transpose squeeze unsqueeze concat stack split chunk pad crop_to add subtract multiply sum".split()
+    "identity flatten reshape permute transpose squeeze unsqueeze concat stack split chunk select slice pad crop_to roll index add subtract multiply sum".split()
 )
 _INDEX_DTYPE = frozenset({"embedding"})
+_FREE_DTYPE = frozenset({"parameter", "buffer"})  # reads no values: a float tensor whatever it is given
 
 
 def _load_builtin() -> None:
@@ -88,7 +91,15 @@ def _load_builtin() -> None:
 
     for module in _families.MODULES:
         for op in module.OPS:
-            kind = "any" if op.name in _ANY_DTYPE else "index" if op.name in _INDEX_DTYPE else "float"
+            kind = (
+                "any"
+                if op.name in _ANY_DTYPE
+                else "index"
+                if op.name in _INDEX_DTYPE
+                else "free"
+                if op.name in _FREE_DTYPE
+                else "float"
+            )
             register(dataclasses.replace(op, dtypes=kind))
 
 

@@ -120,6 +120,7 @@ OPS: list[OpDef] = [
         },
     ),  # fmt: skip
     _make("hardswish", "Hardswish", "x * relu6(x + 3) / 6"),
+    _make("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6"),
     _make("tanh", "Tanh", "hyperbolic tangent"),
     _make("sigmoid", "Sigmoid", "1 / (1 + exp(-x))"),
     _make_softmax("softmax", "Softmax", "Softmax"),

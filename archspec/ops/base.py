@@ -157,7 +157,8 @@ class OpDef:
     weighted: the module has ``weight``/``bias`` that ``init:`` applies to.
     dtypes:   what element types the op takes (checked before torch ever runs): ``float``,
               ``index`` (integer indices, e.g. embedding) or ``any`` (shape ops that pass an
-              integer tensor through unchanged).
+              integer tensor through unchanged) or ``free`` (reads no values: a learned tensor,
+              always float).
     """
 
     name: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archspec.ops._common import BOOL, INT, NONNEG_INT, POS_INT, POS_NUMBER, nullable, one, prod
+from archspec.ops._common import BOOL, INT, NONNEG_INT, POS_INT, POS_NUMBER, list_of, nullable, one, prod
 from archspec.ops.base import Arg, OpDef, OpShapeError, Recipe, fmt_shape
 
 
@@ -201,4 +201,31 @@ RBF_OP = OpDef(
 )
 
 
-OPS: list[OpDef] = [LINEAR, BILINEAR, IDENTITY, EMBEDDING, RBF_OP]
+# --- parameter: a free learned tensor ---
+
+
+def _parameter_recipe(args, shapes):
+    from archspec.ops.modules import LearnedTensor
+
+    return Recipe(LearnedTensor, {"shape": list(args["shape"])})
+
+
+PARAMETER = OpDef(
+    name="parameter",
+    family="dense",
+    doc=(
+        "A learned tensor of per-sample `shape` (a class token, a position embedding, a layer "
+        "scale), usable as an input of any op; `init:` sets its start (default zeros). It reads "
+        "its input only for the batch size (in: [] gives a batch of 1, which broadcasts). Module "
+        "LearnedTensor; the parameter is `<node>.weight`."
+    ),
+    args={"shape": Arg(list_of(POS_INT, min_items=1), doc="per-sample shape of the tensor")},
+    inputs=(0, 1),
+    shape=lambda args, shapes: tuple(args["shape"]),
+    recipe=_parameter_recipe,
+    params=lambda args, shapes: prod(args["shape"]),
+    weighted=True,
+    key_args=("shape",),
+)
+
+OPS: list[OpDef] = [LINEAR, BILINEAR, IDENTITY, EMBEDDING, RBF_OP, PARAMETER]

@@ -13,6 +13,12 @@ import torch
 from torch import nn
 
 __all__ = [
+    "ConstantTensor",
+    "DropPath",
+    "index_dim",
+    "resize_to",
+    "ChannelLayerNorm",
+    "LearnedTensor",
     "RBF",
     "Attention",
     "CropTo",
@@ -22,6 +28,7 @@ __all__ = [
     "SelfAttention",
     "add_n",
     "mul_n",
+    "slice_dim",
 ]
 
 
@@ -39,6 +46,92 @@ def mul_n(tensors: list[torch.Tensor]) -> torch.Tensor:
     for t in tensors[1:]:
         out = out * t
     return out
+
+
+def slice_dim(x: torch.Tensor, dim: int, start: int | None, end: int | None, step: int) -> torch.Tensor:
+    """``x[:, ..., start:end:step]`` on dim ``dim`` (batch is 0), Python's slice rules."""
+    index = [slice(None)] * dim + [slice(start, end, step)]
+    return x[tuple(index)]
+
+
+class LearnedTensor(nn.Module):
+    """A learned tensor of a fixed ``shape`` (a class token, a position embedding, a layer scale).
+
+    Called with a tensor, it returns the parameter expanded to that tensor's batch size (the
+    tensor's values are not read); called with nothing, with a batch dim of 1, which broadcasts.
+    Its parameter is called ``weight`` and starts at zero.
+    """
+
+    def __init__(self, shape: list[int]):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+        self.rank = len(shape)
+
+    def forward(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.weight.unsqueeze(0)
+        if like is None:
+            return out
+        return out.expand([like.shape[0]] + [-1] * self.rank)
+
+
+class ConstantTensor(nn.Module):
+    """A constant tensor (a buffer: saved, not trained), e.g. a relative position index.
+
+    Like :class:`LearnedTensor`, called with a tensor it is expanded to that batch size.
+    """
+
+    def __init__(self, values: list, dtype: str = "float32"):
+        super().__init__()
+        self.register_buffer("value", torch.tensor(values, dtype=getattr(torch, dtype)))
+        self.rank = len(self.value.shape)
+
+    def forward(self, like: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.value.unsqueeze(0)
+        if like is None:
+            return out
+        return out.expand([like.shape[0]] + [-1] * self.rank)
+
+
+def index_dim(x: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x`` looked up along ``dim`` by the constant ``index`` (its first sample serves the batch)."""
+    flat = index[0].reshape(-1)
+    out = x.index_select(dim, flat)
+    return out.reshape(list(x.shape[:dim]) + list(index.shape[1:]) + list(x.shape[dim + 1 :]))
+
+
+def resize_to(x: torch.Tensor, like: torch.Tensor, mode: str) -> torch.Tensor:
+    """``x`` interpolated to the spatial size of ``like`` (every dim after the channels)."""
+    return nn.functional.interpolate(x, size=like.shape[2:], mode=mode)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: in training, each sample's value is zeroed with probability ``p`` and the
+    others scaled by ``1 / (1 - p)`` (timm's ``drop_path``); the identity in eval."""
+
+    def __init__(self, p: float = 0.1):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty([x.shape[0]] + [1] * (x.dim() - 1)).bernoulli_(keep)
+        return x * mask / keep if keep > 0.0 else x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer norm over dim 1, the channels of ``[N, C, *]``, at every position (ConvNeXt's
+    "channels_first" LayerNorm): ``normalized_shape`` is the number of channels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.layer_norm(
+            x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
+        return y.movedim(-1, 1)
 
 
 class Reshape(nn.Module):

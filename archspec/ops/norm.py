@@ -119,6 +119,39 @@ def _layernorm_params(args, shapes):
     return prod(x[len(x) - args["dims"] :]) * (1 + int(args["bias"]))
 
 
+def _channel_layernorm_recipe(args, shapes):
+    from archspec.ops.modules import ChannelLayerNorm
+
+    return Recipe(ChannelLayerNorm, {
+        "normalized_shape": shapes[0][0], "eps": args["eps"],
+        "elementwise_affine": args["elementwise_affine"], "bias": args["bias"],
+    })  # fmt: skip
+
+
+def _channel_layernorm_shape(args, shapes):
+    need_rank("channel_layernorm", shapes[0], 1, what="a [N, C, ...] input")
+    return shapes[0]
+
+
+CHANNEL_LAYERNORM = OpDef(
+    name="channel_layernorm",
+    family="norm",
+    doc=(
+        "Layer normalisation over the channels (dim 1) of [N, C, ...] at every position: ConvNeXt's "
+        "channels-first LayerNorm as one op (module ChannelLayerNorm, an nn.LayerNorm over C)."
+    ),
+    args={
+        "eps": Arg(POS_NUMBER, 1e-6, "added to the variance"),
+        "elementwise_affine": Arg(BOOL, True, "learn a per-channel scale (weight) and shift (bias)"),
+        "bias": Arg(BOOL, True, "learn the shift (with elementwise_affine)"),
+    },
+    inputs=1,
+    shape=_channel_layernorm_shape,
+    recipe=_channel_layernorm_recipe,
+    params=lambda a, shapes: shapes[0][0] * (1 + int(a["bias"])) if a["elementwise_affine"] else 0,
+)
+
+
 LAYERNORM = OpDef(
     name="layernorm",
     family="norm",
@@ -208,6 +241,7 @@ def _make_dropout(name: str, cls_name: str, rank: int | None) -> OpDef:
 OPS: list[OpDef] = [
     *(_make_batchnorm(n) for n in (1, 2, 3)),
     LAYERNORM,
+    CHANNEL_LAYERNORM,
     GROUPNORM,
     *(_make_instancenorm(n) for n in (1, 2, 3)),
     _make_dropout("dropout", "Dropout", None),

@@ -231,7 +231,11 @@ def _same_rank(op: str, shapes, hint: str | None = None) -> None:
 
 
 def _concat_shape(args, shapes):
-    _same_rank("concat", shapes)
+    _same_rank(
+        "concat",
+        shapes,
+        hint="flatten first: put {op: flatten} after the input of higher rank, so both are [N, features]",
+    )
     first = shapes[0]
     d = sample_dim(args["dim"], len(first))
     for s in shapes[1:]:
@@ -305,12 +309,37 @@ def _broadcast(op: str, shapes) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> OpDef:
+_VALUE_DOC = "a constant operand: with it the op takes one input, x {sym} value"
+
+
+def _elementwise_shape(name: str, many: bool):
+    def shape(args, shapes):
+        if args["value"] is not None:
+            if len(shapes) != 1:
+                raise OpShapeError(
+                    f"{name} with value: takes one input, got {len(shapes)}",
+                    hint="drop value: to combine the inputs, or give one input",
+                )
+            return shapes[0]
+        if len(shapes) < 2 or (not many and len(shapes) > 2):
+            want = "2 or more inputs" if many else "2 inputs"
+            raise OpShapeError(
+                f"{name} takes {want}, or one input and value:, got {len(shapes)}",
+                hint="list them with in: [a, b], or add value: 0.5",
+            )
+        return _broadcast(name, shapes)
+
+    return shape
+
+
+def _make_elementwise(name: str, fn_name: str, many: str | None, what: str, sym: str) -> OpDef:
     def recipe(args, shapes):
         import torch
 
         from archspec.ops import modules
 
+        if args["value"] is not None:
+            return Call(getattr(torch, fn_name), extra=(args["value"],))
         if len(shapes) == 2 or many is None:
             return Call(getattr(torch, fn_name))
         return Call(getattr(modules, many), list_input=True)
@@ -321,12 +350,62 @@ def _make_elementwise(name: str, fn_name: str, many: str | None, what: str) -> O
         doc=(
             f"{what}, broadcasting size-1 dims like PyTorch; the inputs must have the same rank. "
             + ("2 inputs: torch." + fn_name + (f"; 3+: {many} (archspec.ops.modules)" if many else ""))
+            + f". With `value:` one input and a constant: x {sym} value."
         ),
-        args={},
-        inputs=(2, None) if many else 2,
-        shape=lambda args, shapes: _broadcast(name, shapes),
+        args={"value": Arg(nullable(NUMBER), None, _VALUE_DOC.format(sym=sym))},
+        inputs=(1, None) if many else (1, 2),
+        shape=_elementwise_shape(name, many is not None),
         recipe=recipe,
+        key_args=("value",),
     )
+
+
+def _make_unary(name: str, fn_name: str, what: str, args: dict[str, Arg] | None = None) -> OpDef:
+    """An elementwise function of one input, shape unchanged: ``torch.<fn_name>(x, **args)``."""
+    args = args or {}
+
+    def recipe(a, shapes):
+        import torch
+
+        return Call(getattr(torch, fn_name), kwargs={k: a[k] for k in args})
+
+    return OpDef(
+        name=name,
+        family="activation",
+        doc=f"{what} (torch.{fn_name}); elementwise, shape unchanged.",
+        args=args,
+        inputs=1,
+        shape=lambda a, shapes: shapes[0],
+        recipe=recipe,
+        key_args=tuple(args),
+    )
+
+
+def _clamp_shape(args, shapes):
+    if args["min"] is None and args["max"] is None:
+        raise OpShapeError("clamp needs min:, max: or both")
+    return shapes[0]
+
+
+CLAMP = OpDef(
+    name="clamp",
+    family="activation",
+    doc="Limit values to [min, max] (torch.clamp); either bound may be left out. Shape unchanged.",
+    args={
+        "min": Arg(nullable(NUMBER), None, "lower bound (null: none)"),
+        "max": Arg(nullable(NUMBER), None, "upper bound (null: none)"),
+    },
+    inputs=1,
+    shape=_clamp_shape,
+    recipe=lambda a, shapes: _clamp_recipe(a),
+    key_args=("min", "max"),
+)
+
+
+def _clamp_recipe(args):
+    import torch
+
+    return Call(torch.clamp, kwargs={"min": args["min"], "max": args["max"]})
 
 
 # --- reductions ---
@@ -452,6 +531,92 @@ CHUNK = OpDef(
 )
 
 
+# --- select / slice ---
+
+
+def _select_shape(args, shapes):
+    (x,) = shapes
+    d = sample_dim(args["dim"], len(x))
+    if not -x[d] <= args["index"] < x[d]:
+        raise OpShapeError(
+            f"select index {args['index']} is out of range for size {x[d]} of dim {args['dim']}"
+        )
+    return (*x[:d], *x[d + 1 :])
+
+
+def _select_recipe(args, shapes):
+    import torch
+
+    return Call(torch.select, kwargs={"dim": args["dim"], "index": args["index"]})
+
+
+SELECT = OpDef(
+    name="select",
+    family="shape",
+    doc=(
+        "Take one position of `dim` and drop that dim (torch.select, x[:, index]): token 0 of a "
+        "[T, D] sequence is dim: 1, index: 0, giving [D]. Negative indices count from the end."
+    ),
+    args={
+        "dim": Arg(INT, doc=_DIM_DOC),
+        "index": Arg(INT, doc="position on dim; negative counts from the end"),
+    },
+    inputs=1,
+    shape=_select_shape,
+    recipe=_select_recipe,
+    key_args=("dim", "index"),
+)
+
+
+def _slice_range(args, x) -> tuple[int, range]:
+    d = sample_dim(args["dim"], len(x))
+    picked = range(x[d])[slice(args["start"], args["end"], args["step"])]
+    if not picked:
+        text = ":".join("" if v is None else str(v) for v in (args["start"], args["end"]))
+        text += f":{args['step']}" if args["step"] != 1 else ""
+        raise OpShapeError(f"slice [{text}] of size {x[d]} on dim {args['dim']} is empty")
+    return d, picked
+
+
+def _slice_shape(args, shapes):
+    (x,) = shapes
+    d, picked = _slice_range(args, x)
+    return (*x[:d], len(picked), *x[d + 1 :])
+
+
+def _slice_recipe(args, shapes):
+    import torch
+
+    from archspec.ops.modules import slice_dim
+
+    start, end, step = args["start"], args["end"], args["step"]
+    d, picked = _slice_range(args, shapes[0])
+    if step == 1 and all(isinstance(v, int) and v >= 0 for v in (start, end)):
+        return Call(torch.narrow, kwargs={"dim": args["dim"], "start": start, "length": len(picked)})
+    d += 1
+    return Call(slice_dim, extra=(d, start, end, step))
+
+
+SLICE = OpDef(
+    name="slice",
+    family="shape",
+    doc=(
+        "Keep positions start:end:step of `dim` (Python slice rules, x[:, start:end]): channels "
+        "8..15 are dim: 1, start: 8, end: 16. start/end may be negative or null (the ends)."
+    ),
+    args={
+        "dim": Arg(INT, doc=_DIM_DOC),
+        "start": Arg(nullable(INT), None, "first position (null: 0)"),
+        "end": Arg(nullable(INT), None, "position after the last (null: the end)"),
+        "step": Arg(POS_INT, 1, "stride"),
+    },
+    inputs=1,
+    shape=_slice_shape,
+    recipe=_slice_recipe,
+    key_args=("dim", "start", "end"),
+)
+
+
 # --- pad / crop_to ---
 
 
@@ -567,13 +732,22 @@ OPS: list[OpDef] = [
     UNSQUEEZE,
     CONCAT,
     STACK,
-    _make_elementwise("add", "add", "add_n", "Elementwise sum of 2+ inputs"),
-    _make_elementwise("multiply", "mul", "mul_n", "Elementwise product of 2+ inputs"),
-    _make_elementwise("subtract", "sub", None, "Input 0 minus input 1, elementwise"),
+    _make_elementwise("add", "add", "add_n", "Elementwise sum of 2+ inputs", "+"),
+    _make_elementwise("multiply", "mul", "mul_n", "Elementwise product of 2+ inputs", "*"),
+    _make_elementwise("subtract", "sub", None, "Input 0 minus input 1, elementwise", "-"),
+    _make_elementwise("divide", "div", None, "Input 0 divided by input 1, elementwise", "/"),
+    _make_elementwise("pow", "pow", None, "Input 0 to the power of input 1, elementwise", "**"),
+    _make_unary("exp", "exp", "e to the power x"),
+    _make_unary("sqrt", "sqrt", "Square root"),
+    _make_unary("log", "log", "Natural logarithm"),
+    _make_unary("abs", "abs", "Absolute value"),
+    CLAMP,
     _make_reduction("mean", "Mean"),
     _make_reduction("sum", "Sum"),
     SPLIT,
     CHUNK,
+    SELECT,
+    SLICE,
     PAD,
     CROP_TO,
 ]

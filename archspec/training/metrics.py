@@ -231,19 +231,8 @@ def make_metric(name: str) -> Metric:
     )
 
 
-_DEFAULTS = {
-    "cross_entropy": ["accuracy"],
-    "nll": ["accuracy"],
-    "binary_cross_entropy": ["accuracy:0.5"],
-    "binary_cross_entropy_with_logits": ["accuracy"],
-    "dice": ["dice", "iou"],
-    "mse": ["mse"],
-    "l1": ["mae"],
-    "smooth_l1": ["mae"],
-    "huber": ["mae"],
-}
-
-
 def default_metrics(loss_fn_name: str) -> list[str]:
     """The metrics worth reporting for a loss when ``training.metrics`` names none."""
-    return list(_DEFAULTS.get(loss_fn_name, []))
+    from archspec.lang.metricplan import DEFAULT_METRICS
+
+    return list(DEFAULT_METRICS.get(loss_fn_name, ()))

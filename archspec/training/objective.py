@@ -8,6 +8,7 @@ term is checked against the spec before any tensor is touched, with located erro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from torch import nn
 
 from archspec.errors import DataError, SchemaError, SpecError, TrainingError, did_you_mean
 from archspec.lang.model import Spec
+from archspec.lang.runcheck import resolve_term
 
 __all__ = ["LossTerm", "Objective", "bind_objective"]
 
@@ -83,8 +85,13 @@ class Objective:
         batches: Mapping[str, Mapping[str, torch.Tensor]],
         step: int,
         epoch: int = 0,
+        *,
+        check: bool = True,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The weighted total and each term's (unweighted) value; stops on a non-finite term."""
+        """The weighted total and each term's (unweighted) value; stops on a non-finite term
+        unless ``check`` is false (the training loop checks the values it has logged in one
+        go at its next host sync, see :meth:`non_finite_error`). A weight of 1 multiplies
+        nothing, so a single unit-weight term *is* the total."""
         from archspec.training.losses import LOSSES, penalty
 
         values: dict[str, torch.Tensor] = {}
@@ -100,18 +107,30 @@ class Objective:
                 except ValueError as exc:
                     raise self._target_error(term, exc) from None
             values[term.name] = value
-            weighted = value * term.weight_at(step, epoch, self.total_steps)
+            weight = (
+                term.weight
+                if isinstance(term.weight, float)
+                else term.weight_at(step, epoch, self.total_steps)
+            )
+            weighted = value if weight == 1.0 else value * weight
             total = weighted if total is None else total + weighted
         assert total is not None
-        if not torch.isfinite(total.detach()):  # one check per step; name the culprit only on failure
-            name, bad = next(
-                ((k, v) for k, v in values.items() if not torch.isfinite(v.detach())), ("total", total)
-            )
-            fn = next((t.fn for t in self.terms if t.name == name), "weighted sum")
-            raise TrainingError(
-                f"loss term {name!r} ({fn}) is {bad.item()} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)"
-            )
+        if check and not torch.isfinite(total.detach()):
+            row = [float(total.detach()), *(float(v.detach()) for v in values.values())]
+            raise self.non_finite_error(step, row)
         return total, values
+
+    def non_finite_error(self, step: int, row: list[float]) -> TrainingError | None:
+        """The error for a step whose logged values ``[total, *terms]`` are not all finite, naming
+        the first non-finite term (the weighted sum when every term is finite), else None."""
+        if all(math.isfinite(v) for v in row):
+            return None
+        names = [t.name for t in self.terms]
+        name, bad = next(((n, v) for n, v in zip(names, row[1:]) if not math.isfinite(v)), ("total", row[0]))
+        fn = next((t.fn for t in self.terms if t.name == name), "weighted sum")
+        return TrainingError(
+            f"loss term {name!r} ({fn}) is {bad} at step {step}; stopping (hint: lower the learning rate, check the data, or run with --detect-anomaly)"
+        )
 
     def _target_error(self, term: LossTerm, exc: ValueError) -> DataError:
         """A target the loss cannot take, located at the term's ``target:`` in the spec."""
@@ -176,38 +195,11 @@ def bind_objective(spec: Spec, stream_fields: Mapping[str, set[str]]) -> Objecti
                 )
             )
             continue
-        stream = raw.get("stream") or (train_streams[0] if len(train_streams) == 1 else None)
-        if stream not in stream_fields:
-            errors.append(
-                SchemaError(
-                    f"loss {name!r} reads unknown stream {stream!r}",
-                    loc=loc("stream"),
-                    hint=did_you_mean(stream, stream_fields)
-                    or f"streams: {', '.join(stream_fields) or 'none (add data:)'}",
-                )
-            )
+        found = resolve_term(spec, name, raw, stream_fields, train_streams)
+        if isinstance(found, SpecError):
+            errors.append(found)
             continue
-        pred = raw.get("pred") or (next(iter(spec.outputs)) if len(spec.outputs) == 1 else None)
-        if pred not in spec.outputs:
-            errors.append(
-                SchemaError(
-                    f"loss {name!r} reads unknown output {pred!r}",
-                    loc=loc("pred"),
-                    hint=did_you_mean(pred, spec.outputs) or f"outputs: {', '.join(spec.outputs)}",
-                )
-            )
-            continue
-        target = str(raw.get("target", "")).removeprefix("input:")
-        if target not in stream_fields[stream]:
-            errors.append(
-                SchemaError(
-                    f"stream {stream!r} has no field {target!r} for loss {name!r}",
-                    loc=loc("target"),
-                    hint=did_you_mean(target, stream_fields[stream])
-                    or f"fields: {', '.join(sorted(stream_fields[stream]))}",
-                )
-            )
-            continue
+        stream, pred, target = found
         options = dict(raw.get("options") or {})
         try:
             check_options(fn, options)

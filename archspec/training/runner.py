@@ -32,12 +32,12 @@ from torch import nn
 
 from archspec.devices import choose_device
 from archspec.devices import resolve_device as resolve_device
-from archspec.errors import DataError, SpecError, TrainingError
+from archspec.errors import DataError, SpecError, SpecErrors, TrainingError
 from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
 from archspec.training.closed_form import fit_closed_form, linear_node
 from archspec.training.distributed import dist_info as _dist_info
-from archspec.training.distributed import mean_over_ranks, wrap_ddp
+from archspec.training.distributed import lost_ranks, mean_over_ranks, wrap_ddp
 from archspec.training.loop_state import LoopState
 from archspec.training.objective import bind_objective
 from archspec.training.resume import checkpoint_state, load_latest, resolved_fingerprint, restore_state
@@ -46,6 +46,10 @@ from archspec.training.runlog import Progress, RunLog
 from archspec.training.streams import Stream, build_streams, check_model_inputs
 
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
+
+CHECKPOINT_SECONDS = 60.0  # the default time between checkpoints (training.checkpoint_seconds)
+SYNC_SECONDS = 2.0  # how long step losses may stay on the device before they are read and checked
+PLOT_SECONDS = 120.0  # curves.png is redrawn during a run at most this often (and at the end)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,10 @@ class RunOptions:
     device: str = "auto"
     resume: bool = False
     progress: bool = True
-    checkpoint_every: int | None = None  # steps; None: at the end of every epoch
+    checkpoint_every: int | None = None  # also every N optimiser steps (see ``checkpoint_seconds``)
+    # a checkpoint at most this often (at the first epoch end or step after it), besides the run's
+    # last state; ``best`` is kept in memory meanwhile (None: training.checkpoint_seconds, else 60)
+    checkpoint_seconds: float | None = None
     max_steps: int | None = None
     detect_anomaly: bool = False
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
@@ -74,13 +81,17 @@ class RunResult:
     metrics: dict[str, float]
     history: list[dict[str, Any]]
     stopped_early: bool = False
+    checkpoint: Path | None = None  # the one `archspec evaluate` and `predict` use (best, else latest)
+    checkpoint_rule: str = ""  # why that one: "best by val_accuracy (max)" or "latest"
+    test_metrics: dict[str, float] = field(default_factory=dict)  # the test streams, on that checkpoint
 
 
 def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
         linear_node(graph)  # refuse a model the solver cannot fit before any data is read
-    return Trainer(graph, options).run()
+    with lost_ranks():  # under torchrun: a rank that died or froze is our error, not gloo's
+        return Trainer(graph, options).run()
 
 
 class Trainer:
@@ -96,6 +107,7 @@ class Trainer:
         torch.manual_seed(self._seed())  # dropout and friends
         self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
         self.model = compile_model(graph).to(self.device)
         self.frozen_norms: list[torch.nn.Module] = []
@@ -112,6 +124,14 @@ class Trainer:
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
         self.runlog = RunLog(options.run_dir)
+        self._pending: list[tuple[int, tuple[torch.Tensor, ...]]] = []  # step losses not yet read
+        self._last_values: dict[str, float] = {}  # the last step's losses read back (progress bar)
+        self._synced = self._saved = self._plotted = time.monotonic()
+        self._saved_step = -1  # the step of the last checkpoint written (or resumed from)
+        self._best_weights: tuple[str, dict[str, torch.Tensor]] | None = None  # a best not on disk yet
+        self._fingerprint: str | None = None
+        self._loss_streams = self.objective.streams  # (a property that builds a list)
+        self.host_syncs = 0  # how often the loop has read losses back from the device (tests)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -141,6 +161,9 @@ class Trainer:
             self.opt,
             max_steps=self.opt.max_steps or self.cfg.get("max_steps"),  # the CLI flag wins
             checkpoint_every=self.opt.checkpoint_every or self.cfg.get("checkpoint_every"),
+            checkpoint_seconds=_first_set(
+                self.opt.checkpoint_seconds, self.cfg.get("checkpoint_seconds"), CHECKPOINT_SECONDS
+            ),
         )
         self.epochs = int(self.cfg.get("epochs", 10))
         self.accumulate = int(self.cfg.get("accumulate", 1))
@@ -200,8 +223,14 @@ class Trainer:
         self._clock = time.perf_counter() - self.loop.seconds
         history = self._read_history()
         if self.opt.detect_anomaly:
-            torch.autograd.set_detect_anomaly(True)
             self._watch_non_finite()
+        # anomaly mode is the run's only: it used to stay on in the caller's process afterwards
+        with torch.autograd.set_detect_anomaly(True) if self.opt.detect_anomaly else contextlib.nullcontext():
+            self._epochs(ckpt_root, history)
+        self._finish(history)
+        return self._tested(self._result(history))
+
+    def _epochs(self, ckpt_root: Path, history: list[dict[str, Any]]) -> None:
         primary = self.streams[self.primary]
         while self.loop.epoch < self.epochs and not self.loop.stopped and not self._out_of_steps():
             epoch = self.loop.epoch
@@ -210,11 +239,11 @@ class Trainer:
                 break  # stopped mid-epoch by max_steps: no epoch row for a partial epoch
             row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
-            self._save(ckpt_root, row)
+            self._epoch_saves(ckpt_root, row, history)
             if self.opt.on_epoch is not None:
                 self.opt.on_epoch(row)
-        self._finish(history)
-        return self._result(history)
+        if self._saved_step != self.loop.step:
+            self._save(ckpt_root, None)  # the run's last state (stopped by max_steps mid-epoch)
 
     def _run_closed_form(self) -> RunResult:
         """``solver: closed_form``: one exact least-squares fit, recorded as the run's one epoch."""
@@ -227,7 +256,26 @@ class Trainer:
         self._save(self.opt.run_dir / "checkpoints", {**row, "_better": True})
         self._finish([row])
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        return RunResult(self.opt.run_dir, 0, 1, metrics, [row])
+        return self._tested(RunResult(self.opt.run_dir, 0, 1, metrics, [row]))
+
+    def _tested(self, result: RunResult) -> RunResult:
+        """Name the checkpoint ``evaluate`` will use and score the test streams with it, here,
+        so a finished run reports its test numbers without a second process importing torch.
+        (Single-process runs only: evaluation is not a collective step under torchrun.)"""
+        from archspec.training.checkpoint import latest_checkpoint
+        from archspec.training.transfer import load_weights, run_weights
+
+        root = self.opt.run_dir / "checkpoints"
+        if self.rank != 0 or not root.is_dir() or latest_checkpoint(root) is None:
+            return result
+        weights, result.checkpoint = run_weights(self.opt.run_dir, "best")
+        key, mode = self._monitor()
+        best = latest_checkpoint(root, "best")
+        result.checkpoint_rule = f"best by {key} ({mode})" if best == result.checkpoint else "latest"
+        if self.world == 1 and any(s.role == "test" for s in self.streams.values()):
+            load_weights(self.model, weights, where=str(result.checkpoint))
+            result.test_metrics = self.evaluate_streams(("test",))
+        return result
 
     def _result(self, history: list[dict[str, Any]]) -> RunResult:
         last = history[-1] if history else {}
@@ -251,41 +299,63 @@ class Trainer:
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
         for step, batch in primary.batches(epoch, loop.epoch_step):
-            values = self._train_step({self.primary: batch})
-            loop.add_step(values)
+            self._train_step({self.primary: batch})
             loop.epoch_step = step + 1
+            if time.monotonic() - self._synced >= SYNC_SECONDS:
+                self._sync()
             if bar is not None:
-                bar.update(1, values)
+                bar.update(1, self._last_values)
             self._checkpoint_within_epoch(ckpt_root, steps)
             if self._out_of_steps():
                 break
         if bar is not None:
             bar.close()
+        self._sync()
         means = loop.epoch_means()
         if loop.epoch_step >= steps:
             loop.clear_sums()
         return means
 
     def _checkpoint_within_epoch(self, ckpt_root: Path, steps: int) -> None:
-        """``checkpoint_every`` steps; the epoch's last step is saved by ``_end_epoch``'s row."""
-        every = self.opt.checkpoint_every
-        if every and self.loop.step % every == 0 and self.loop.epoch_step < steps:
+        """Every ``checkpoint_every`` steps, and when ``checkpoint_seconds`` have passed since
+        the last save; the epoch's last step is left to the epoch's end (``_epoch_saves``)."""
+        if self.loop.epoch_step < steps and self._checkpoint_due():
             self._save(ckpt_root, None)
+
+    def _checkpoint_due(self) -> bool:
+        every = self.opt.checkpoint_every
+        if every and self.loop.step % every == 0 and self.loop.step != self._saved_step:
+            return True
+        return time.monotonic() - self._saved >= self.opt.checkpoint_seconds
+
+    def _epoch_saves(self, root: Path, row: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """At an epoch's end: log its row; checkpoint when one is due, at the run's end and when
+        a sweep watches the run; otherwise keep a new best's weights in memory until the next
+        checkpoint writes them (``best`` on disk is then at most ``checkpoint_seconds`` behind)."""
+        ending = self.loop.epoch >= self.epochs or self.loop.stopped or self._out_of_steps()
+        if ending or self.opt.on_epoch is not None or self._checkpoint_due():
+            self._save(root, row)
+        else:
+            self._log_row(row)
+            if row.get("_better"):
+                weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                self._best_weights = (self.loop.checkpoint_name(), weights)
+        if time.monotonic() - self._plotted >= PLOT_SECONDS and self.rank == 0:
+            self._plot(history)
 
     def _next_batches(
         self, batches: dict[str, dict[str, torch.Tensor]]
     ) -> dict[str, dict[str, torch.Tensor]]:
         """Add a batch from every other training stream the loss reads (cycling as needed)."""
-        for name in self.objective.streams:
+        for name in self._loss_streams:
             if name in batches:
                 continue
             stream = self.streams[name]
             ep, st = self.loop.positions.get(name, (0, 0))
             if st >= stream.steps_per_epoch():
                 ep, st = ep + 1, 0
-            _, batch = next(stream.batches(ep, st))
             self.loop.positions[name] = (ep, st + 1)
-            batches[name] = batch
+            batches[name] = stream.batch(ep, st)
         return batches
 
     def _prepare(
@@ -375,20 +445,42 @@ class Trainer:
 
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
         """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
-        prepared = {k: self._prepare(k, v) for k, v in self._next_batches(batches).items()}
+        inputs, targets = {}, {}
+        for name, batch in self._next_batches(batches).items():
+            inputs[name], targets[name] = self._prepare(name, batch)
         step = self.loop.step
-        total, terms = self._loss(
-            {k: v[0] for k, v in prepared.items()}, step, {k: v[1] for k, v in prepared.items()}
-        )
+        total, terms = self._loss(inputs, step, targets)
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         self.loop.micro += 1
         if self.loop.micro % self.accumulate == 0:
             self._apply_gradients(step)
-        values = {"loss": float(total.detach())}
-        values.update({f"loss_{k}": float(v.detach()) for k, v in terms.items()})
-        self._log_step(step, values)
-        return values
+        # the values stay on the device until the next ``_sync``: no host sync per step
+        done = total.detach()
+        self._pending.append((step, (done, *(done if v is total else v.detach() for v in terms.values()))))
+
+    def _sync(self) -> None:
+        """Read the pending step losses back in one transfer (one host sync), stop at the first
+        non-finite one with the error the objective words, then log them and add them to the
+        epoch's sums. Called every ``SYNC_SECONDS``, at the end of every epoch and before
+        every checkpoint, so a non-finite loss never outlives the next checkpoint."""
+        if not self._pending:
+            return
+        self.host_syncs += 1
+        self._synced = time.monotonic()
+        pending, self._pending = self._pending, []
+        flat = torch.stack([v.float() for _, row in pending for v in row]).tolist()
+        width = len(pending[0][1])
+        keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
+        for i, (step, _) in enumerate(pending):
+            row = flat[i * width : (i + 1) * width]
+            error = self.objective.non_finite_error(step, row)
+            if error is not None:
+                raise error
+            values = dict(zip(keys, row))
+            self._log_step(step, values)
+            self.loop.add_step(values)
+        self._last_values = values
 
     def _loss(
         self,
@@ -400,11 +492,9 @@ class Trainer:
         use_amp, dtype = self.amp
         with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
             outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            try:
-                return self.objective.compute(self.model, outputs, targets or batches, step, self.loop.epoch)
-            except TrainingError:
-                self._check_params(step)  # blame a parameter the last update broke, if any
-                raise
+            return self.objective.compute(
+                self.model, outputs, targets or batches, step, self.loop.epoch, check=False
+            )
 
     def _apply_gradients(self, step: int) -> None:
         clip = self.cfg.get("grad_clip")
@@ -486,10 +576,11 @@ class Trainer:
             mode = es.get("mode") or ("min" if "loss" in key or key.endswith(("mse", "mae")) else "max")
             return key, mode
         if self.metrics:
-            stream, metric, _, _ = self.metrics[0]
+            stream, metric, pred, _ = self.metrics[0]
             from archspec.training.metrics import make_metric
 
-            return f"{stream}_{metric}", make_metric(metric).mode
+            suffix = "" if len(self.spec.outputs) == 1 else f"_{pred}"  # as _evaluate_stream keys it
+            return f"{stream}_{metric}{suffix}", make_metric(metric).mode
         return "train_loss", "min"
 
     def _early_stopping(self, row: dict[str, Any]) -> None:
@@ -533,6 +624,10 @@ class Trainer:
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
+        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        if self.cfg.get("solver") == "closed_form":
+            terms = []  # the solver fits one-hot targets itself; no loss function ran in training
+        sums = dict.fromkeys((t.name for t in terms), 0.0)
         fixed = eval_augments(stream.augment)
         for batch in stream.all_batches():
             if fixed:
@@ -541,10 +636,46 @@ class Trainer:
             outputs = self.forward(batch)
             for (m, p, t), metric in metrics.items():
                 self._update_metric(metric, stream_name, (m, p, t), outputs[p].float(), batch[t])
-        out: dict[str, float] = {}
+            for term in terms:  # one host sync per term and batch: evaluation, not the step loop
+                n = next(iter(batch.values())).shape[0]
+                sums[term.name] += float(self._term_value(term, outputs, batch)) * n
+        out = self._stream_loss(stream_name, terms, {k: v / max(stream.size, 1) for k, v in sums.items()})
         for (m, p, _), metric in metrics.items():
             suffix = "" if len(self.spec.outputs) == 1 else f"_{p}"
             out[f"{stream_name}_{m}{suffix}"] = float(metric.compute())
+        return out
+
+    def holds_labels(self, stream: str, target: str) -> bool | None:
+        """Whether a stream's field holds class labels (integers); None if there is no such field."""
+        tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
+        return None if tensor is None else not tensor.is_floating_point()
+
+    def _term_value(
+        self, term: Any, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        from archspec.training.losses import LOSSES
+
+        try:
+            return LOSSES[term.fn](outputs[term.pred].float(), batch[term.target], term.options)
+        except ValueError as exc:
+            raise self.objective._target_error(term, exc) from None
+
+    def _stream_loss(self, stream_name: str, terms: list[Any], means: dict[str, float]) -> dict[str, float]:
+        """``<stream>_loss``: the weighted sum as in training (the data terms this stream feeds,
+        plus the penalties), and ``<stream>_loss_<term>`` per term when there are several."""
+        if not terms:
+            return {}
+        from archspec.training.losses import penalty
+
+        loop, total_steps = self.loop, self.objective.total_steps
+        total = sum(means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms)
+        for term in self.objective.terms:
+            if term.is_penalty:
+                value = float(penalty(term.fn, self.objective.penalised[term.name]))
+                total += value * term.weight_at(loop.step, loop.epoch, total_steps)
+        out = {f"{stream_name}_loss": float(total)}
+        if len(self.objective.terms) > 1:
+            out.update({f"{stream_name}_loss_{t.name}": means[t.name] for t in terms})
         return out
 
     def _update_metric(
@@ -565,8 +696,11 @@ class Trainer:
     # -- files: see runlog (logs) and resume (checkpoint state) ---------------------------------
 
     def fingerprint(self) -> str:
-        """Identifies the resolved spec (text and overrides) a checkpoint belongs to."""
-        return resolved_fingerprint(self.spec.doc.data)
+        """Identifies the resolved spec (text and overrides) a checkpoint belongs to (computed
+        once: the spec does not change during a run)."""
+        if self._fingerprint is None:
+            self._fingerprint = resolved_fingerprint(self.spec.doc.data)
+        return self._fingerprint
 
     def _bar(self, steps: int, epoch: int) -> Progress | None:
         if not self.opt.progress or self.rank != 0:
@@ -586,26 +720,39 @@ class Trainer:
 
     def _save(self, root: Path, row: dict[str, Any] | None) -> None:
         """Checkpoint now; ``row`` is the epoch's row at an epoch's end, ``None`` within one.
-        Every rank checks its parameters (so all stop together); only rank 0 writes."""
+        Every rank checks its losses and parameters (so all stop together); only rank 0 writes.
+        A best kept in memory since an earlier epoch is written first, as a weights checkpoint."""
+        self._sync()
         self._check_params(self.loop.step)
         self.loop.seconds = round(self._seconds(), 3)
+        self._saved, self._saved_step = time.monotonic(), self.loop.step
+        better = row is not None and row.get("_better")
+        best, self._best_weights = self._best_weights, None
         if self.rank != 0:
             return
-        self.runlog.flush_steps()
-        if row is not None:
-            self.runlog.append_metrics(row)
-        pointers = ("latest", "best") if row is not None and row.get("_better") else ("latest",)
+        self._log_row(row)
+        if best is not None and not better:
+            state = {"spec": self.fingerprint(), "weights_only": True}
+            save_checkpoint(root, best[0], best[1], state, pointers=("best",))
         save_checkpoint(
             root,
             self.loop.checkpoint_name(),
             self.model.state_dict(),
             checkpoint_state(self, self.fingerprint()),
-            pointers=pointers,
+            pointers=("latest", "best") if better else ("latest",),
         )
+
+    def _log_row(self, row: dict[str, Any] | None) -> None:
+        """steps.csv up to now, and the epoch's row in metrics.csv (rank 0)."""
+        if self.rank == 0:
+            self.runlog.flush_steps()
+            if row is not None:
+                self.runlog.append_metrics(row)
 
     def _restore(self, root: Path) -> None:
         path, weights, state = load_latest(root, self.opt.run_dir, self.fingerprint())
         restore_state(self, path, weights, state)
+        self._saved, self._saved_step = time.monotonic(), self.loop.step
         self.runlog.truncate(self.loop.step, self.loop.epoch)
         if self.rank == 0:
             self.opt.log(f"resumed from {path.name} (step {self.loop.step}, epoch {self.loop.epoch})")
@@ -614,31 +761,37 @@ class Trainer:
         if self.rank != 0:
             return
         self.runlog.flush_steps()
+        self._plot(history)
+
+    def _plot(self, history: list[dict[str, Any]]) -> None:
+        """curves.png: at the end of a run, and during one at most every ``PLOT_SECONDS``."""
         from archspec.training.plots import plot_history
 
+        self._plotted = time.monotonic()
         plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
 
 
-_CLASS_METRICS = ("accuracy", "top", "iou", "dice")
+def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None:
+    from archspec.lang.metricplan import metric_errors
+
+    errors = metric_errors(spec, labels)
+    if errors:
+        raise SpecErrors(errors)
+
+
+def _first_set(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
 
 
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
-    """Metrics per loss term: ``training.metrics`` as a mapping {output: [...]} picks them per
-    output; as a list, each metric goes to the terms whose targets it fits (class metrics to
-    integer targets, mse/mae to float ones); without it, each loss's default metrics."""
-    from archspec.training.metrics import default_metrics
+    """(metric, output, target) for each loss term this stream can feed: the output's metrics
+    as :func:`archspec.lang.metricplan.metrics_by_output` decides them from the spec."""
+    from archspec.lang.metricplan import metrics_by_output
 
-    chosen = trainer.cfg.get("metrics")
+    by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
     plan = []
     for term in trainer.objective.terms:
         if term.is_penalty or term.target not in stream.tensors:
             continue
-        if isinstance(chosen, dict):
-            names = chosen.get(term.pred, default_metrics(term.fn))
-        elif chosen:
-            classes = not stream.tensors[term.target].is_floating_point()
-            names = [m for m in chosen if m.startswith(_CLASS_METRICS) == classes]
-        else:
-            names = default_metrics(term.fn)
-        plan += [(m, term.pred, term.target) for m in names]
-    return plan
+        plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
+    return list(dict.fromkeys(plan))

@@ -19,12 +19,20 @@ import torch
 
 from archspec.devices import choose_device, resolve_device
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
-from archspec.fileio import write_atomic
+from archspec.fileio import path_component, write_atomic
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
+from archspec.lang.runcheck import check_training
 from archspec.pipeline import analyse, load
+from archspec.training.rundir import (
+    MARKER,
+    RunDirClaim,
+    claim_new_run_dir,
+    claim_run_dir,
+    lock_run_dir,
+    run_info,
+)
 from archspec.training.rundir import run_graph as run_graph
-from archspec.training.rundir import run_info
 from archspec.training.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
@@ -43,12 +51,10 @@ class RunUsageError(UsageError):
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
-    base = Path(root) / name
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = Path(f"{base}-{i}")
-    return path
+    """``root/<name>``; ``name`` is made one path component first (the schema already requires
+    one; a name taken from the file name may not be). ``start_run`` takes ``root/<name>-2``,
+    ... when it is taken."""
+    return Path(root) / path_component(name)
 
 
 def start_run(
@@ -56,31 +62,39 @@ def start_run(
 ) -> RunResult:
     """Train ``spec_file``; ``options.run_dir`` None means ``runs/<spec name>`` (the next free
     one). ``spec`` is the file already loaded with ``overrides``, when the caller has it (the
-    file is then not read again)."""
+    file is then not read again).
+
+    The run directory is claimed (see ``rundir``) before anything is written into it, and held
+    until training ends; under ``torchrun`` rank 0 claims it and the other ranks write nothing."""
     spec = spec if spec is not None else load(spec_file, overrides)
     graph = analyse(spec)
     _check_trainable(spec)
+    check_training(spec, files=False)  # data plan, loss bindings, metrics, before any tensor
+    writer = int(os.environ.get("RANK", "0")) == 0
+    claim: RunDirClaim | None = None
+    created = False
     if options.run_dir is None:
-        options = dataclasses.replace(options, run_dir=default_run_dir(spec.name))
-    created = not options.run_dir.exists()
-    options.run_dir.mkdir(parents=True, exist_ok=True)
-    if (options.run_dir / "checkpoints" / "latest").exists():
-        raise CheckpointError(
-            f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}"
-        )
+        run_dir, claim = claim_new_run_dir(default_run_dir(spec.name))
+        options, created = dataclasses.replace(options, run_dir=run_dir), True
+    elif writer:
+        created = not options.run_dir.exists()
+        claim = claim_run_dir(options.run_dir)
     info = {
         "spec_file": str(spec_file),
         "overrides": list(overrides),
         "base_dir": str(Path(spec_file).resolve().parent),
     }
     try:
-        if int(os.environ.get("RANK", "0")) == 0:
+        if writer:
             write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
         return train(graph, options)
     except BaseException:
-        if created:
-            _remove_if_unstarted(options.run_dir)
+        if claim is not None:
+            _remove_if_unstarted(claim, created)
         raise
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 def _check_trainable(spec: Any) -> None:
@@ -93,13 +107,20 @@ def _check_trainable(spec: Any) -> None:
         )
 
 
-def _remove_if_unstarted(run_dir: Path) -> None:
-    """Undo a run directory this command created when training failed before its first checkpoint."""
+def _remove_if_unstarted(claim: RunDirClaim, created: bool) -> None:
+    """Undo what this command wrote when training failed before its first checkpoint: its
+    ``run.json``, and the marker and the directory when nothing else is left in them. A
+    directory with the spec and logs of a failed start keeps its marker, so the next start may
+    take it over."""
+    run_dir = claim.run_dir
     if (run_dir / "checkpoints").exists():
         return
     try:
         (run_dir / "run.json").unlink(missing_ok=True)
-        run_dir.rmdir()  # only if nothing else was written
+        if [p.name for p in run_dir.iterdir()] == [MARKER]:
+            (run_dir / MARKER).unlink()
+            if created:
+                run_dir.rmdir()
     except OSError:
         pass
 
@@ -108,7 +129,12 @@ def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     graph = run_graph(run_dir)
     options = replace(options, run_dir=run_dir, resume=True)
     before = _checkpoint_step(run_dir)
-    result = train(graph, options)
+    claim = lock_run_dir(run_dir) if int(os.environ.get("RANK", "0")) == 0 else None
+    try:
+        result = train(graph, options)
+    finally:
+        if claim is not None:
+            claim.release()
     if before is not None and result.steps == before:
         options.log(
             f"{run_dir} had already finished (epoch {result.epochs}, step {result.steps}): nothing left to do"
@@ -168,8 +194,17 @@ def _stream_roles(graph: Graph) -> dict[str, str]:
 
 
 def evaluate_run(
-    run_dir: str | Path, roles: Sequence[str] = ("test", "val"), device: str = "auto"
+    run_dir: str | Path,
+    roles: Sequence[str] = ("test", "val"),
+    device: str = "auto",
+    *,
+    reports: list[Any] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
+    """Metrics of the run's best (else latest) checkpoint on its streams with these roles. A
+    list passed as ``reports`` receives a :class:`archspec.training.report.ClassReport` per
+    classification output and stream, and each is drawn as ``confusion-<stream>-<output>.png``
+    in the run directory."""
     graph = run_graph(Path(run_dir))
     streams = _stream_roles(graph)
     if not any(role in roles for role in streams.values()):
@@ -181,7 +216,19 @@ def evaluate_run(
     options = RunOptions(run_dir=Path(run_dir), device=device, progress=False)
     trainer = Trainer(graph, options, for_eval=True)
     _load_trained(trainer.model, Path(run_dir))
-    return trainer.evaluate_streams(tuple(roles))
+    metrics = trainer.evaluate_streams(tuple(roles))
+    if reports is not None:
+        from archspec.training.report import class_reports, plot_confusion
+
+        for report in class_reports(trainer, tuple(roles)):
+            reports.append(report)
+            png = Path(run_dir) / f"confusion-{report.stream}-{report.output}.png"
+            plot_confusion(report, png, log=log or (lambda _: None))
+    if not metrics:  # never "nothing" with exit 0: no stream of these roles feeds a loss term
+        raise RunUsageError(
+            f"{run_dir}: nothing to evaluate: the {'/'.join(roles)} streams give none of the fields the losses read"
+        )
+    return metrics
 
 
 def _default_stream(streams: dict[str, str]) -> str | None:
@@ -242,11 +289,16 @@ def predict_run(
     inputs: str | None = None,
     device: str = "auto",
     log: Callable[[str], None] | None = None,
+    classes: bool = False,
+    id_field: str | None = None,
 ) -> Path:
     """Run the trained model over a stream (or an NPZ of inputs) and save its outputs.
 
     Without ``stream`` or ``inputs`` it predicts on the test stream, else the validation
-    stream, else the first training stream; ``log`` is told when it is not the test stream."""
+    stream, else the first training stream; ``log`` is told when it is not the test stream.
+    ``classes`` adds, for each output trained by a classification loss, ``<output>_class``
+    (the predicted class) and ``<output>_prob`` (softmax, or sigmoid for binary outputs);
+    ``id_field`` copies that field of the stream (or array of the NPZ) first, as ``id_field``."""
     graph = run_graph(Path(run_dir))
     spec = graph.spec
     if inputs is None:
@@ -264,13 +316,15 @@ def predict_run(
     if inputs is not None:
         tensors = _input_tensors(spec, inputs)
         source = inputs
+        extra = read_npz_field(inputs, id_field) if id_field else None
     else:
         from archspec.training.streams import build_streams, check_model_inputs
 
         streams = build_streams(spec, roles=(roles[name],))
         check_model_inputs(spec, streams, [name])
-        tensors = streams[name].tensors
+        tensors = _eval_view(streams[name])
         source = f"stream {name!r} ({roles[name]})"
+        extra = _stream_field(streams[name].tensors, id_field, name) if id_field else None
     results: dict[str, list[np.ndarray]] = {}
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     n = next(iter(tensors.values())).shape[0]
@@ -281,6 +335,10 @@ def predict_run(
             for k, v in got.items():
                 results.setdefault(k, []).append(v.float().cpu().numpy())
     merged = {k: np.concatenate(v) for k, v in results.items()}
+    if classes:
+        merged = _with_classes(spec, merged)
+    if extra is not None:
+        merged = {str(id_field): extra, **merged}
     if (
         log is not None and inputs is None and stream is None and roles[name] != "test"
     ):  # not what --help promises
@@ -291,19 +349,82 @@ def predict_run(
     return _save_predictions(merged, Path(out))
 
 
+def _eval_view(stream: Any) -> dict[str, torch.Tensor]:
+    """The stream's tensors as the model saw them in evaluation (``normalize`` applied)."""
+    from archspec.training.augment import apply_augment, eval_augments
+
+    fixed = eval_augments(stream.augment)
+    return apply_augment(stream.tensors, fixed, torch.Generator()) if fixed else stream.tensors
+
+
+def _stream_field(tensors: dict[str, torch.Tensor], field: str, stream: str) -> np.ndarray:
+    if field not in tensors:
+        hint = did_you_mean(field, tensors)
+        raise RunUsageError(
+            f"--id {field}: stream {stream!r} has no field {field!r}"
+            + (f" ({hint})" if hint else "")
+            + f"; its fields: {', '.join(tensors)} (map one with fields: in the spec)"
+        )
+    return _as_ids(tensors[field].numpy())
+
+
+def read_npz_field(path: str, field: str) -> np.ndarray:
+    from archspec.data import read_npz
+
+    arrays = read_npz(path)
+    if field not in arrays:
+        raise RunUsageError(
+            f"--id {field}: {path} has no array {field!r}; it holds {', '.join(sorted(arrays))}"
+        )
+    return _as_ids(np.asarray(arrays[field]))
+
+
+def _as_ids(values: np.ndarray) -> np.ndarray:
+    """Ids read as floats (a CSV column) are written back as integers when they are whole."""
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def _with_classes(spec: Any, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each classification output followed by its predicted class and its probabilities."""
+    kinds = {raw.get("pred"): raw.get("fn") for raw in spec.losses.values() if isinstance(raw, dict)}
+    if len(spec.outputs) == 1:
+        kinds.setdefault(next(iter(spec.outputs)), next((r.get("fn") for r in spec.losses.values()), None))
+    out: dict[str, np.ndarray] = {}
+    for key, value in outputs.items():
+        out[key] = value
+        fn = kinds.get(key)
+        if fn in ("cross_entropy", "nll") and value.ndim == 2:
+            t = torch.from_numpy(value)
+            prob = t.exp() if fn == "nll" else t.softmax(dim=1)
+            out[f"{key}_class"] = value.argmax(axis=1).astype(np.int64)
+            out[f"{key}_prob"] = prob.numpy()
+        elif fn in ("binary_cross_entropy", "binary_cross_entropy_with_logits") and value.ndim <= 2:
+            prob = value if fn == "binary_cross_entropy" else 1 / (1 + np.exp(-value))
+            out[f"{key}_class"] = (prob > 0.5).astype(np.int64)
+            out[f"{key}_prob"] = prob.astype(np.float32)
+    return out
+
+
+def _formats(columns: list[np.ndarray]) -> list[str]:
+    """Integers (classes, ids) as integers, everything else to 7 significant digits."""
+    return [("%d" if c.dtype.kind in "iub" else "%.7g") for c in columns for _ in range(c.shape[1])]
+
+
 def _save_predictions(outputs: dict[str, np.ndarray], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         columns, header = [], []
         for k, v in outputs.items():
             flat = v.reshape(v.shape[0], -1)
-            columns.append(flat)
+            columns.append(flat.astype(np.float64) if flat.dtype.kind == "f" else flat)
             header += [k] if flat.shape[1] == 1 else [f"{k}_{j}" for j in range(flat.shape[1])]
-        table = np.concatenate(columns, axis=1)
+        table = np.concatenate([c.astype(np.float64) for c in columns], axis=1)
         import io
 
         buf = io.StringIO()
-        np.savetxt(buf, table, delimiter=",", header=",".join(header), comments="", fmt="%.7g")
+        np.savetxt(buf, table, delimiter=",", header=",".join(header), comments="", fmt=_formats(columns))
         write_atomic(out, buf.getvalue().encode())
     else:
         import io

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from archspec.errors import DataError, SpecError
+from archspec.lang.dataplan import StreamPlan, data_plan
 from archspec.lang.model import Spec
 
 __all__ = ["Stream", "build_streams", "check_model_inputs"]
@@ -36,6 +37,7 @@ class Stream:
     augment: list[Any] = field(default_factory=list)
     rank: int = 0
     world: int = 1
+    _order: tuple[int, torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -48,7 +50,14 @@ class Stream:
         return max(1, -(-per_rank // self.batch_size))
 
     def order(self, epoch: int) -> torch.Tensor:
-        """This rank's sample order for ``epoch`` (the same on every run with the same seed)."""
+        """This rank's sample order for ``epoch`` (the same on every run with the same seed),
+        drawn once per epoch: a stream read one batch at a time (a semi-supervised run's other
+        streams) must not pay a permutation of its whole size on every step."""
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, self._draw_order(epoch))
+        return self._order[1]
+
+    def _draw_order(self, epoch: int) -> torch.Tensor:
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(self.size, generator=gen)
@@ -61,11 +70,13 @@ class Stream:
 
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
         """``(step, batch)`` for the steps of ``epoch`` from ``start`` on."""
-        perm = self.order(epoch)
-        steps = self.steps_per_epoch()
-        for step in range(start, steps):
-            idx = perm[step * self.batch_size : (step + 1) * self.batch_size]
-            yield step, {k: v[idx] for k, v in self.tensors.items()}
+        for step in range(start, self.steps_per_epoch()):
+            yield step, self.batch(epoch, step)
+
+    def batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
+        """The batch at position ``(epoch, step)``."""
+        idx = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        return {k: v[idx] for k, v in self.tensors.items()}
 
     def all_batches(self, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Every sample once, in order (for evaluation)."""
@@ -88,12 +99,13 @@ def build_streams(
     training = spec.training
     default_bs = int(training.get("batch_size", 64))
     base = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(spec.file))
+    plans = data_plan(spec, base)  # one split per source, shared by its streams
     out: dict[str, Stream] = {}
     for name, raw in spec.data.items():
         role = raw.get("role", "train")
         if roles is not None and role not in roles:
             continue
-        arrays = _read(raw, base, spec, name)
+        arrays = _read(raw, base, spec, name, plans.get(name))
         if "csv" not in raw:  # the CSV reader has already named its columns by ``fields``
             arrays = _map_fields(arrays, raw.get("fields"), spec, name)
         tensors = {k: _tensor(v, spec, name, k) for k, v in arrays.items()}
@@ -195,16 +207,20 @@ def _where(spec: Spec, stream: str, key: str | None = None) -> str:
     return f"{loc.prefix()}: {loc.yaml_path}: "
 
 
-def _read(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict[str, np.ndarray]:
-    split = raw.get("split", "train")
+def _read(
+    raw: Mapping[str, Any], base: str, spec: Spec, name: str, plan: StreamPlan | None
+) -> dict[str, np.ndarray]:
     limit = _check_limit(raw.get("limit"), spec, name)
+    if plan is None:  # no source: _read_file says so, located
+        return _read_file(raw, base, spec, name)
+    split = plan.split
     if "dataset" in raw:
-        arrays = _read_dataset(raw, spec, name, split, limit)
+        arrays = _read_dataset(raw, spec, name, plan, limit)
     else:
         arrays = _read_file(raw, base, spec, name)
         total = _count(arrays)
         if split != "all":
-            arrays = _split(arrays, raw, spec, name, split)
+            arrays = _split(arrays, plan)
         if limit is not None:
             arrays = {k: v[:limit] for k, v in arrays.items()}
         if _count(arrays) == 0:
@@ -231,7 +247,7 @@ def _check_limit(limit: Any, spec: Spec, name: str) -> int | None:
 
 
 def _read_dataset(
-    raw: Mapping[str, Any], spec: Spec, name: str, split: str, limit: int | None
+    raw: Mapping[str, Any], spec: Spec, name: str, plan: StreamPlan, limit: int | None
 ) -> dict[str, np.ndarray]:
     """A built-in dataset; a bad option or a limit past its size is located in the spec."""
     import archspec.data as data
@@ -243,7 +259,7 @@ def _read_dataset(
             dataset.resolve({key: value})
         except DataError as exc:
             raise SpecError(str(exc), loc=spec.doc.loc(("data", name, "options", key), key=True)) from None
-    seed = int(raw.get("seed", spec.seed))
+    split, seed = plan.split, plan.seed
     size = dataset.info(options).sizes[split]
     if limit is not None and limit > size:
         raise SpecError(
@@ -291,23 +307,11 @@ def _image_geometry(raw: Mapping[str, Any], spec: Spec) -> tuple[tuple[int, int]
     return (height, width), channels == 1
 
 
-def _split(
-    arrays: dict[str, np.ndarray], raw: Mapping[str, Any], spec: Spec, name: str, split: str
-) -> dict[str, np.ndarray]:
-    """One split of user data; bad ``splits:`` fractions or an unknown ``split:`` are located."""
+def _split(arrays: dict[str, np.ndarray], plan: StreamPlan) -> dict[str, np.ndarray]:
+    """One split of user data, as :func:`archspec.lang.dataplan.data_plan` decided (and checked)."""
     import archspec.data as data
 
-    fractions = raw.get("splits")
-    try:
-        return data.split_arrays(arrays, fractions, split=split, seed=int(raw.get("seed", spec.seed)))
-    except DataError as exc:
-        key = "splits" if fractions is not None and "fraction" in str(exc) else "split"
-        hint = None if key == "splits" else "name a split of splits:, or use split: all"
-        raise SpecError(
-            str(exc).replace("split_arrays", f"stream {name!r}"),
-            loc=spec.doc.loc(("data", name, key)),
-            hint=hint,
-        ) from None
+    return data.split_arrays(arrays, plan.fractions, split=plan.split, seed=plan.seed)
 
 
 def _count(arrays: Mapping[str, np.ndarray]) -> int:

@@ -1,0 +1,191 @@
+"""The runner's hot path and cadences, counted rather than timed: host syncs per step, fsyncs
+per run, curves.png redraws, spec fingerprints, permutations of an auxiliary stream. No test
+here reads a clock; benchmarks/runner_speed.py measures the time these counts stand for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from archspec.errors import TrainingError
+from archspec.pipeline import analyse, load
+from archspec.training import plots, resume
+from archspec.training import runner as runner_mod
+from archspec.training.checkpoint import latest_checkpoint, load_checkpoint
+from archspec.training.runner import Trainer
+from archspec.training.streams import Stream
+from tests.conftest import quiet
+
+SPEC = """\
+archspec: 1
+name: speed
+inputs:
+  x: {shape: [4]}
+nodes:
+  h: {op: linear, out_features: 8}
+  r: {op: relu}
+  a: {op: linear, out_features: 3}
+outputs: {logits: a}
+data:
+  t: {npz: data.npz, split: all, batch_size: 8, shuffle: false}
+  u: {npz: more.npz, split: all, batch_size: 8}
+  v: {npz: val.npz, split: all, batch_size: 16, role: val}
+losses:
+  LOSSES
+training: {optimizer: {name: sgd, lr: LR}, epochs: EPOCHS, metrics: [accuracy]TRAINING}
+"""
+CE = "ce: {fn: cross_entropy, stream: t, pred: logits, target: y}"
+AUX = CE + "\n  aux: {fn: mse, stream: u, pred: logits, target: z, weight: 0.5}"
+
+
+def _project(
+    tmp_path: Path, *, losses: str = CE, lr: str = "0.1", epochs: int = 3, training: str = "", nan_row=None
+) -> Path:
+    rng = np.random.RandomState(0)
+    x = rng.randn(32, 4).astype("float32")
+    if nan_row is not None:
+        x[nan_row, 2] = np.nan
+    np.savez(tmp_path / "data.npz", x=x, y=np.arange(32) % 3)
+    np.savez(tmp_path / "val.npz", x=x, y=np.arange(32) % 3)  # the same rows, as another source
+    np.savez(
+        tmp_path / "more.npz", x=rng.randn(100, 4).astype("float32"), z=rng.randn(100, 3).astype("float32")
+    )
+    text = SPEC.replace("LOSSES", losses).replace("LR", lr).replace("EPOCHS", str(epochs))
+    (tmp_path / "spec.yaml").write_text(text.replace("TRAINING", training))
+    return tmp_path / "spec.yaml"
+
+
+def _trainer(spec: Path, run: str = "run", **kw) -> Trainer:
+    return Trainer(analyse(load(spec)), quiet(spec.parent / run, **kw))
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def wrap(self, fn):
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return fn(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def syncs(monkeypatch):
+    """Counts every way a tensor's value reaches Python (each is a host sync on a GPU)."""
+    counts = {name: _Counter() for name in ("item", "tolist", "__bool__", "__float__")}
+    for name, counter in counts.items():
+        monkeypatch.setattr(torch.Tensor, name, counter.wrap(getattr(torch.Tensor, name)))
+    return counts
+
+
+def test_an_epoch_reads_its_losses_back_in_one_host_sync(tmp_path, monkeypatch, syncs):
+    monkeypatch.setattr(runner_mod, "SYNC_SECONDS", float("inf"))
+    trainer = _trainer(_project(tmp_path), checkpoint_seconds=1e9)
+    steps = trainer.streams["t"].steps_per_epoch()
+    means = trainer._train_epoch(0, trainer.streams["t"], tmp_path / "run" / "checkpoints")
+    assert steps == 4 and trainer.loop.step == steps
+    assert {k: c.calls for k, c in syncs.items()} == {"item": 0, "tolist": 1, "__bool__": 0, "__float__": 0}
+    assert trainer.host_syncs == 1
+    assert set(means) == {"loss", "loss_ce"} and means["loss"] == means["loss_ce"]
+
+
+def test_a_unit_weight_term_is_the_total_itself_and_other_weights_multiply(tmp_path):
+    trainer = _trainer(_project(tmp_path, losses=AUX))
+    batches = {name: trainer.streams[name].batch(0, 0) for name in ("t", "u")}
+    outputs = {name: trainer.forward(b) for name, b in batches.items()}
+    total, terms = trainer.objective.compute(trainer.model, outputs, batches, 0, check=False)
+    assert torch.equal(total, terms["ce"] + terms["aux"] * 0.5)
+    single = _trainer(_project(tmp_path / "..", losses=CE), run="single")
+    total, terms = single.objective.compute(single.model, outputs, batches, 0, check=False)
+    assert total is terms["ce"]
+
+
+def test_a_nan_found_at_a_later_sync_names_its_step_and_never_reaches_a_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_mod, "SYNC_SECONDS", float("inf"))  # one sync per epoch
+    spec = _project(tmp_path, nan_row=20)  # the third batch of the first epoch (step 2)
+    trainer = _trainer(spec, checkpoint_seconds=1e9)
+    with pytest.raises(TrainingError) as info:
+        trainer.run()
+    assert str(info.value).startswith("loss term 'ce' (cross_entropy) is nan at step 2; stopping")
+    assert trainer.loop.step > 3  # the loop ran on to its sync point (the epoch's end) ...
+    root = tmp_path / "run" / "checkpoints"
+    assert latest_checkpoint(root) is None  # ... which checked the losses before anything was written
+    steps = tmp_path / "run" / "steps.csv"
+    assert not steps.exists() or "nan" not in steps.read_text()
+
+
+def test_a_run_with_the_default_cadence_fsyncs_its_last_state_once(tmp_path, monkeypatch):
+    fsyncs = _Counter()
+    monkeypatch.setattr(os, "fsync", fsyncs.wrap(os.fsync))
+    saves = _Counter()
+    monkeypatch.setattr(runner_mod, "save_checkpoint", saves.wrap(runner_mod.save_checkpoint))
+    trainer = _trainer(_project(tmp_path, epochs=6))
+    assert trainer.opt.checkpoint_seconds == runner_mod.CHECKPOINT_SECONDS == 60.0
+    result = trainer.run()
+    assert result.epochs == 6 and len(result.history) == 6
+    best = max(range(6), key=lambda i: result.history[i]["v_accuracy"])  # first of the best
+    written = 1 if best == 5 else 2  # the last state, and the best one kept in memory since
+    assert saves.calls == written
+    # spec.yaml and resolved.yaml (2 each: the file, its directory); per checkpoint its 2 files,
+    # their directory and checkpoints/; per pointer moved, the file and its directory
+    pointers = 2 if best == 5 else 1 + 1  # latest and best, on one checkpoint or on two
+    assert fsyncs.calls == 2 * 2 + 4 * written + 2 * pointers
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 7
+
+
+def test_the_best_kept_in_memory_is_the_best_an_every_epoch_run_writes(tmp_path):
+    # early stopping monitors the training loss, highest first: the first epoch is the best
+    spec = _project(tmp_path, epochs=4, training=", early_stopping: {metric: train_loss, mode: max}")
+    lazy = _trainer(spec, run="lazy", checkpoint_seconds=1e9)
+    lazy.run()
+    eager = _trainer(spec, run="eager", checkpoint_seconds=0)
+    eager.run()
+    for run in ("lazy", "eager"):
+        assert latest_checkpoint(tmp_path / run / "checkpoints", "best").name == "step-00000004-000000"
+    a = load_checkpoint(latest_checkpoint(tmp_path / "lazy" / "checkpoints", "best"))[0]
+    b = load_checkpoint(latest_checkpoint(tmp_path / "eager" / "checkpoints", "best"))[0]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    a = load_checkpoint(latest_checkpoint(tmp_path / "lazy" / "checkpoints"))[0]
+    b = load_checkpoint(latest_checkpoint(tmp_path / "eager" / "checkpoints"))[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_curves_are_drawn_once_at_the_end_of_a_short_run(tmp_path, monkeypatch):
+    draws = _Counter()
+    monkeypatch.setattr(plots, "plot_history", draws.wrap(lambda *a, **k: None))
+    _trainer(_project(tmp_path, epochs=5)).run()
+    assert draws.calls == 1
+
+
+def test_curves_are_redrawn_during_a_run_only_after_plot_seconds(tmp_path, monkeypatch):
+    draws = _Counter()
+    monkeypatch.setattr(plots, "plot_history", draws.wrap(lambda *a, **k: None))
+    monkeypatch.setattr(runner_mod, "PLOT_SECONDS", 0.0)
+    _trainer(_project(tmp_path, epochs=5)).run()
+    assert draws.calls == 5 + 1  # after every epoch, and at the end
+
+
+def test_the_spec_fingerprint_is_computed_once_per_run(tmp_path, monkeypatch):
+    dumps, saves = _Counter(), _Counter()
+    monkeypatch.setattr(runner_mod, "resolved_fingerprint", dumps.wrap(resume.resolved_fingerprint))
+    monkeypatch.setattr(runner_mod, "save_checkpoint", saves.wrap(runner_mod.save_checkpoint))
+    _trainer(_project(tmp_path, epochs=3), checkpoint_seconds=0).run()
+    assert saves.calls == 12  # checkpoint_seconds: 0 saves after every one of the 12 steps
+    assert dumps.calls == 1
+
+
+def test_an_auxiliary_stream_is_permuted_once_per_pass_not_once_per_step(tmp_path, monkeypatch):
+    draws = _Counter()
+    monkeypatch.setattr(Stream, "_draw_order", draws.wrap(Stream._draw_order))
+    trainer = _trainer(_project(tmp_path, losses=AUX, epochs=4), checkpoint_seconds=1e9)
+    trainer.run()
+    primary, aux = trainer.streams["t"], trainer.streams["u"]
+    steps = 4 * primary.steps_per_epoch()  # 16 steps read 16 of u's 13 batches a pass: 2 passes
+    assert -(-steps // aux.steps_per_epoch()) == 2
+    assert draws.calls == 4 + 2  # t: one per epoch; u: one per pass (evaluation reads v in order)
