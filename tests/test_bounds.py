@@ -1,0 +1,173 @@
+"""Resource limits a small hostile spec must not break (issue 16, first section).
+
+Every expression value is bounded whatever operator made it, growth through block parameters
+meets the same bound, expressions give only numbers, booleans, strings and lists, expansion
+counts every instance it visits, and the commands that need torch check the spec (and the
+memory its weights need) before importing or allocating anything. The tests assert outcomes —
+the error, and memory measured with tracemalloc or work counted — never wall-clock time.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import tracemalloc
+
+import pytest
+
+from archspec.errors import SpecErrors
+from archspec.lang.expr import MAX_VALUE_SIZE, ExprError, evaluate, substitute
+from archspec.pipeline import load_text
+from tests.conftest import invoke, spec_errors
+
+HEAD = "archspec: 1\ninputs:\n  x: {shape: [4]}\nnodes:\n"
+SMALL = 5 * 1024 * 1024  # bytes: what refusing any of these may take, far below what building it would
+
+
+def peak_bytes(fn, *args):
+    """Run ``fn(*args)`` (an ArchSpecError or ExprError is fine) and return its peak traced memory."""
+    tracemalloc.start()
+    try:
+        fn(*args)
+    except (SpecErrors, ExprError):
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+# --- every expression value is bounded, whatever operator made it -------------------------------
+
+S = "x" * 6000
+HUGE = {
+    '"%0100000000d" % 1': "formatting with % could make a string longer than 10,000 characters",
+    '"%0900000000d" % 1': "formatting with % could make a string longer than 10,000 characters",
+    '"%.100000000f" % 1.5': "formatting with % could make a string longer than 10,000 characters",
+    '"%(a)0100000000d" % d': "formatting with % could make a string longer than 10,000 characters",
+    '"%*d" % [100000000, 1]': "'*' widths are not allowed in % formatting",
+    '"%s" % l': "formatting with % could make a string longer than 10,000 characters",
+    "s + s": "a string of more than 10,000 characters is too large",
+    "l + l": "a list of more than 10,000 items (nested lists and strings in full) is too large",
+    "[l, l]": "a list of more than 10,000 items (nested lists and strings in full) is too large",
+    "[s, s]": "a list of more than 10,000 items (nested lists and strings in full) is too large",
+    '"x" * 100000000': "repeating strings or lists with * is not allowed",
+    "round(5, -100000000)": "round() takes at most 30 digits, got -100000000",
+    "2 ** 64 ** 2": "exponent 4096 is too large",
+}
+ENV = {"s": S, "l": list(range(6000)), "d": {"a": 1}}
+
+
+@pytest.mark.parametrize("text", list(HUGE))
+def test_an_expression_that_would_build_a_huge_value_is_refused_before_building_it(text):
+    with pytest.raises(ExprError) as info:
+        evaluate(text, ENV)
+    assert info.value.message == HUGE[text]
+    assert peak_bytes(evaluate, text, ENV) < SMALL
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ('"conv%d" % 3', "conv3"),
+        ('"%05.1f" % 2.25', "002.2"),
+        ('"%(a)s-%%" % d', "1-%"),
+        ('s + "y"', S + "y"),
+        ("[1, 2] + [3]", [1, 2, 3]),
+        ("round(2.567, 2)", 2.57),
+    ],
+)
+def test_ordinary_formatting_and_joining_still_work(text, value):
+    assert evaluate(text, ENV) == value
+
+
+def test_expressions_inside_a_longer_text_add_a_bounded_number_of_characters():
+    with pytest.raises(ExprError) as info:
+        substitute("${s}-${s}", ENV)
+    assert info.value.message == "the expressions in this text add more than 10,000 characters"
+    assert substitute("conv${1 + 2}_${'a'}", ENV) == "conv3_a"
+
+
+def test_a_huge_percent_format_through_validate_is_one_located_error_with_little_memory(tmp_path):
+    text = HEAD + "  a: {op: linear, out_features: '${\"%0100000000d\" % 1}'}\n"
+    assert spec_errors(text) == [
+        "spec.yaml:5:33: nodes.a.out_features: formatting with % could make a string longer than 10,000 characters"
+    ]
+    assert peak_bytes(load_text, text, "spec.yaml") < SMALL
+    (tmp_path / "spec.yaml").write_text(text)
+    result = invoke("validate", tmp_path / "spec.yaml")
+    assert result.exit_code == 2 and "formatting with %" in result.output
+    assert len(result.output) < 1000  # the message, not a 100 MB value
+
+
+# --- growth through block parameters ---------------------------------------------------------------
+
+
+def nested_blocks(levels: int, param: str, expr: str, start: str) -> str:
+    """``levels`` blocks, each instantiating the next with ``param: expr``; the last holds a relu."""
+    lines = ["archspec: 1", "inputs: {x: {shape: [4]}}", "blocks:"]
+    for k in range(levels):
+        lines += [f"  b{k}:", f"    params: {{{param}: any}}", "    nodes:"]
+        inner = "{op: relu}" if k == levels - 1 else f"{{block: b{k + 1}, {param}: '{expr}'}}"
+        lines.append(f"      n: {inner}")
+    lines += ["nodes:", f"  top: {{block: b0, {param}: {start}}}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_string_doubled_through_32_nested_blocks_stops_at_the_value_limit_with_one_located_error():
+    text = nested_blocks(32, "s", "${s+s}", "ab")
+    errors = spec_errors(text)
+    # "ab" doubled 12 times is 8,192 characters; the 13th doubling (in block b12) would pass 10,000
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(
+        "spec.yaml:55:26: blocks.b12.nodes.n.s: a string of more than 10,000 characters is too large\n"
+        "  in block instance blocks.b11.nodes.n at spec.yaml:51:7\n"
+    )
+    assert errors[0].endswith("  in block instance nodes.top at spec.yaml:133:3")
+    assert len("ab") * 2**12 <= MAX_VALUE_SIZE < len("ab") * 2**13
+    assert peak_bytes(load_text, text, "spec.yaml") < SMALL
+
+
+def test_a_list_nested_through_32_blocks_stops_at_the_value_limit():
+    text = nested_blocks(32, "l", "${[l, l]}", "[1, 2]")
+    errors = spec_errors(text)
+    assert len(errors) == 1, errors
+    assert "a list of more than 10,000 items (nested lists and strings in full) is too large" in errors[0]
+    assert peak_bytes(load_text, text, "spec.yaml") < SMALL
+
+
+# --- only numbers, booleans, strings and lists ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["(-8) ** 0.5", "abs((-8) ** 0.5)", "[1, (-2) ** 0.5]"])
+def test_a_complex_number_is_an_expression_error(text):
+    with pytest.raises(ExprError, match="is a complex number"):
+        evaluate(text, {})
+
+
+@pytest.mark.parametrize("command", ["validate", "summary", "render"])
+def test_a_complex_number_is_a_located_error_through_the_commands(tmp_path, command):
+    path = tmp_path / "spec.yaml"
+    path.write_text(HEAD + "  a: {op: linear, out_features: '${(-8)**0.5}'}\n")
+    result = invoke(command, path)  # invoke fails on "internal error" and on a traceback
+    assert result.exit_code == 2
+    assert f"{path}:5:33: nodes.a.out_features: value 1.73e-16+2.83j is a complex number" in result.output
+
+
+def test_nan_is_not_a_value():
+    with pytest.raises(ExprError, match="value nan is not a number"):
+        evaluate('float("nan")', {})
+
+
+def test_a_block_parameter_whose_expression_fails_is_one_error_not_two():
+    text = textwrap.dedent("""\
+        archspec: 1
+        inputs: {x: {shape: [4]}}
+        blocks:
+          b:
+            params: {s: int}
+            nodes:
+              n: {op: relu}
+        nodes:
+          top: {block: b, s: '${nope}'}
+        """)
+    assert spec_errors(text) == ["spec.yaml:9:22: nodes.top.s: unknown name 'nope'"]
