@@ -171,3 +171,86 @@ def test_a_block_parameter_whose_expression_fails_is_one_error_not_two():
           top: {block: b, s: '${nope}'}
         """)
     assert spec_errors(text) == ["spec.yaml:9:22: nodes.top.s: unknown name 'nope'"]
+
+
+# --- expansion counts every instance, valid or not -------------------------------------------------
+
+NESTED_REPEATS = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      b1:
+        nodes:
+          n: {op: %s, repeat: "${%d}"}
+      b2:
+        nodes:
+          m: {block: b1, repeat: "${%d}"}
+    nodes:
+      top: {block: b2, repeat: "${%d}"}
+    """)
+
+
+def count_visits(monkeypatch):
+    """Count the sites expansion visits (each op node or block instance it starts to build)."""
+    import archspec.lang.expand as expand_module
+
+    visits = []
+    one = expand_module._Walk.one
+    monkeypatch.setattr(expand_module._Walk, "one", lambda self, *a: visits.append(1) or one(self, *a))
+    return visits
+
+
+@pytest.mark.parametrize("op, n", [("nosuch", 10000), ("relu", 1000)])
+def test_nested_expression_repeats_past_the_node_limit_are_refused_before_expanding(monkeypatch, op, n):
+    visits = count_visits(monkeypatch)
+    errors = spec_errors(NESTED_REPEATS % (op, n, n, n))
+    assert errors == [
+        "spec.yaml:11:3: nodes.top: the spec expands to more than 100000 nodes (hint: lower a repeat count)"
+    ]
+    assert visits == []  # the pre-count evaluated the ${...} repeats: nothing was built
+
+
+EVADING = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      b1:
+        nodes:
+          n: {op: nosuch}
+      b2:
+        params: {r: int}
+        nodes:
+          m: {block: b1, repeat: "${r}"}
+    nodes:
+      top: {block: b2, repeat: 100, r: "${100 if index > 0 else 1}"}
+    """)
+
+
+def test_invalid_instances_count_toward_the_node_limit_and_expansion_stops_there(monkeypatch):
+    # the pre-count takes index as 0 (r = 1: 100 instances); the copies after the first have
+    # r = 100, 9,901 instances of b1, each failing: they count, so expansion stops at the limit
+    import archspec.lang.expand as expand_module
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(expand_module, "MAX_NODES", 1000)
+    monkeypatch.setattr(limits_module, "MAX_NODES", 1000)
+    visits = count_visits(monkeypatch)
+    errors = spec_errors(EVADING)
+    assert [e.splitlines()[0] for e in errors] == [
+        "spec.yaml:6:15: blocks.b1.nodes.n.op: unknown op 'nosuch' (hint: run 'archspec ops' to list the ops)",
+        "spec.yaml:10:7: blocks.b2.nodes.m: the spec expands to more than 1000 nodes (hint: lower a repeat count)",
+    ]
+    assert len(visits) <= 2 * 1000 + 100  # b1 instances, their nodes, the top copies: it stopped
+
+
+def test_a_spec_of_exactly_the_node_limit_in_block_instances_still_expands(monkeypatch):
+    import archspec.lang.expand as expand_module
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(expand_module, "MAX_NODES", 100)
+    monkeypatch.setattr(limits_module, "MAX_NODES", 100)
+    text = NESTED_REPEATS % ("relu", 5, 4, 5)  # 5 x 4 x 5 = 100 nodes through 25 block instances
+    assert spec_errors(text) == []
+    assert spec_errors(NESTED_REPEATS % ("relu", 5, 4, 6)) == [
+        "spec.yaml:11:3: nodes.top: the spec expands to more than 100 nodes (hint: lower a repeat count)"
+    ]
