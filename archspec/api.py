@@ -143,12 +143,16 @@ def train(
     taken): the resolved spec, metrics, curves and checkpoints. Returns the run's result:
     ``run_dir``, ``steps``, ``epochs``, the last ``metrics`` and the per-epoch ``history``.
     """
-    from archspec.training.session import start_run
+    from archspec.pipeline import analyse, load
 
     if run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ApiError("under torchrun, give every rank the same run_dir")
+    loaded = load(spec, overrides)
+    graph = analyse(loaded)  # a bad spec fails here, before torch is imported
+    from archspec.training.session import start_run
+
     options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
-    return start_run(str(spec), overrides, options)
+    return start_run(str(spec), overrides, options, spec=loaded, graph=graph)
 
 
 def resume(

@@ -14,7 +14,7 @@ import tracemalloc
 
 import pytest
 
-from archspec.errors import SpecErrors
+from archspec.errors import ShapeError, SpecErrors
 from archspec.lang.expr import MAX_VALUE_SIZE, ExprError, evaluate, substitute
 from archspec.pipeline import load_text
 from tests.conftest import invoke, spec_errors
@@ -254,3 +254,111 @@ def test_a_spec_of_exactly_the_node_limit_in_block_instances_still_expands(monke
     assert spec_errors(NESTED_REPEATS % ("relu", 5, 4, 6)) == [
         "spec.yaml:11:3: nodes.top: the spec expands to more than 100 nodes (hint: lower a repeat count)"
     ]
+
+
+# --- weights that cannot fit are refused before torch allocates them --------------------------------
+
+TERABYTES = HEAD.replace("[4]", "[2000000]") + "  a: {op: linear, out_features: 2000000}\n"  # 4e12 weights
+
+
+def test_a_spec_whose_weights_need_16_tb_is_refused_by_compile_before_building(monkeypatch):
+    import archspec.compiler.compile as compile_module
+
+    monkeypatch.setattr(compile_module, "build_modules", lambda *a, **k: pytest.fail("it built modules"))
+    graph = analysed_text(TERABYTES)
+    with pytest.raises(ShapeError) as info:
+        compile_module.compile_model(graph)
+    assert str(info.value).startswith(
+        "spec.yaml:5:3: nodes.a: the weights need 14.6 TiB (4,000,002,000,000 parameters and buffer elements at 4 bytes), more than this machine's"
+    )
+    assert "(hint: the largest node, 'a' (linear), holds 4,000,002,000,000; make it smaller)" in str(
+        info.value
+    )
+
+
+def test_the_weights_check_compares_against_the_memory_it_is_given():
+    from archspec.graph.memory import check_weights_fit, weight_bytes
+
+    graph = analysed_text(HEAD + "  a: {op: linear, out_features: 10}\n")  # 50 parameters
+    assert weight_bytes(graph) == 200
+    check_weights_fit(graph, memory=200)
+    with pytest.raises(ShapeError, match=r"the weights need 200 bytes \(50 parameters"):
+        check_weights_fit(graph, memory=199)
+
+
+def test_compile_of_a_16_tb_spec_exits_2_with_the_located_error(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(TERABYTES)
+    result = invoke("compile", path, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert f"{path}:5:3: nodes.a: the weights need 14.6 TiB" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_artefact_whose_embedded_spec_wants_more_weights_than_it_holds_is_refused_before_building(
+    tmp_path, monkeypatch
+):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    import archspec.compiler.compile as compile_module
+    from archspec.compiler.artifact import load_artifact, save_artifact
+    from archspec.errors import CheckpointError
+
+    small = HEAD + "  a: {op: linear, out_features: 2}\n"
+    graph = analysed_text(small)
+    file = save_artifact(compile_module.compile_model(graph), graph, tmp_path / "art")
+    with safe_open(str(file), framework="pt") as f:
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())  # noqa: SIM118
+    metadata["archspec_spec"] = TERABYTES
+    save_file(tensors, str(file), metadata=metadata)
+    monkeypatch.setattr(compile_module, "build_modules", lambda *a, **k: pytest.fail("it built modules"))
+    with pytest.raises(CheckpointError) as info:
+        load_artifact(tmp_path / "art")
+    assert str(info.value) == (
+        f"{file}: the embedded spec builds 4,000,002,000,000 parameters and buffer elements, "
+        "but the file holds only 10 (a tampered or mismatched artefact)"
+    )
+
+
+def analysed_text(text: str):
+    from archspec.pipeline import analyse
+
+    return analyse(load_text(text, name="spec.yaml"))
+
+
+# --- a bad spec fails before torch is imported ---------------------------------------------------------
+
+PROBE = """\
+import sys
+from archspec.cli import cli
+try:
+    cli.main(args=sys.argv[1:], prog_name="archspec")
+except SystemExit as exc:
+    print("exit", exc.code, "torch imported:", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compile", "{spec}", "-o", "{out}"],
+        ["export", "{spec}", "--to", "onnx", "-o", "{out}.onnx"],
+        ["check-init", "{spec}"],
+        ["train", "{spec}", "--run-dir", "{out}"],
+    ],
+)
+def test_a_bad_spec_fails_before_torch_is_imported(tmp_path, args):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(HEAD + "  a: {op: linear, out_features: '${nope}'}\n")
+    argv = [a.format(spec=spec, out=tmp_path / "out") for a in args]
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert "unknown name 'nope'" in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == "exit 2 torch imported: False", proc.stdout + proc.stderr
