@@ -2,7 +2,8 @@
 
 The mutations start from the real examples (so they reach deep into expansion, the graph and
 shape inference) and from random YAML. ``ARCHSPEC_FUZZ_EXAMPLES`` raises the budget for a
-long run (e.g. 10000 in the slow job).
+long run (e.g. 10000 in the slow job); hostile expressions (huge values, complex numbers,
+runaway repeats) get a fifth of it, at least 30.
 """
 
 from __future__ import annotations
