@@ -13,6 +13,7 @@ with the file, line, column and YAML path, as the CLI shows it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -136,12 +137,15 @@ def train(
     progress: bool = False,
     detect_anomaly: bool = False,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Train the spec file on the data, losses and training settings it names.
 
     The run is written to ``run_dir`` (default ``runs/<name>``, or ``runs/<name>-2``, … when
     taken): the resolved spec, metrics, curves and checkpoints. Returns the run's result:
     ``run_dir``, ``steps``, ``epochs``, the last ``metrics`` and the per-epoch ``history``.
+    ``on_epoch`` is called with each epoch's row (the ``metrics.csv`` values) once that epoch
+    is checkpointed; an exception it raises stops the run there.
     """
     from archspec.pipeline import analyse, load
 
@@ -152,6 +156,7 @@ def train(
     from archspec.training.session import start_run
 
     options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
+    options = dataclasses.replace(options, on_epoch=on_epoch)
     return start_run(str(spec), overrides, options, spec=loaded, graph=graph)
 
 

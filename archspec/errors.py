@@ -9,6 +9,7 @@ Only the CLI turns these into text and exit codes; library code raises them.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = [
     "DataError",
     "ExpandError",
     "GraphError",
+    "ImportModelError",
     "LoadError",
     "Location",
     "RunError",
@@ -32,17 +34,30 @@ __all__ = [
     "UsageError",
     "did_you_mean",
     "format_path",
+    "printable",
 ]
 
 PathPart = str | int
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters but tab and line feed (escape
+    sequences, carriage returns) written out as ``\\x1b``."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def format_path(path: Sequence[PathPart]) -> str:
-    """Render a YAML path the way users read it: ``nodes.cat1.in[1]``."""
+    """Render a YAML path the way users read it: ``nodes.cat1.in[1]`` (``nodes['h\\n']`` for a
+    key that would not print as itself)."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():  # a key with a newline or a control character: quoted, escaped
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -228,6 +243,27 @@ class CheckpointError(RunError):
 
 class TrainingError(RunError):
     """Training cannot go on (e.g. a non-finite loss)."""
+
+
+class ImportModelError(ArchSpecError):
+    """``archspec import`` met a construct of the source model that no catalogue op expresses.
+
+    ``module`` is the module path in the source model (``layer1.0``; empty for the root) and
+    ``construct`` what was found there (``torch.erf``, ``data-dependent control flow``).
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, module: str = "", construct: str = "", hint: str | None = None
+    ) -> None:
+        self.message = message
+        self.module = module
+        self.construct = construct
+        self.hint = hint
+        where = f"module {module!r}" if module else "the model's own forward"
+        text = f"{where}: {message}" + (f" (hint: {hint})" if hint else "")
+        super().__init__(text)
 
 
 class UsageError(ArchSpecError):

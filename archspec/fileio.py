@@ -3,17 +3,67 @@
 Everything archspec writes that a user keeps (checkpoints, artefacts, exports, run logs,
 predictions) goes through here: the data is written to a temporary file in the destination's
 own directory (so the rename cannot cross file systems), flushed, then renamed into place.
+Temporary files and directories are created with the mode ``open`` and ``mkdir`` would give
+(0666/0777 less the umask, so 0644/0755 usually), not ``mkstemp``'s private 0600/0700: they
+become the user's files under their final names.
+
+``path_component`` turns a spec's name into the one folder name that default output paths
+(``build/<name>``, ``runs/<name>``) are built from.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["fsync_dir", "write_atomic", "write_atomic_with"]
+__all__ = [
+    "fsync_dir",
+    "make_temp_dir",
+    "make_temp_file",
+    "path_component",
+    "write_atomic",
+    "write_atomic_with",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_TRIES = 100
+
+
+def path_component(name: str, default: str = "model") -> str:
+    """``name`` as one file name that stays inside its parent folder: letters, digits, ``.``,
+    ``_`` and ``-`` only (any other run of characters becomes ``_``), not starting with ``.`` or
+    ``-`` (so never ``..``), at most 100 characters; ``default`` when nothing is left."""
+    return _UNSAFE.sub("_", name).lstrip(".-")[:100] or default
+
+
+def make_temp_file(parent: str | os.PathLike[str], prefix: str, suffix: str = "") -> Path:
+    """A new empty file ``parent/<prefix><random><suffix>``, created exclusively with mode
+    0666 less the umask (``open``'s mode), not ``mkstemp``'s 0600."""
+    for _ in range(_TRIES):
+        path = Path(parent) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"could not create a temporary file in {parent}")
+
+
+def make_temp_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A new empty directory ``parent/<prefix><random>``, mode 0777 less the umask (``mkdir``'s),
+    not ``mkdtemp``'s 0700."""
+    for _ in range(_TRIES):
+        path = Path(parent) / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"could not create a temporary directory in {parent}")
 
 
 def fsync_dir(path: Path) -> None:
@@ -34,10 +84,13 @@ def write_atomic_with(dest: str | os.PathLike[str], write: Callable[[str], Any])
     The temporary name keeps ``dest``'s suffix, for writers that pick a format from it.
     """
     dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
-    os.close(fd)
+    tmp = str(make_temp_file(dest.parent, f".{dest.stem}.", f".tmp{dest.suffix}"))
+    wanted = os.stat(tmp).st_mode
     try:
         write(tmp)
+        os.chmod(
+            tmp, wanted
+        )  # a writer that replaced the file (safetensors makes it 0600) keeps open()'s mode
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -338,10 +338,10 @@ archspec: 1
 name: names
 inputs:
   self: {shape: [4]}
-  input: {shape: [4]}
+  class: {shape: [4]}
 nodes:
   lin: {op: linear, in: self, out_features: 4}
-  class: {op: add, in: [lin, input]}
+  input: {op: add, in: [lin, class]}
   torch: {op: relu}
   parts: {op: split, sizes: [2, 2], names: [a, b], dim: 1}
   parts_a: {op: relu, in: parts.a}
@@ -352,10 +352,10 @@ nodes:
 def test_value_names_are_node_ids_made_legal_by_fx_and_never_self():
     model = compile_model(analyse(load_text(NAMES_SPEC, name="names.yaml")))
     code = model.code
-    assert "def forward(self, self_1, input_1):" in code
+    assert "def forward(self, self_1, class_1):" in code
     assert "lin = self.lin(self_1)" in code
-    assert "class_1 = torch.add(lin, input_1)" in code
-    assert "torch_1 = self.torch(class_1)" in code
+    assert "input_1 = torch.add(lin, class_1)" in code
+    assert "torch_1 = self.torch(input_1)" in code
     assert "parts_a = parts[0]" in code and "parts_a_1 = self.parts_a(parts_a)" in code
     assert list(model.state_dict()) == ["lin.weight", "lin.bias"]  # parameter names stay node ids
 
@@ -367,7 +367,7 @@ def test_check_init_names_each_row_by_its_node_id_whatever_fx_named_the_value():
     report = check_init(compile_model(graph), graph, batch=4)
     assert [row["node"] for row in report.rows] == [
         "lin",
-        "class",
+        "input",
         "torch",
         "parts",
         "parts",

@@ -150,3 +150,30 @@ def test_the_readme_api_example_trains_evaluates_and_draws(tmp_path, monkeypatch
     assert (tmp_path / "unet.html").read_text().lstrip().lower().startswith("<!doctype html")
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
     assert len(rows) > 100
+
+
+def _layout_map() -> set[str]:
+    """Every module the design notes' layout map names, as paths under archspec/."""
+    text = (ROOT / "docs" / "design-notes.md").read_text()
+    block = re.search(r"## Layout: a package per stage.*?```text\n(.*?)```", text, re.S).group(1)
+    named: set[str] = set()
+    folders: list[str] = []  # the open folder at each indentation level
+    for line in block.splitlines()[1:]:  # the first line is archspec/ itself
+        depth = (len(line) - len(line.lstrip())) // 2 - 1
+        del folders[depth:]
+        words = line.split()
+        if words[0].endswith("/"):
+            folders.append(words[0].rstrip("/"))
+            named.add("/".join([*folders, "__init__.py"]))
+            continue
+        # a module line lists one file and its purpose, or several files and nothing else
+        files = [w for w in words if w.endswith(".py")]
+        files = files if len(files) == len(words) else files[:1]
+        named |= {"/".join([*folders, f]) for f in files}
+    return named
+
+
+def test_the_layout_map_in_the_design_notes_matches_the_tree():
+    package = ROOT / "archspec"
+    tree = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert _layout_map() == tree

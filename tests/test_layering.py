@@ -31,8 +31,9 @@ STAGES: list[tuple[str, ...]] = [
     ("training",),
     ("sources",),
 ]
-# The public API and the command line sit on top and may import any stage.
-TOP = {"archspec", "archspec.__main__", "api", "cli"}
+# The public API, the command line, and the sweep and import commands built on them sit on top
+# and may import any stage.
+TOP = {"archspec", "archspec.__main__", "api", "cli", "sweep", "importer"}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

@@ -256,11 +256,13 @@ def _a_first_checkpoint(root: Path) -> None:
 
 
 def test_temporary_files_are_made_in_the_checkpoint_directory(tmp_path, monkeypatch):
+    import archspec.fileio as fileio
+
     seen = []
-    for fn in ("mkdtemp", "mkstemp"):
-        real = getattr(ckpt.tempfile, fn)
+    for module, fn in ((ckpt, "make_temp_dir"), (fileio, "make_temp_file")):
+        real = getattr(module, fn)
         monkeypatch.setattr(
-            ckpt.tempfile, fn, lambda *a, _real=real, **kw: seen.append(kw.get("dir")) or _real(*a, **kw)
+            module, fn, lambda parent, *a, _real=real: seen.append(parent) or _real(parent, *a)
         )
     _a_first_checkpoint(tmp_path / "c")
     assert seen and {Path(d) for d in seen} == {tmp_path / "c"}
@@ -392,10 +394,21 @@ def _interrupted_then_resumed(
     return run
 
 
+def _bytes_without_time(path: Path) -> list[bytes]:
+    """A CSV's raw lines (line ends kept) without the wall-clock ``seconds`` column."""
+    lines = path.read_bytes().split(b"\n")
+    col = lines[0].split(b",").index(b"seconds")
+    return [b",".join(c for i, c in enumerate(line.split(b",")) if i != col) for line in lines]
+
+
 def test_resume_from_a_checkpoint_every_k_steps_is_exact(project, monkeypatch):
     run = _interrupted_then_resumed(project, monkeypatch, every=5, crash=27)  # resumes from step 25
     assert_same_tensors(latest_weights(project / "run"), latest_weights(run))
     assert_same_tensors(latest_state(project / "run")["optimizer"], latest_state(run)["optimizer"])
+    # the logs too, byte for byte: one line end ("\n") in the rows kept, rewritten and appended
+    assert (project / "run" / "steps.csv").read_bytes() == (run / "steps.csv").read_bytes()
+    assert _bytes_without_time(project / "run" / "metrics.csv") == _bytes_without_time(run / "metrics.csv")
+    assert b"\r" not in (run / "steps.csv").read_bytes() + (run / "metrics.csv").read_bytes()
     assert (project / "run" / "steps.csv").read_text() == (run / "steps.csv").read_text()
     assert metrics_without_time(project / "run") == metrics_without_time(run)
 

@@ -185,7 +185,7 @@ REGRESSIONS = {
     ),
     "a number as a key": (
         HEAD + "  1: {op: relu}\n",
-        "5:3: nodes: '1' does not match '^[A-Za-z_][A-Za-z0-9_]*$'",
+        "5:3: nodes.1: invalid name '1' (hint: names use letters, digits and _, and do not start with a digit)",
     ),
     "binary garbage": (bytes(range(256)) * 8, "the file is not UTF-8 text (byte 0x80 at offset 128)"),
     "an empty file": (b"", "a spec must be a YAML mapping at the top level, got an empty document"),

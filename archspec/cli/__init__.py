@@ -32,6 +32,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "train": _C("archspec.cli.run", "train", "Train SPEC on the data, losses and training settings it names."),
     "evaluate": _C("archspec.cli.run", "evaluate", "Metrics of a trained run on its test and validation streams."),
     "predict": _C("archspec.cli.run", "predict", "Save a trained run's outputs on a stream or your inputs (NPZ or CSV)."),
+    "import": _C("archspec.importer.command", "import_cmd", "Turn a PyTorch model into a spec and its weights (runs the model's code: trusted code only)."),
+    "sweep": _C("archspec.sweep.command", "sweep", "Search hyperparameters and architectures (Optuna); invalid designs never train."),
 }  # fmt: skip
 
 

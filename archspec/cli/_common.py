@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from archspec.errors import ArchSpecError, SpecError
+from archspec.errors import ArchSpecError, SpecError, printable
 from archspec.sources import is_run_dir, runs_in
 
 EXIT_OK, EXIT_USAGE, EXIT_SPEC, EXIT_RUNTIME = 0, 1, 2, 3
@@ -106,8 +106,9 @@ class ArchSpecGroup(click.Group):
 
 
 def error_text(exc: ArchSpecError) -> str:
-    """A spec error is located text already; any other archspec error reads ``error: ...``."""
-    return str(exc) if isinstance(exc, SpecError) else f"error: {exc}"
+    """A spec error is located text already; any other archspec error reads ``error: ...``.
+    Control characters that reached a message (from a file name, say) are shown escaped."""
+    return printable(str(exc) if isinstance(exc, SpecError) else f"error: {exc}")
 
 
 def _silence_stdout() -> None:

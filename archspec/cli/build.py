@@ -57,6 +57,7 @@ def compile_cmd(
       archspec compile examples/unet.yaml -o build/unet
       archspec compile examples/mlp.yaml --emit-python mlp_model.py
     """
+    from archspec.fileio import path_component
     from archspec.pipeline import analyse, load
 
     check_output(emit_path, "--emit-python", (".py",))
@@ -67,7 +68,7 @@ def compile_cmd(
     from archspec.compiler.compile import compile_model
 
     model = compile_model(graph, seed=seed)
-    path = save_artifact(model, graph, out_dir or os.path.join("build", graph.spec.name))
+    path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
     click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
     if emit_path:
         from archspec.compiler.emit import emit_python

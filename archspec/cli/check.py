@@ -18,6 +18,7 @@ from archspec.cli._common import (
     set_option,
     spec_argument,
 )
+from archspec.errors import printable
 
 
 @click.command()
@@ -62,15 +63,16 @@ def validate(files: Sequence[str], shapes: bool, fmt: str, overrides: Sequence[s
 
 
 def _echo_result(r: dict[str, Any]) -> None:
+    """One file's lines; control characters (from a file name, say) are shown escaped."""
     for w in r["warnings"]:
-        click.echo(w["text"])
+        click.echo(printable(w["text"]))
     if r["ok"]:
         stats = r.get("stats") or {}
         extra = f", {stats['params']:,} params, {stats['macs']:,} MACs" if "params" in stats else ""
-        click.echo(f"{r['file']}: ok ({stats.get('nodes', 0)} nodes{extra})")
+        click.echo(printable(f"{r['file']}: ok ({stats.get('nodes', 0)} nodes{extra})"))
     else:
         for e in r["errors"]:
-            click.echo(e["text"])
+            click.echo(printable(e["text"]))
 
 
 @click.command()

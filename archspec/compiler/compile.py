@@ -259,9 +259,11 @@ def _assemble(graph: Graph, root: nn.Module, sig: _Signature) -> fx.GraphModule:
 def _new_graph() -> fx.Graph:
     """An empty fx graph. Its namespace turns node ids into the value names of the generated
     ``forward`` (``enc1.c1`` -> ``enc1_c1``, ``class`` -> ``class_1``, ``3x`` -> ``_3x``, unique);
-    ``self`` is taken up front, since it names the module in that code."""
+    ``self`` is taken up front, since it names the module in that code, and so is ``None``,
+    the one keyword the namespace lets through as it is (an input named ``None``)."""
     g = fx.Graph()
-    g._graph_namespace.create_name("self", None)
+    for name in ("self", "None"):
+        g._graph_namespace.create_name(name, None)
     return g
 
 

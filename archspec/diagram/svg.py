@@ -11,6 +11,8 @@ All coordinates are absolute (no transforms), so a reader of the file sees what 
 
 from __future__ import annotations
 
+import re
+
 from . import _style
 from .layout import Box, EdgeRoute, Layout, layout
 from .model import EDGE_KINDS, FAMILIES, HIGHLIGHTS, RGraph, RNode
@@ -260,7 +262,13 @@ def _f(v: float) -> str:
 
 
 def _esc(text: str) -> str:
+    """XML text: markup escaped, and control characters (which XML 1.0 cannot hold even as
+    references, or which a terminal showing the file would obey) written out as ``\\x1b``."""
+    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 def _attr(text: str) -> str:

@@ -14,6 +14,7 @@ The checks run on plain dicts: importing networkx costs more than validating a s
 from __future__ import annotations
 
 import heapq
+import keyword
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -180,11 +181,24 @@ def _ancestors(pred: Adjacency, name: str) -> set[str]:
 
 
 def _check_names(spec: Spec) -> list[SpecError]:
-    """Node ids become attribute paths of the compiled module: they must not shadow its methods."""
+    """Node ids become attribute paths of the compiled module (``model.enc1.c1``, weights
+    ``enc1.c1.weight``): they must not shadow its methods, and must not be Python keywords,
+    which no code can write as an attribute (``self.class(x)`` is a syntax error in the
+    generated ``forward``, in ``--emit-python`` and in a user's own code)."""
     errors: list[SpecError] = []
     for node in spec.nodes.values():
         parts = node.id.split(".")
         for i, part in enumerate(parts):
+            if keyword.iskeyword(part):
+                errors.append(
+                    GraphError(
+                        f"node name {part!r} is a Python keyword, which cannot name an attribute of the compiled torch module",
+                        loc=node.loc,
+                        via=node.via,
+                        hint=f"rename it, e.g. {part}_",
+                    )
+                )
+                break
             clash = part in MODULE_ATTRS or (i == 0 and part in GRAPH_MODULE_ATTRS) or part.startswith("_")
             if clash:
                 errors.append(

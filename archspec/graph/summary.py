@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archspec.errors import printable
 from archspec.graph.dag import Graph
 from archspec.graph.shapes import totals
 from archspec.lang.model import param_matches
@@ -92,7 +93,7 @@ def summary_table(summary: dict[str, Any]) -> str:
         return f"{left}  {right}".rstrip()
 
     rule = "-" * len(line(header))
-    lines = [f"{summary['name']}", rule, line(header), rule, *(line(r) for r in body), rule]
+    lines = [printable(summary["name"]), rule, line(header), rule, *(line(r) for r in body), rule]
     lines.append(_total_line(summary))
     lines.append("outputs: " + ", ".join(f"{k} <- {v}" for k, v in summary["outputs"].items()))
     return "\n".join(lines)

@@ -104,8 +104,12 @@ def _spec(
 
 
 def _stem(file: str) -> str:
+    """The default spec name: the file's name without its suffix, made one folder name as a
+    ``name:`` must be (``my net.yaml`` -> ``my_net``)."""
+    from archspec.fileio import path_component
+
     base = file.replace("\\", "/").rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[0] or "model"
+    return path_component(base.rsplit(".", 1)[0])
 
 
 @dataclass

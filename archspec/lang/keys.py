@@ -36,6 +36,7 @@ TOP_LEVEL_KEYS = (
     "data",
     "losses",
     "training",
+    "search",
 )
 
 FORMAT_VERSION = 1

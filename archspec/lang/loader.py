@@ -495,6 +495,12 @@ def _same_prefix_events(text: str, cut: int) -> bool:
     return True
 
 
+# C0 and C1 control characters but tab and line feed: only a double-quoted escape ("\e", "\x1b")
+# can put one in a scalar (the YAML reader refuses them raw), and they would reach terminals as
+# escape sequences and make SVG ill-formed XML.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _mark(event: yaml.Event) -> Mark:
     return (event.start_mark.line + 1, event.start_mark.column + 1)
 
@@ -558,6 +564,14 @@ class _Composer:
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         mark = _mark(event)
         self._check_tag(event.tag, _SCALAR_TAGS, "a scalar", mark)
+        control = _CONTROL.search(event.value)
+        if control is not None:
+            raise self._error(
+                f"control character {control.group()!r} in {event.value[:60]!r}",
+                mark,
+                hint="names, descriptions and other text end up on terminals and in SVG, HTML, DOT and Mermaid files: "
+                "remove it (tabs and line breaks are fine)",
+            )
         plain = event.style is None and event.tag is None
         try:
             value = _resolve_plain(event.value) if plain else event.value

@@ -16,7 +16,16 @@ from archspec.lang.keys import FORMAT_VERSION
 SCHEMA_ID = "https://archspec.dev/schemas/archspec.schema.json"
 
 EXPR = {"type": "string", "pattern": r"^\$\{.+\}$", "description": "a ${...} parameter expression"}
-NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+# Python's re (jsonschema's engine) lets '$' match before a final newline, so 'enc1\n' would pass
+# '^...$'; the lookahead refuses it there and changes nothing for ECMA-262 (editors), where '$'
+# already means the end.
+_END = r"$(?!\n)"
+NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*" + _END}
+SPEC_NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}" + _END,
+    "description": "names build/<name> and runs/<name>: one folder name",
+}
 REF = {"type": "string", "minLength": 1, "description": "a node, input, or block output (node.output)"}
 POS_INT = {"type": "integer", "minimum": 1}
 NUMBER = {"type": "number"}
@@ -159,7 +168,10 @@ DATASETS = [
     "spirals",
     "xor",
 ]  # a test keeps this equal to archspec.data's
-METRIC = {"type": "string", "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)$"}
+METRIC = {
+    "type": "string",
+    "pattern": r"^(accuracy(:[0-9.eE+-]+)?|top[0-9]+|topk:[0-9]+|iou|dice|mse|mae)" + _END,
+}
 
 AUGMENTS = ["hflip", "vflip", "rotate", "translate", "crop", "noise", "normalize"]
 AUGMENT_ITEM = {
@@ -332,6 +344,61 @@ TRAINING = _closed(
 )
 
 
+# ``search:`` is read by ``archspec sweep`` only (archspec/sweep/space.py checks what a schema
+# cannot: paths, ranges, conditions); every other command ignores it.
+_WHEN = {
+    "type": "object",
+    "minProperties": 1,
+    "description": "sample this entry only when earlier entries took these values (a value or a list of them)",
+}
+_SEARCH_COMMON = {"when": _WHEN, "doc": {"type": "string"}}
+SEARCH_DIM = {
+    "anyOf": [
+        _closed(
+            {
+                "int": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                "step": POS_INT,
+                "log": {"type": "boolean"},
+                **_SEARCH_COMMON,
+            },
+            ("int",),
+        ),
+        _closed(
+            {
+                "float": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
+                "step": {"type": "number", "exclusiveMinimum": 0},
+                "log": {"type": "boolean"},
+                **_SEARCH_COMMON,
+            },
+            ("float",),
+        ),
+        _closed({"choice": {"type": "array", "minItems": 1}, **_SEARCH_COMMON}, ("choice",)),
+    ],
+    "description": "{int: [low, high]}, {float: [low, high]} (with step or log: true), or {choice: [...]}",
+}
+SEARCH = _closed(
+    {
+        "space": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"},
+            "additionalProperties": SEARCH_DIM,
+            "description": "a dotted path into this spec (as --set takes it) -> the values to try",
+        },
+        "metric": {
+            "type": "string",
+            "description": "the per-epoch value to optimise (default: the validation metric)",
+        },
+        "direction": {"enum": ["maximize", "minimize"]},
+        "objectives": {"type": "array", "items": {"enum": ["params", "macs"]}, "uniqueItems": True},
+        "sampler": {"enum": ["tpe", "random", "grid"]},
+        "pruner": {"enum": ["median", "hyperband", "none"]},
+        "seed": {"type": "integer"},
+    },
+    ("space",),
+)
+
+
 def structural_schema() -> dict[str, Any]:
     """The schema without the per-op argument constraints (used before expansion)."""
     return {
@@ -344,7 +411,7 @@ def structural_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "archspec": {"const": FORMAT_VERSION, "description": "format version"},
-            "name": {"type": "string"},
+            "name": SPEC_NAME,
             "description": {"type": "string"},
             "seed": {"type": "integer"},
             "params": {
@@ -387,6 +454,7 @@ def structural_schema() -> dict[str, Any]:
                 "additionalProperties": LOSS,
             },
             "training": TRAINING,
+            "search": SEARCH,
         },
         "$defs": {"node": NODE, "nodes": NODES, "expr": EXPR},
     }

@@ -22,7 +22,7 @@ from archspec.lang.errorlog import ErrorLog
 from archspec.lang.keys import FORMAT_VERSION, NODE_KEYS, NodeKey
 from archspec.lang.loader import Document
 from archspec.lang.model import Node, Spec
-from archspec.lang.schema import structural_schema
+from archspec.lang.schema import NAME, structural_schema
 from archspec.ops import CATALOGUE, OpDef, get_op
 
 __all__ = ["op_arg_errors", "op_args_valid", "schema_errors", "validate", "validate_op_args"]
@@ -285,6 +285,14 @@ def _one_of(doc: Document, err: Any, path: tuple) -> SpecError:
 
 
 def _pattern(doc: Document, err: Any, path: tuple) -> SpecError:
+    if path == ("name",):
+        return SchemaError(
+            f"invalid spec name {err.instance!r}: it names the folders build/<name> and runs/<name>",
+            loc=doc.loc(path),
+            hint="use one folder name: letters, digits, '.', '_' and '-', starting with a letter, a digit or '_' (at most 100 characters)",
+        )
+    if err.validator_value == NAME["pattern"] and isinstance(err.instance, str):
+        return _invalid_name(doc, path, err.instance)
     if "metrics" in path:
         return SchemaError(
             f"unknown metric {err.instance!r}",
@@ -299,9 +307,16 @@ def _property_names(doc: Document, err: Any, path: tuple) -> SpecError:
     name = sub.instance
     if sub.validator == "enum":
         return _enum(doc, sub, path + (name,))
+    return _invalid_name(doc, path, name)
+
+
+def _invalid_name(doc: Document, path: tuple, name: str) -> SpecError:
+    """A name that is not an identifier: a key of the mapping at ``path`` (a node, input, block,
+    stream...), or the list item at ``path`` (a block's ``inputs``)."""
+    item = bool(path) and isinstance(path[-1], int)
     return SchemaError(
         f"invalid name {name!r}",
-        loc=doc.loc(path + (name,), key=True),
+        loc=doc.loc(path if item else path + (name,), key=not item),
         hint="names use letters, digits and _, and do not start with a digit",
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import torch
 
 from archspec.errors import CheckpointError
 from archspec.fileio import fsync_dir as _fsync_dir
-from archspec.fileio import write_atomic
+from archspec.fileio import make_temp_dir, write_atomic
 
 __all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint", "write_atomic"]
 
@@ -47,7 +47,7 @@ def save_checkpoint(
     final = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
+        tmp = make_temp_dir(root, f".tmp-{name}-")
     except OSError as exc:
         raise CheckpointError(
             f"could not write checkpoint {final}: {exc.strerror or exc}; the previous checkpoint is intact"
@@ -55,6 +55,9 @@ def save_checkpoint(
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
         save_file(_unshare(tensors), str(tmp / WEIGHTS), metadata={"format": "archspec-checkpoint-1"})
+        # safetensors creates its file 0600; give it the mode open() would (the umask's, as
+        # the directory made with mkdir's mode has, less the execute bits)
+        os.chmod(tmp / WEIGHTS, stat.S_IMODE(tmp.stat().st_mode) & 0o666)
         torch.save(dict(state), tmp / STATE)
         for f in (WEIGHTS, STATE):
             with open(tmp / f, "rb") as fh:
@@ -122,9 +125,20 @@ def latest_checkpoint(root: str | os.PathLike[str], pointer: str = "latest") -> 
     if name is None:
         return None
     path = root / name
+    if not _inside(root, name):
+        raise CheckpointError(
+            f"{root / pointer} names {name!r}, which is not a checkpoint of this run "
+            f"(a pointer names a directory in {root})"
+        )
     if not path.is_dir():
         raise CheckpointError(f"{root / pointer} names {name!r}, which does not exist")
     return path
+
+
+def _inside(root: Path, name: str) -> bool:
+    """Whether ``root/name`` is an entry of ``root`` itself: one plain name, and not a link out."""
+    plain = name not in (".", "..") and not any(sep in name for sep in ("/", "\\", "\0"))
+    return plain and (root / name).resolve().parent == root.resolve()
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -9,6 +9,8 @@ resolved spec guards against resuming a run with a different spec.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +25,7 @@ from archspec.training.transfer import load_weights
 
 __all__ = [
     "Resumable",
+    "check_state",
     "checkpoint_state",
     "load_latest",
     "resolved_fingerprint",
@@ -85,6 +88,7 @@ def load_latest(
     if path is None:
         raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/latest)")
     weights, state = load_checkpoint(path)
+    check_state(path, state)
     if state.get("spec") != fingerprint:
         raise CheckpointError(f"{run_dir} was trained from another spec; resume with the run's own spec.yaml")
     return path, weights, state
@@ -95,13 +99,94 @@ def restore_state(
 ) -> None:
     """Put a checkpoint that :func:`load_latest` read back into ``trainer``."""
     load_weights(trainer.model, weights, where=str(path))
-    trainer.optimizer.load_state_dict(state["optimizer"])
+    with _field(path, "optimizer"):
+        trainer.optimizer.load_state_dict(state["optimizer"])
     if trainer.schedule is not None and state.get("schedule"):
-        trainer.schedule.load_state_dict(state["schedule"])
+        with _field(path, "schedule"):
+            trainer.schedule.load_state_dict(state["schedule"])
     trainer.loop.load_state_dict(state)
     _restore_rng(trainer, state)
     if trainer.scaler is not None and state.get("scaler"):
-        trainer.scaler.load_state_dict(state["scaler"])
+        with _field(path, "scaler"):
+            trainer.scaler.load_state_dict(state["scaler"])
+
+
+# -- the state's fields, checked before any is used --------------------------------------------
+
+_INT, _NUMBER, _BOOL = "an integer >= 0", "a number", "true or false"
+_COUNTER_TYPES = {"step": _INT, "epoch": _INT, "epoch_step": _INT, "bad_epochs": _INT, "micro": _INT}
+_COUNTER_TYPES |= {"stopped": _BOOL, "seconds": _NUMBER}
+
+
+def check_state(path: Path, state: Any) -> None:
+    """Refuse a checkpoint whose ``state.pt`` has the right keys but values of the wrong kind
+    (a float RNG state, ``step: "abc"``), naming the field, before anything is restored."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: state.pt holds {type(state).__name__}, not a training state")
+    for key in ("optimizer", "counters", "positions", "rng_torch", "rng_augment"):
+        if key not in state:
+            raise CheckpointError(f"{path}: state.pt has no field {key!r}")
+    _need(path, "spec", state.get("spec"), "a spec fingerprint", lambda v: isinstance(v, str))
+    _need(path, "optimizer", state["optimizer"], "an optimiser state", _optimizer_like)
+    for key in ("schedule", "scaler", "epoch_sums"):
+        _need(path, key, state.get(key) or {}, "a mapping", lambda v: isinstance(v, dict))
+    for key, value in (state.get("epoch_sums") or {}).items():
+        _need(path, f"epoch_sums.{key}", value, _NUMBER, _is_number)
+    _need(path, "counters", state["counters"], "a mapping", lambda v: isinstance(v, dict))
+    for key, value in state["counters"].items():
+        what = _COUNTER_TYPES.get(key)
+        if what is not None:
+            _need(path, f"counters.{key}", value, what, _CHECKS[what])
+    if state.get("best") is not None:
+        _need(path, "best", state["best"], _NUMBER, _is_number)
+    _need(path, "positions", state["positions"], "a mapping", lambda v: isinstance(v, dict))
+    for key, value in state["positions"].items():
+        _need(path, f"positions.{key}", value, "[epoch, step]", _position)
+    for key in ("rng_torch", "rng_augment", "rng_cuda"):
+        if key in state:
+            _need(path, key, state[key], "a uint8 tensor (an RNG state)", _rng_state)
+
+
+def _need(path: Path, field: str, value: Any, what: str, ok: Any) -> None:
+    if not ok(value):
+        shown = f"a {value.dtype} tensor" if isinstance(value, torch.Tensor) else repr(value)[:80]
+        raise CheckpointError(f"{path}: field {field!r} of state.pt should be {what}, got {shown}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_CHECKS = {_INT: _is_int, _NUMBER: _is_number, _BOOL: lambda v: isinstance(v, bool)}
+
+
+def _position(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) for x in v)
+
+
+def _rng_state(v: Any) -> bool:
+    return isinstance(v, torch.Tensor) and v.dtype == torch.uint8 and v.dim() == 1
+
+
+def _optimizer_like(v: Any) -> bool:
+    return (
+        isinstance(v, dict) and isinstance(v.get("state"), dict) and isinstance(v.get("param_groups"), list)
+    )
+
+
+@contextmanager
+def _field(path: Path, field: str) -> Iterator[None]:
+    """Name the field when torch refuses what it holds (its own nested structure)."""
+    try:
+        yield
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: field {field!r} of state.pt does not fit this run ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 def _restore_rng(trainer: Resumable, state: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ a killed-and-resumed run leaves the same files as an uninterrupted one.
 from __future__ import annotations
 
 import csv
+import io
 import sys
 import time
 from collections.abc import Mapping
@@ -24,6 +25,10 @@ from archspec.training.checkpoint import write_atomic
 __all__ = ["Progress", "RunLog"]
 
 _FLUSH_SECONDS = 2.0  # how long steps.csv rows may wait in memory
+# Every row of both CSV files ends in "\n", whoever writes it (csv's default is "\r\n"): rows
+# appended, and rows a resume rewrites, so a resumed run's files are byte-identical to an
+# uninterrupted run's.
+_EOL = "\n"
 
 
 class RunLog:
@@ -69,7 +74,7 @@ class RunLog:
         path = self.run_dir / "steps.csv"
         rows = self._step_rows if not path.exists() else self._step_rows[1:]
         with open(path, "a", newline="") as fh:
-            csv.writer(fh).writerows(rows)
+            csv.writer(fh, lineterminator=_EOL).writerows(rows)
         self._step_rows = []
 
     # -- metrics.csv ----------------------------------------------------------------------------
@@ -90,7 +95,7 @@ class RunLog:
         self._tensorboard(clean)
         new = not path.exists()
         with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(clean))
+            writer = csv.DictWriter(fh, fieldnames=list(clean), lineterminator=_EOL)
             if new:
                 writer.writeheader()
             writer.writerow(clean)
@@ -123,7 +128,9 @@ class RunLog:
             return
         idx = rows[0].index(key)
         keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and _before(r[idx], limit)]
-        write_atomic(path, "".join(",".join(r) + "\n" for r in keep).encode())
+        text = io.StringIO()
+        csv.writer(text, lineterminator=_EOL).writerows(keep)  # as the rows were first written
+        write_atomic(path, text.getvalue().encode())
 
 
 class Progress:

@@ -37,7 +37,7 @@ from archspec.graph.dag import Graph
 from archspec.training.checkpoint import save_checkpoint
 from archspec.training.closed_form import fit_closed_form, linear_node
 from archspec.training.distributed import dist_info as _dist_info
-from archspec.training.distributed import mean_over_ranks, wrap_ddp
+from archspec.training.distributed import lost_ranks, mean_over_ranks, wrap_ddp
 from archspec.training.loop_state import LoopState
 from archspec.training.objective import bind_objective
 from archspec.training.resume import checkpoint_state, load_latest, resolved_fingerprint, restore_state
@@ -48,7 +48,7 @@ from archspec.training.streams import Stream, build_streams, check_model_inputs
 __all__ = ["RunOptions", "RunResult", "Trainer", "resolve_device", "spec_fingerprint", "train"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
     """How to run (not what to train: that is the spec's ``training:``). Read, never changed:
     derive another with ``dataclasses.replace``."""
@@ -61,6 +61,9 @@ class RunOptions:
     max_steps: int | None = None
     detect_anomaly: bool = False
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
+    # called with each epoch's row once it is checkpointed; an exception it raises ends the run
+    # there (``archspec sweep`` feeds its pruner this way)
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -77,7 +80,8 @@ def train(graph: Graph, options: RunOptions) -> RunResult:
     """Train the spec behind ``graph`` as its ``training:`` section says."""
     if graph.spec.training.get("solver") == "closed_form":
         linear_node(graph)  # refuse a model the solver cannot fit before any data is read
-    return Trainer(graph, options).run()
+    with lost_ranks():  # under torchrun: a rank that died or froze is our error, not gloo's
+        return Trainer(graph, options).run()
 
 
 class Trainer:
@@ -207,6 +211,8 @@ class Trainer:
             row = self._end_epoch(epoch, sums, self._seconds())
             history.append(row)
             self._save(ckpt_root, row)
+            if self.opt.on_epoch is not None:
+                self.opt.on_epoch(row)
         self._finish(history)
         return self._result(history)
 

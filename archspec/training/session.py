@@ -19,12 +19,19 @@ import torch
 
 from archspec.devices import choose_device, resolve_device
 from archspec.errors import ArchSpecError, CheckpointError, DataError, SchemaError, UsageError, did_you_mean
-from archspec.fileio import write_atomic
+from archspec.fileio import path_component, write_atomic
 from archspec.graph.dag import Graph
 from archspec.lang.model import Spec
 from archspec.pipeline import analyse, load
+from archspec.training.rundir import (
+    MARKER,
+    RunDirClaim,
+    claim_new_run_dir,
+    claim_run_dir,
+    lock_run_dir,
+    run_info,
+)
 from archspec.training.rundir import run_graph as run_graph
-from archspec.training.rundir import run_info
 from archspec.training.runner import RunOptions, RunResult, Trainer, train
 
 __all__ = [
@@ -43,12 +50,10 @@ class RunUsageError(UsageError):
 
 
 def default_run_dir(name: str, root: str | Path = "runs") -> Path:
-    base = Path(root) / name
-    path, i = base, 1
-    while path.exists():
-        i += 1
-        path = Path(f"{base}-{i}")
-    return path
+    """``root/<name>``; ``name`` is made one path component first (the schema already requires
+    one; a name taken from the file name may not be). ``start_run`` takes ``root/<name>-2``,
+    ... when it is taken."""
+    return Path(root) / path_component(name)
 
 
 def start_run(
@@ -61,31 +66,38 @@ def start_run(
 ) -> RunResult:
     """Train ``spec_file``; ``options.run_dir`` None means ``runs/<spec name>`` (the next free
     one). ``spec`` is the file already loaded with ``overrides``, and ``graph`` that spec
-    analysed, when the caller has them (they are then not made again)."""
+    analysed, when the caller has them (they are then not made again).
+
+    The run directory is claimed (see ``rundir``) before anything is written into it, and held
+    until training ends; under ``torchrun`` rank 0 claims it and the other ranks write nothing."""
     spec = spec if spec is not None else load(spec_file, overrides)
     graph = graph if graph is not None else analyse(spec)
     _check_trainable(spec)
+    writer = int(os.environ.get("RANK", "0")) == 0
+    claim: RunDirClaim | None = None
+    created = False
     if options.run_dir is None:
-        options = dataclasses.replace(options, run_dir=default_run_dir(spec.name))
-    created = not options.run_dir.exists()
-    options.run_dir.mkdir(parents=True, exist_ok=True)
-    if (options.run_dir / "checkpoints" / "latest").exists():
-        raise CheckpointError(
-            f"{options.run_dir} already holds a run; resume it with --resume {options.run_dir}"
-        )
+        run_dir, claim = claim_new_run_dir(default_run_dir(spec.name))
+        options, created = dataclasses.replace(options, run_dir=run_dir), True
+    elif writer:
+        created = not options.run_dir.exists()
+        claim = claim_run_dir(options.run_dir)
     info = {
         "spec_file": str(spec_file),
         "overrides": list(overrides),
         "base_dir": str(Path(spec_file).resolve().parent),
     }
     try:
-        if int(os.environ.get("RANK", "0")) == 0:
+        if writer:
             write_atomic(options.run_dir / "run.json", (json.dumps(info, indent=2) + "\n").encode())
         return train(graph, options)
     except BaseException:
-        if created:
-            _remove_if_unstarted(options.run_dir)
+        if claim is not None:
+            _remove_if_unstarted(claim, created)
         raise
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 def _check_trainable(spec: Any) -> None:
@@ -98,13 +110,20 @@ def _check_trainable(spec: Any) -> None:
         )
 
 
-def _remove_if_unstarted(run_dir: Path) -> None:
-    """Undo a run directory this command created when training failed before its first checkpoint."""
+def _remove_if_unstarted(claim: RunDirClaim, created: bool) -> None:
+    """Undo what this command wrote when training failed before its first checkpoint: its
+    ``run.json``, and the marker and the directory when nothing else is left in them. A
+    directory with the spec and logs of a failed start keeps its marker, so the next start may
+    take it over."""
+    run_dir = claim.run_dir
     if (run_dir / "checkpoints").exists():
         return
     try:
         (run_dir / "run.json").unlink(missing_ok=True)
-        run_dir.rmdir()  # only if nothing else was written
+        if [p.name for p in run_dir.iterdir()] == [MARKER]:
+            (run_dir / MARKER).unlink()
+            if created:
+                run_dir.rmdir()
     except OSError:
         pass
 
@@ -113,7 +132,12 @@ def resume_run(run_dir: Path, options: RunOptions) -> RunResult:
     graph = run_graph(run_dir)
     options = replace(options, run_dir=run_dir, resume=True)
     before = _checkpoint_step(run_dir)
-    result = train(graph, options)
+    claim = lock_run_dir(run_dir) if int(os.environ.get("RANK", "0")) == 0 else None
+    try:
+        result = train(graph, options)
+    finally:
+        if claim is not None:
+            claim.release()
     if before is not None and result.steps == before:
         options.log(
             f"{run_dir} had already finished (epoch {result.epochs}, step {result.steps}): nothing left to do"
