@@ -386,7 +386,7 @@ def test_a_metric_the_runs_do_not_report_stops_the_sweep_with_a_located_error(tm
     assert result.exit_code == 2
     assert (
         f"{spec}:33:11: search.metric: the runs report no 'val_acc'; they report train_loss, train_loss_nll, "
-        "val_accuracy (hint: set search.metric to one of them (validation metrics need a stream with role: val))"
+        "val_loss, val_accuracy (hint: set search.metric to one of them (validation metrics need a stream with role: val))"
     ) in result.output
     rows = _rows(tmp_path / "sw")  # results.csv is written even when the sweep stops on an error
     assert [r["state"] for r in rows] == ["fail"]  # the first trial's first epoch showed it
