@@ -146,3 +146,66 @@ def test_expand_imports_no_torch():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "imported: []"
+
+
+SHARED = """\
+archspec: 1
+inputs: {a: {shape: [8]}, b: {shape: [8]}}
+blocks:
+  tower:
+    nodes:
+      fc: {op: linear, out_features: 4}
+      act: {op: relu}
+nodes:
+  t1: {block: tower, in: a}
+  t2: {block: tower, in: b, share: t1}
+  h1: {op: linear, in: t1, out_features: 3}
+  h2: {op: linear, in: t2, share: h1}
+  cat: {op: concat, in: [h1, h2], dim: 1}
+"""
+SIDE_INPUTS = """\
+archspec: 1
+inputs: {x: {shape: [6, 8]}, m: {shape: [6, 8]}}
+blocks:
+  g:
+    inputs: [x, mask]
+    nodes:
+      fc: {op: linear, in: x, out_features: 8}
+      add: {op: add, in: [fc, mask]}
+    outputs: fc
+nodes:
+  s: {block: g, in: [x, m], repeat: 3}
+"""
+NAMED_OUTPUTS = """\
+archspec: 1
+inputs: {x: {shape: [8]}}
+nodes:
+  halves: {op: chunk, chunks: 2, dim: 1, names: [l, r]}
+  add: {op: add, in: [halves.l, halves.r]}
+"""
+
+
+@pytest.mark.parametrize(
+    "text", [SHARED, SIDE_INPUTS, NAMED_OUTPUTS], ids=["share", "side-inputs", "named-outputs"]
+)
+def test_shares_side_inputs_and_named_outputs_round_trip(text):
+    torch = pytest.importorskip("torch")
+    from archspec import build
+
+    spec = load_text(text, name="s.yaml")
+    analyse(spec)
+    out = resolved_text(spec)
+    again = load_text(out, name="r.yaml")
+    assert list(again.nodes) == list(spec.nodes)
+    assert [n.share for n in again.nodes.values()] == [n.share for n in spec.nodes.values()]
+    sa, sb = build(spec, seed=1).state_dict(), build(again, seed=1).state_dict()
+    assert list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_an_instance_that_shares_as_a_whole_keeps_share_on_the_instance():
+    spec = load_text(SHARED, name="s.yaml")
+    analyse(spec)
+    data = resolved(spec)
+    assert data["nodes"]["t2"] == {"block": "tower", "in": "b", "share": "t1"}
+    assert list(data["blocks"]) == ["tower"]
+    assert data["nodes"]["h2"]["share"] == "h1"

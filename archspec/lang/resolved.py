@@ -104,8 +104,9 @@ class _Writer:
             self._by_body[key] = name
         return name
 
-    def body(self, tree: _Tree, external: list[str]) -> dict[str, Any]:
-        """The ``nodes:`` of ``tree``; references outside it are appended to ``external``."""
+    def body(self, tree: _Tree, external: list[str], shared: bool = False) -> dict[str, Any]:
+        """The ``nodes:`` of ``tree``; references outside it are appended to ``external``
+        (``shared``: the instance shares as a whole, so its nodes name no ``share:``)."""
         prefix = tree.prefix
 
         def local(ref: str) -> str:
@@ -118,29 +119,49 @@ class _Writer:
         entries: list[tuple[str, dict[str, Any]]] = []  # (local id, entry), repeat copies included
         for item in tree.items:
             if isinstance(item, Node):
-                entries.append((item.id[len(prefix) :], self._op(item, local)))
+                entries.append((item.id[len(prefix) :], self._op(item, local, shared)))
             else:
-                entries.append((item.id[len(prefix) :], self._instance(item, local)))
+                entries.append((item.id[len(prefix) :], self._instance(item, local, shared)))
         return _group_repeats(entries, self)
 
-    def _op(self, node: Node, local: Any) -> dict[str, Any]:
+    def _op(self, node: Node, local: Any, shared: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {"op": node.op, **_plain(node.args)}
         ins = [local(str(ref)) for ref in node.inputs]
         if ins:
             entry["in"] = ins[0] if len(ins) == 1 else ins
         if node.init is not None:
             entry["init"] = _plain(node.init)
-        if node.share is not None:
+        if node.share is not None and not shared:
             entry["share"] = local(node.share)
         if node.doc is not None:
             entry["doc"] = node.doc
         return entry
 
-    def _instance(self, tree: _Tree, local: Any) -> dict[str, Any]:
+    def _instance(self, tree: _Tree, local: Any, shared: bool) -> dict[str, Any]:
         external: list[str] = []
-        nodes = self.body(tree, external)
+        other = None if shared else _shared_with(tree)
+        nodes = self.body(tree, external, shared or other is not None)
         # a repeat copy's chained input must be the block's first; _group_repeats reorders
-        return {"__tree": tree, "__nodes": nodes, "__external": external, "__local": local}
+        inst = {"__tree": tree, "__nodes": nodes, "__external": external, "__local": local}
+        if other is not None:
+            inst["__share"] = other
+        return inst
+
+
+def _ops(tree: _Tree) -> list[Node]:
+    return [n for item in tree.items for n in ([item] if isinstance(item, Node) else _ops(item))]
+
+
+def _shared_with(tree: _Tree) -> str | None:
+    """The instance ``tree`` shares with as a whole (``share:`` on an instance), if any."""
+    nodes = _ops(tree)
+    first = nodes[0].share if nodes else None
+    suffix = nodes[0].id[len(tree.prefix) - 1 :] if nodes else ""
+    if first is None or not first.endswith(suffix):
+        return None
+    other = first[: -len(suffix)]
+    ok = all(n.share == other + n.id[len(tree.prefix) - 1 :] for n in nodes)
+    return other if ok and not other.startswith(tree.prefix) else None
 
 
 def _instance_entry(
@@ -162,6 +183,8 @@ def _instance_entry(
     ins = [inst["__local"](external[i]) for i in order]
     if ins:
         entry["in"] = ins[0] if len(ins) == 1 else ins
+    if "__share" in inst:
+        entry["share"] = inst["__local"](inst["__share"])
     return entry
 
 
