@@ -127,8 +127,7 @@ class _Writer:
     def _op(self, node: Node, local: Any, shared: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {"op": node.op, **_plain(node.args)}
         ins = [local(str(ref)) for ref in node.inputs]
-        if ins:
-            entry["in"] = ins[0] if len(ins) == 1 else ins
+        entry["in"] = ins[0] if len(ins) == 1 else ins  # in: [] for a learned tensor or buffer
         if node.init is not None:
             entry["init"] = _plain(node.init)
         if node.share is not None and not shared:
