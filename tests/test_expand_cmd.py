@@ -211,3 +211,27 @@ def test_an_instance_that_shares_as_a_whole_keeps_share_on_the_instance():
     assert data["nodes"]["t2"] == {"block": "tower", "in": "b", "share": "t1"}
     assert list(data["blocks"]) == ["tower"]
     assert data["nodes"]["h2"]["share"] == "h1"
+
+
+def test_a_repeat_with_a_copy_that_creates_nothing_is_refused_not_renumbered(tmp_path):
+    path = tmp_path / "skip.yaml"
+    path.write_text(
+        """\
+archspec: 1
+inputs: {x: {shape: [4]}}
+blocks:
+  b:
+    params: {on: bool}
+    nodes:
+      fc: {op: linear, out_features: 4, if: "${on}"}
+nodes:
+  r: {block: b, on: "${index != 1}", repeat: 3}
+""",
+        encoding="utf-8",
+    )
+    out = invoke("expand", path)
+    assert out.exit_code != 0
+    assert out.output.splitlines()[0] == (
+        f"{path}:9:3: nodes.r: cannot write the resolved spec: copy 1 of repeat 'r' creates no nodes, "
+        "and a repeat cannot skip a copy"
+    )

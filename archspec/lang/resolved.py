@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from archspec.errors import ExpandError
 from archspec.lang.model import Node, Spec
 
 __all__ = ["resolved", "resolved_text"]
@@ -116,6 +117,7 @@ class _Writer:
                 external.append(ref)
             return f"in_{external.index(ref)}"
 
+        _check_copies(tree)
         entries: list[tuple[str, dict[str, Any]]] = []  # (local id, entry), repeat copies included
         for item in tree.items:
             if isinstance(item, Node):
@@ -145,6 +147,30 @@ class _Writer:
         if other is not None:
             inst["__share"] = other
         return inst
+
+
+def _check_copies(tree: _Tree) -> None:
+    """Refuse a repeat with a copy that created nothing (``if:`` left out its every node): a
+    repeat cannot skip a copy, so no spec gives the same ids."""
+    copies: dict[str, list[int]] = {}
+    first: dict[str, Node] = {}
+    for item in tree.items:
+        local = item.id[len(tree.prefix) :]
+        if "." in local:
+            base, index = local.split(".", 1)
+            copies.setdefault(base, []).append(int(index))
+            first.setdefault(base, item if isinstance(item, Node) else _ops(item)[0])
+    for base, indices in copies.items():
+        if indices != list(range(len(indices))):
+            missing = sorted(set(range(max(indices) + 1)) - set(indices))
+            node = first[base]
+            loc = next((s.loc for s in node.scopes if s.id.startswith(tree.prefix + base + ".")), node.loc)
+            raise ExpandError(
+                f"cannot write the resolved spec: copy {', '.join(map(str, missing))} of repeat "
+                f"{tree.prefix + base!r} creates no nodes, and a repeat cannot skip a copy",
+                loc=loc,
+                via=node.via,
+            )
 
 
 def _ops(tree: _Tree) -> list[Node]:
