@@ -169,7 +169,7 @@ def _check_copies(tree: _Tree) -> None:
                 f"cannot write the resolved spec: copy {', '.join(map(str, missing))} of repeat "
                 f"{tree.prefix + base!r} creates no nodes, and a repeat cannot skip a copy",
                 loc=loc,
-                via=node.via,
+                via=tuple(v for v in node.via if v != loc),
             )
 
 
