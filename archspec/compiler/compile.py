@@ -141,7 +141,10 @@ def node_recipe(node: Node) -> Recipe | Call:
     """
     op = get_op(node.op)
     assert op is not None
-    return op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+    made = op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+    if isinstance(made, Recipe) and getattr(made.cls, "names_its_node", False):
+        made = Recipe(made.cls, {**made.kwargs, "node": node.id})  # it names the node in run-time errors
+    return made
 
 
 def _build(node: Node) -> nn.Module | Call:

@@ -78,6 +78,12 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "floor": math.floor,
 }
 
+# the hints' list of functions, as docs/spec.md lists them (width/depth: params; shape/channels: shapeexpr)
+FUNCTIONS_TEXT = (
+    "min, max, abs, round, int, float, ceil, floor, width, depth, and in op arguments shape, channels"
+)
+_SHAPE_FUNCS = ("shape", "channels")
+
 
 def has_expr(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
@@ -141,7 +147,7 @@ class _Eval(ast.NodeVisitor):
     def generic_visit(self, node: ast.AST) -> Any:
         raise ExprError(
             f"{type(node).__name__.lower()} is not allowed in expressions",
-            hint="use numbers, parameter names, arithmetic and min/max/round/int/ceil/floor",
+            hint=f"use numbers, parameter names, arithmetic and the functions {FUNCTIONS_TEXT}",
         )
 
     def visit_Constant(self, node: ast.Constant) -> Any:
@@ -228,8 +234,12 @@ class _Eval(ast.NodeVisitor):
         if fn is None:
             from archspec.errors import did_you_mean
 
-            known = [*_FUNCS, *(k[5:] for k in self.env if k.startswith("__fn_"))]
-            raise ExprError(f"unknown function {node.func.id!r}", hint=did_you_mean(node.func.id, known))
+            known = [*_FUNCS, *(k[5:] for k in self.env if k.startswith("__fn_")), *_SHAPE_FUNCS]
+            if node.func.id in _SHAPE_FUNCS:
+                hint = f"{node.func.id}() reads inferred shapes: only op arguments may use it, not block parameters, if: or repeat:"
+            else:
+                hint = did_you_mean(node.func.id, known) or f"the functions are {FUNCTIONS_TEXT}"
+            raise ExprError(f"unknown function {node.func.id!r}", hint=hint)
         return _bounded(fn(*[self.visit(a) for a in node.args]))
 
 
