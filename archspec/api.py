@@ -182,12 +182,17 @@ def train(
     ``on_epoch`` is called with each epoch's row (the ``metrics.csv`` values) once that epoch
     is checkpointed; an exception it raises stops the run there.
     """
-    from archspec.training.session import start_run
+    from archspec.pipeline import analyse, load
 
     if run_dir is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ApiError("under torchrun, give every rank the same run_dir")
+    loaded = load(spec, overrides)
+    graph = analyse(loaded)  # a bad spec fails here, before torch is imported
+    from archspec.training.session import start_run
+
     options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
-    return start_run(str(spec), overrides, dataclasses.replace(options, on_epoch=on_epoch))
+    options = dataclasses.replace(options, on_epoch=on_epoch)
+    return start_run(str(spec), overrides, options, spec=loaded, graph=graph)
 
 
 def resume(

@@ -32,6 +32,7 @@ __all__ = [
     "SpecWarning",
     "TrainingError",
     "UsageError",
+    "WeightsError",
     "did_you_mean",
     "format_path",
     "printable",
@@ -211,6 +212,28 @@ class SpecErrors(SpecError):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "errors": [e.to_dict() for e in self.errors]}
+
+
+class WeightsError(SpecError):
+    """A weights file named in ``training.init_from`` does not fit the spec: ``problems`` has one
+    line per unmatched or mis-shaped tensor, all of them, shown under the located message and
+    above the hint."""
+
+    kind = "weights"
+
+    def __init__(
+        self, message: str, *, problems: Sequence[str], loc: Location | None = None, hint: str | None = None
+    ) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message, loc=loc, hint=hint)
+
+    def __str__(self) -> str:
+        text = f"{self.loc.prefix()}: " + (f"{self.loc.yaml_path}: " if self.loc.path else "") + self.message
+        text += "".join(f"\n  {p}" for p in self.problems)
+        return text + (f"\n  (hint: {self.hint})" if self.hint else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "problems": list(self.problems)}
 
 
 def _merge_instances(errors: list[SpecError]) -> list[SpecError]:

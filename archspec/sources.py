@@ -71,8 +71,9 @@ def open_source(
         from archspec.compiler.artifact import load_artifact
 
         return load_artifact(path)
-    from archspec.compiler.compile import compile_model
     from archspec.pipeline import analyse, load
 
-    graph = analyse(load(path, overrides))
+    graph = analyse(load(path, overrides))  # a bad spec fails here, before torch is imported
+    from archspec.compiler.compile import compile_model
+
     return compile_model(graph, seed=seed), graph

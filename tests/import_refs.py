@@ -39,6 +39,25 @@ class CNN(nn.Module):
         return self.fc2(torch.sigmoid(self.fc1(x)))
 
 
+class SmallConvNet(nn.Module):
+    """An image classifier: a conv/batch-norm backbone and a linear head (the fine-tuning recipe
+    imports it with its weights, replaces the head and trains only the head)."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
 class BasicBlock(nn.Module):
     """torchvision's ResNet BasicBlock."""
 

@@ -2,7 +2,8 @@
 
 The mutations start from the real examples (so they reach deep into expansion, the graph and
 shape inference) and from random YAML. ``ARCHSPEC_FUZZ_EXAMPLES`` raises the budget for a
-long run (e.g. 10000 in the slow job).
+long run (e.g. 10000 in the slow job); hostile expressions (huge values, complex numbers,
+runaway repeats) get a fifth of it, at least 30.
 """
 
 from __future__ import annotations
@@ -102,3 +103,62 @@ def test_truncated_and_spliced_spec_text_never_crashes(doc, cut, junk):
 def test_random_yaml_documents_never_crash(value):
     _check(yaml.safe_dump({"archspec": 1, "inputs": {"x": {"shape": [4]}}, "nodes": value}))
     _check(yaml.safe_dump(value))
+
+
+# --- hostile expressions (issue 16): huge values, complex numbers, runaway repeats ---------------
+
+ATOMS = [
+    "1",
+    "-8",
+    "0.5",
+    "3",
+    "10000",
+    "10**15",
+    "'ab'",
+    '"%0100000000d"',
+    '"%.99999999f"',
+    "[1, 2]",
+    "index",
+]
+OPS = ["+", "-", "*", "/", "//", "%", "**", " if 1 else ", " and "]
+hostile = st.builds(
+    lambda parts, ops: "${" + "".join(a + o for a, o in zip(parts, [*ops, ""])) + "}",
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=4),
+    st.lists(st.sampled_from(OPS), min_size=3, max_size=3),
+) | st.sampled_from(
+    [
+        '${"%0100000000d" % 1}',
+        "${(-8)**0.5}",
+        "${round(5, -10**9)}",
+        "${[1, 2] + [3]}",
+        "${float('nan')}",
+        "${10000}",
+        "${'x' + 'y'}",
+    ]
+)
+
+
+def _nodes(data):
+    """Every (path, node mapping) under nodes: and blocks: of a spec."""
+    for path in _paths(data):
+        node = data
+        for part in path:
+            node = node[part]
+        if isinstance(node, dict) and ("op" in node or "block" in node):
+            yield path, node
+
+
+@settings(max_examples=max(BUDGET // 5, 30), deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.sampled_from(DOCS), data=st.data(), expr=hostile, key=st.sampled_from(["repeat", "value"]))
+def test_hostile_expressions_in_examples_give_a_spec_or_an_archspec_error(doc, data, expr, key):
+    doc = copy.deepcopy(doc)
+    nodes = list(_nodes(doc))
+    if not nodes:
+        return
+    path, node = data.draw(st.sampled_from(nodes))
+    if key == "repeat":
+        node["repeat"] = expr
+    else:
+        target = data.draw(st.sampled_from([k for k in node if k not in ("op", "block")] or ["op"]))
+        node[target] = expr
+    _check(yaml.safe_dump(doc, sort_keys=False))

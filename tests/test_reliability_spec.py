@@ -238,7 +238,7 @@ def test_the_hypothesis_fuzz_passes_10000_cases_per_property():
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "3 passed" in proc.stdout
+    assert "4 passed" in proc.stdout
 
 
 # --- 5. duplicate keys and the YAML 1.1 table, through validate -------------------------------

@@ -157,7 +157,7 @@ def test_without_optuna_the_command_says_how_to_install_it(tmp_path, monkeypatch
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """An 8-trial random search of the example, counting how many trials reach training."""
+    """A 12-trial random search of the example, counting how many trials reach training."""
     import archspec.api
 
     trained: list[str] = []
@@ -171,7 +171,7 @@ def swept(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(archspec.api, "train", counting_train)
         result = invoke(
-            "sweep", EXAMPLE, "--trials", "8", "--sampler", "random", "--seed", "3",
+            "sweep", EXAMPLE, "--trials", "12", "--sampler", "random", "--seed", "3",
             "--sweep-dir", sweep_dir, "--format", "json", *SETS,
         )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -196,6 +196,19 @@ def test_the_search_finds_a_better_design_than_a_bad_one(swept, tmp_path):
     assert best > bad_accuracy + 0.1
 
 
+def test_a_finished_sweep_run_again_trains_nothing_and_prints_the_table_best_first(swept):
+    pytest.importorskip("rich")
+    sweep_dir, result, _ = swept
+    again = invoke(
+        "sweep", EXAMPLE, "--trials", "12", "--sampler", "random", "--seed", "3", "--sweep-dir", sweep_dir, *SETS
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "best trials by val_accuracy (maximize)" in again.stdout
+    rows = [line for line in again.stdout.splitlines() if line.startswith("│")]
+    assert rows and rows[0].split("│")[1].strip() == str(result["best"]["trial"])
+    assert len(_rows(sweep_dir)) == 12  # nothing ran twice
+
+
 def test_over_budget_candidates_are_pruned_without_training(swept):
     sweep_dir, result, trained = swept
     rows = _rows(sweep_dir)
@@ -206,7 +219,7 @@ def test_over_budget_candidates_are_pruned_without_training(swept):
         assert not (sweep_dir / "trials" / f"{int(row['trial']):04d}").exists()
     ran = [r for r in rows if r["run_dir"]]
     assert sorted(trained) == sorted(r["run_dir"] for r in ran)
-    assert len(trained) + len(static) == len(rows) == result["trials"] == 8
+    assert len(trained) + len(static) == len(rows) == result["trials"] == 12
     for row in ran:
         assert (Path(row["run_dir"]) / "checkpoints" / "latest").exists()
 
@@ -225,7 +238,7 @@ def test_the_sweep_writes_results_and_plots(swept):
     sweep_dir, result, _ = swept
     assert (sweep_dir / "study.db").exists()
     assert {Path(p).name for p in result.get("plots", [])} >= {"history.png", "parallel.png"}
-    assert result["complete"] + result["pruned"] + result["failed"] == 8
+    assert result["complete"] + result["pruned"] + result["failed"] == 12
 
 
 # --- interrupted sweeps -------------------------------------------------------------------------
@@ -386,7 +399,7 @@ def test_a_metric_the_runs_do_not_report_stops_the_sweep_with_a_located_error(tm
     assert result.exit_code == 2
     assert (
         f"{spec}:33:11: search.metric: the runs report no 'val_acc'; they report train_loss, train_loss_nll, "
-        "val_accuracy (hint: set search.metric to one of them (validation metrics need a stream with role: val))"
+        "val_loss, val_accuracy (hint: set search.metric to one of them (validation metrics need a stream with role: val))"
     ) in result.output
     rows = _rows(tmp_path / "sw")  # results.csv is written even when the sweep stops on an error
     assert [r["state"] for r in rows] == ["fail"]  # the first trial's first epoch showed it
@@ -445,7 +458,7 @@ def test_a_malformed_set_is_a_usage_error(tmp_path):
         "sweep", EXAMPLE, "--trials", "1", "--sweep-dir", tmp_path / "sw", "--set", "training.epochs"
     )
     assert result.exit_code == 1
-    assert "'training.epochs' is not KEY=VALUE (e.g. --set training.epochs=5)" in result.output
+    assert "'training.epochs' is not KEY=VALUE (e.g. --set training.optimizer.lr=0.01)" in result.output
     assert not (tmp_path / "sw").exists()
 
 

@@ -1,7 +1,7 @@
 """The ``archspec`` command line: a thin layer over the Python API.
 
 The group is bare; each command lives in a small module of its group — :mod:`.check` (validate,
-schema, ops, summary, init), :mod:`.build` (compile, export, check-init), :mod:`.draw` (render,
+schema, ops, summary, expand, init), :mod:`.build` (compile, export, check-init), :mod:`.draw` (render,
 diff), :mod:`.run` (train, evaluate, predict) — imported only when the command runs, so
 ``archspec validate`` imports neither torch nor the compiler, trainer or renderer. Shared options,
 path types and the one place errors become exit codes are in :mod:`._common`.
@@ -23,6 +23,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "schema": _C("archspec.cli.check", "schema", "Print the JSON Schema of the spec format (for editors and CI)."),
     "ops": _C("archspec.cli.check", "ops", "List the op catalogue, or show one op's arguments."),
     "summary": _C("archspec.cli.check", "summary", "Per-node shapes, parameters and MACs, with totals (no torch)."),
+    "expand": _C("archspec.cli.check", "expand", "Print the resolved spec: blocks, repeat, if, params and --set applied (no torch)."),
     "init": _C("archspec.cli.check", "init", "Write a commented starter spec (linear, mlp, cnn, autoencoder, unet)."),
     "compile": _C("archspec.cli.build", "compile_cmd", "Compile a spec to a safetensors artefact and/or PyTorch source."),
     "export": _C("archspec.cli.build", "export", "Export a model or one part: TorchScript, exported program, ONNX."),

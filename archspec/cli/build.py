@@ -57,15 +57,16 @@ def compile_cmd(
       archspec compile examples/unet.yaml -o build/unet
       archspec compile examples/mlp.yaml --emit-python mlp_model.py
     """
-    from archspec.compiler.artifact import save_artifact
-    from archspec.compiler.compile import compile_model
     from archspec.fileio import path_component
     from archspec.pipeline import analyse, load
 
     check_output(emit_path, "--emit-python", (".py",))
     if out_dir is not None:
         check_output(os.path.join(out_dir, "model.safetensors"), "--out")
-    graph = analyse(load(spec_file, overrides))
+    graph = analyse(load(spec_file, overrides))  # a bad spec fails here, before torch is imported
+    from archspec.compiler.artifact import save_artifact
+    from archspec.compiler.compile import compile_model
+
     model = compile_model(graph, seed=seed)
     path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
     click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
@@ -112,11 +113,12 @@ def export(
       archspec export runs/unet --to torchscript -o unet.pt
       archspec export examples/autoencoder.yaml --to exported-program --part encoder -o encoder.pt2
     """
-    from archspec.compiler.export import export_model
     from archspec.sources import open_source
 
     _check_export_output(output, fmt)
-    model, graph = open_source(source, overrides, seed)
+    model, graph = open_source(source, overrides, seed)  # checks a spec before importing torch
+    from archspec.compiler.export import export_model
+
     result = export_model(model, graph, fmt, output, part=part)
     click.echo(f"wrote {result.path} ({result.fmt}, {result.how})")
 
@@ -157,9 +159,10 @@ def check_init(source: str, batch: int, seed: int | None, fmt: str, overrides: S
       archspec check-init net.yaml
       archspec check-init runs/net --format json
     """
-    from archspec.compiler.diagnostics import check_init as diagnose
     from archspec.sources import open_source
 
-    model, graph = open_source(source, overrides, seed)
+    model, graph = open_source(source, overrides, seed)  # checks a spec before importing torch
+    from archspec.compiler.diagnostics import check_init as diagnose
+
     report = diagnose(model, graph, batch=batch, seed=seed or 0)
     click.echo(json.dumps(report.to_dict(), indent=2) if fmt == "json" else report.to_text())

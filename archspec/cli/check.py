@@ -1,4 +1,5 @@
-"""Commands that read specs without torch: ``validate``, ``schema``, ``ops``, ``summary``, ``init``."""
+"""Commands that read specs without torch: ``validate``, ``schema``, ``ops``, ``summary``, ``expand``,
+``init``."""
 
 from __future__ import annotations
 
@@ -147,6 +148,37 @@ def summary(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
 
     rows = summarise(analyse(load(spec_file, overrides)))
     click.echo(json.dumps(rows, indent=2) if fmt == "json" else summary_table(rows))
+
+
+@click.command()
+@spec_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Print the resolved spec as YAML or JSON.",
+)
+@set_option
+def expand(spec_file: str, fmt: str, overrides: Sequence[str]) -> None:
+    """Print the resolved spec: blocks, repeat, if, params, scale and --set applied.
+
+    The output is itself a spec that compiles to the same model, with the same node ids and
+    parameter names: each block instance becomes a parameterless block of its resolved nodes,
+    each repeat keeps its copies' literal values, every in: is written out (docs/spec.md).
+
+    \b
+    Examples:
+      archspec expand net.yaml
+      archspec expand net.yaml --set scale.width=0.5 --format json
+    """
+    from archspec.lang.resolved import resolved_text
+    from archspec.pipeline import analyse, load
+
+    spec = load(spec_file, overrides)
+    analyse(spec)
+    click.echo(resolved_text(spec, fmt), nl=False)
 
 
 @click.command()

@@ -70,6 +70,8 @@ def load_artifact(path: str | os.PathLike[str]) -> tuple[fx.GraphModule, Graph]:
     file = _weights_file(Path(path))
     metadata, tensors = _read(file)
     graph = analyse(load_text(metadata["archspec_spec"], name=metadata.get("archspec_file") or str(file)))
+    if "archspec_part" not in metadata:
+        _check_size(file, graph, tensors)
     model = compile_model(graph, part=metadata.get("archspec_part"))
     _check_keys(file, model, tensors)
     _check_shapes(file, model, tensors)
@@ -134,6 +136,24 @@ def _read(file: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
             f"(this archspec reads format {FORMAT!r})"
         )
     return metadata, tensors
+
+
+_SLACK_BYTES = 64 * 2**20
+
+
+def _check_size(file: Path, graph: Graph, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse, before building it, an embedded spec whose weights outnumber those in the file by
+    more than 64 MiB (a smaller mismatch is built, and named tensor by tensor)."""
+    from archspec.graph.memory import BYTES_PER_ELEMENT
+    from archspec.graph.shapes import totals
+
+    sums = totals(graph)
+    wants, holds = sums["params"] + sums["buffers"], sum(t.numel() for t in tensors.values())
+    if (wants - holds) * BYTES_PER_ELEMENT > _SLACK_BYTES:
+        raise CheckpointError(
+            f"{file}: the embedded spec builds {wants:,} parameters and buffer elements, "
+            f"but the file holds only {holds:,} (a tampered or mismatched artefact)"
+        )
 
 
 def _check_keys(file: Path, model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:

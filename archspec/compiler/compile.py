@@ -63,8 +63,10 @@ class _Signature:
 
 def compile_model(graph: Graph, part: str | None = None, *, seed: int | None = None) -> fx.GraphModule:
     """Build the modules (seeded, initialised) and the fx graph of the whole model or one part."""
+    from archspec.graph.memory import check_weights_fit
     from archspec.pipeline import gc_paused
 
+    check_weights_fit(graph)  # before torch allocates anything
     with gc_paused():
         root = build_modules(graph, seed=seed)
         return _assemble(graph, root, _whole(graph) if part is None else _part(graph, part))
@@ -139,7 +141,10 @@ def node_recipe(node: Node) -> Recipe | Call:
     """
     op = get_op(node.op)
     assert op is not None
-    return op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+    made = op.recipe(op.with_defaults(node.args), node.meta["in_shapes"])
+    if isinstance(made, Recipe) and getattr(made.cls, "names_its_node", False):
+        made = Recipe(made.cls, {**made.kwargs, "node": node.id})  # it names the node in run-time errors
+    return made
 
 
 def _build(node: Node) -> nn.Module | Call:

@@ -72,7 +72,7 @@ def expand(doc: Document) -> Spec:
     rep = Reporter(doc, ErrorLog())
     walk = _Walk(doc, global_env(doc.data), rep.log)
     inputs = spec_inputs(rep, walk.globals)
-    too_big = overflow(doc.data)
+    too_big = overflow(doc, walk.globals)
     if too_big is not None:
         rep.fail(too_many(doc.loc(("nodes", too_big), key=True), ()))
     if rep.log:
@@ -123,6 +123,7 @@ class _Built:
     links: list[tuple[Node, list[LazyRef]]] = field(default_factory=list)  # each node's in:, unresolved
     shares: Shares = field(default_factory=Shares)
     deferred: list[Deferred] = field(default_factory=list)  # arguments that read inferred shapes
+    count: int = 0  # op sites and failed instances visited, valid or not: what MAX_NODES bounds
     full: bool = False  # MAX_NODES was passed: reported once, expansion stops
 
     def add(self, node: Node, ins: list[LazyRef], share: LazyRef | None, shared_by: str | None) -> None:
@@ -175,10 +176,12 @@ class _Walk:
     globals: dict[str, Any]
     log: ErrorLog
     built: _Built = field(default_factory=_Built)
+    hints: dict[str, str] = field(default_factory=dict)  # unknown op name -> its hint, found once
 
     def scope(self, nodes: Mapping[str, Any], ctx: _Ctx) -> None:
         for key, raw in nodes.items():
             if not isinstance(raw, Mapping):
+                self.built.count += 1
                 continue  # the schema already reported it
             if self.built.full:
                 return
@@ -251,7 +254,7 @@ class _Walk:
 
     def fits(self, more: int, path: Path, ctx: _Ctx) -> bool:
         """Whether ``more`` nodes stay within MAX_NODES; the first time not, reported."""
-        if len(self.built.nodes) + more <= MAX_NODES:
+        if self.built.count + more <= MAX_NODES:
             return True
         if not self.built.full:
             self.built.full = True
@@ -289,6 +292,9 @@ class _Walk:
         return [prev, *(ins or [])[1:]]
 
     def one(self, site: _Site, ctx: _Ctx, ins: Inputs | None) -> Entry | None:
+        self.built.count += 1  # an instance's own 1 gives way to its nodes when it expands
+        if not self.fits(0, site.path, ctx):
+            return None
         if ins is None:
             ins = default_input(ctx.rep, ctx.ns, site.path, in_block=bool(ctx.scopes))
             if ins is None:
@@ -301,7 +307,7 @@ class _Walk:
 
     def op_node(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
         name = subst(site.raw.get(_OP), site.env, site.path + (_OP,), ctx.rep)  # op: "${act}"
-        op = _op(name, ctx.rep, site.path) if name is not None else None
+        op = _op(name, ctx.rep, site.path, self.hints) if name is not None else None
         if op is None:
             return None
         if isinstance(ins, dict):
@@ -371,7 +377,11 @@ class _Walk:
         if params is None or bound is None:
             return None
         inner = self.inner(site, name, ctx, bound, params)
+        self.built.count -= 1
+        before = self.built.count
         self.scope(block.get("nodes") or {}, inner)
+        if self.built.count == before:
+            self.built.count += 1  # nothing inside was visited: the instance itself still counts
         return instance_entry(ctx.rep, name, block, inner.ns)
 
     def block(self, name: Any, ctx: _Ctx, path: Path) -> Mapping[str, Any] | None:
@@ -416,11 +426,15 @@ class _Walk:
         )
 
 
-def _op(name: Any, rep: Reporter, path: Path) -> OpDef | None:
-    """The catalogue entry of ``op: name`` (None: unknown, reported with a suggestion)."""
+def _op(name: Any, rep: Reporter, path: Path, hints: dict[str, str]) -> OpDef | None:
+    """The catalogue entry of ``op: name`` (None: unknown, reported with a suggestion; the
+    suggestion is looked for once per name, as an unknown op may be visited 100,000 times)."""
     op = get_op(name) if isinstance(name, str) else None
     if op is None:
-        hint = suggest_op(name) or _plugin_hint() or "run 'archspec ops' to list the ops"
+        key = repr(name)
+        if key not in hints:
+            hints[key] = suggest_op(name) or _plugin_hint() or "run 'archspec ops' to list the ops"
+        hint = hints[key]
         rep.fail(SchemaError(f"unknown op {name!r}", loc=rep.loc(path + (_OP,)), hint=hint))
     return op
 

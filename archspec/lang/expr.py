@@ -5,6 +5,11 @@ types: numbers, strings, booleans, names bound by block parameters, arithmetic
 (``+ - * / // % **``), comparisons, ``and/or/not``, ``a if c else b``, list literals,
 indexing and a few pure functions (``min max abs round int float ceil floor width depth``).
 Anything else (attributes, lambdas, comprehensions, unknown names or calls) is an error.
+
+Every value an operator or function makes is bounded before (where the size is known in
+advance) or right after it is built: numbers by magnitude (:data:`MAX_MAGNITUDE`), strings and
+lists by size (:data:`MAX_VALUE_SIZE`), and only numbers, booleans, strings and lists come out
+(``(-8) ** 0.5`` is a complex number: an error, not a value).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ __all__ = ["ExprError", "evaluate", "has_expr", "substitute"]
 
 MAX_EXPR_CHARS = 500
 MAX_MAGNITUDE = 10**15
+MAX_VALUE_SIZE = 10_000  # characters of a string; items of a list, nested lists and strings in full
+MAX_ROUND_DIGITS = 30
 
 _FULL = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _PART = re.compile(r"\$\{([^}]*)\}")
@@ -51,16 +58,31 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
+
+
+def _round(number: Any, ndigits: Any = None) -> Any:
+    """``round``, refusing a digit count that would make Python build a huge power of ten."""
+    if ndigits is not None and (not isinstance(ndigits, int) or abs(ndigits) > MAX_ROUND_DIGITS):
+        raise ExprError(f"round() takes at most {MAX_ROUND_DIGITS} digits, got {ndigits!r}")
+    return round(number, ndigits)
+
+
 _FUNCS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
+    "round": _round,
     "int": int,
     "float": float,
     "ceil": math.ceil,
     "floor": math.floor,
 }
+
+# the hints' list of functions, as docs/spec.md lists them (width/depth: params; shape/channels: shapeexpr)
+FUNCTIONS_TEXT = (
+    "min, max, abs, round, int, float, ceil, floor, width, depth, and in op arguments shape, channels"
+)
+_SHAPE_FUNCS = ("shape", "channels")
 
 
 def has_expr(value: Any) -> bool:
@@ -95,12 +117,27 @@ def substitute(value: Any, env: Mapping[str, Any]) -> Any:
         whole = _FULL.match(value)
         if whole and "${" not in whole.group(1):
             return evaluate(whole.group(1), env)
-        return _PART.sub(lambda m: str(evaluate(m.group(1), env)), value)
+        return _formatted(value, env)
     if isinstance(value, list):
         return [substitute(v, env) for v in value]
     if isinstance(value, dict):
         return {k: substitute(v, env) for k, v in value.items()}
     return value
+
+
+def _formatted(text: str, env: Mapping[str, Any]) -> str:
+    """``text`` with each ``${...}`` replaced by its value's text; what the expressions add is
+    bounded by MAX_VALUE_SIZE in all, checked before each piece is joined."""
+    pieces: list[str] = []
+    added = 0
+    for piece in _PART.split(text)[1::2]:
+        shown = str(evaluate(piece, env))
+        added += len(shown)
+        if added > MAX_VALUE_SIZE:
+            raise ExprError(f"the expressions in this text add more than {MAX_VALUE_SIZE:,} characters")
+        pieces.append(shown)
+    values = iter(pieces)
+    return _PART.sub(lambda _m: next(values), text)
 
 
 class _Eval(ast.NodeVisitor):
@@ -110,7 +147,7 @@ class _Eval(ast.NodeVisitor):
     def generic_visit(self, node: ast.AST) -> Any:
         raise ExprError(
             f"{type(node).__name__.lower()} is not allowed in expressions",
-            hint="use numbers, parameter names, arithmetic and min/max/round/int/ceil/floor",
+            hint=f"use numbers, parameter names, arithmetic and the functions {FUNCTIONS_TEXT}",
         )
 
     def visit_Constant(self, node: ast.Constant) -> Any:
@@ -143,6 +180,10 @@ class _Eval(ast.NodeVisitor):
             isinstance(left, (str, list)) or isinstance(right, (str, list))
         ):
             raise ExprError("repeating strings or lists with * is not allowed")
+        if isinstance(node.op, ast.Add) and isinstance(left, (str, list)) and isinstance(right, (str, list)):
+            _check_size(left, len(left) + len(right))
+        if isinstance(node.op, ast.Mod) and isinstance(left, str):
+            _check_format(left, right)
         return _bounded(op(left, right))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
@@ -175,7 +216,7 @@ class _Eval(ast.NodeVisitor):
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def visit_List(self, node: ast.List) -> Any:
-        return [self.visit(e) for e in node.elts]
+        return _bounded([self.visit(e) for e in node.elts])
 
     visit_Tuple = visit_List
 
@@ -193,12 +234,92 @@ class _Eval(ast.NodeVisitor):
         if fn is None:
             from archspec.errors import did_you_mean
 
-            known = [*_FUNCS, *(k[5:] for k in self.env if k.startswith("__fn_"))]
-            raise ExprError(f"unknown function {node.func.id!r}", hint=did_you_mean(node.func.id, known))
+            known = [*_FUNCS, *(k[5:] for k in self.env if k.startswith("__fn_")), *_SHAPE_FUNCS]
+            if node.func.id in _SHAPE_FUNCS:
+                hint = f"{node.func.id}() reads inferred shapes: only op arguments may use it, not block parameters, if: or repeat:"
+            else:
+                hint = did_you_mean(node.func.id, known) or f"the functions are {FUNCTIONS_TEXT}"
+            raise ExprError(f"unknown function {node.func.id!r}", hint=hint)
         return _bounded(fn(*[self.visit(a) for a in node.args]))
 
 
 def _bounded(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
-        raise ExprError(f"value {value:.3g} is too large")
-    return value
+    """``value``, if it is a number, boolean, string or list within the limits."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        if value != value:
+            raise ExprError("value nan is not a number")
+        if abs(value) > MAX_MAGNITUDE:
+            raise ExprError(f"value {value:.3g} is too large")
+        return value
+    if isinstance(value, (str, list)):
+        _check_size(value, _size(value))
+        return value
+    if isinstance(value, complex):
+        raise ExprError(
+            f"value {value:.3g} is a complex number",
+            hint="a negative number to a fractional power has no real value",
+        )
+    raise ExprError(f"a value of type {type(value).__name__} is not allowed")
+
+
+def _check_size(value: str | list, size: int) -> None:
+    """Refuse a string or list of ``size`` (characters; items, in full) over MAX_VALUE_SIZE."""
+    if size > MAX_VALUE_SIZE:
+        what = "string of" if isinstance(value, str) else "list of"
+        unit = "characters" if isinstance(value, str) else "items (nested lists and strings in full)"
+        raise ExprError(f"a {what} more than {MAX_VALUE_SIZE:,} {unit} is too large")
+
+
+def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+    """Characters of a string, items of a list counting nested lists and strings in full (a
+    shared inner list counts each time it appears); the count stops soon after ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, list):
+        return 1
+    total = len(value)
+    for item in value:
+        if total > limit:
+            break
+        if isinstance(item, (str, list)):
+            total += _size(item, limit - total)
+    return total
+
+
+def _shown(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+    """At least the length of ``str(value)`` (24 characters for a number); stops soon after ``limit``."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    if not isinstance(value, list):
+        return 24
+    total = 2
+    for item in value:
+        if total > limit:
+            break
+        total += _shown(item, limit - total) + 2
+    return total
+
+
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d*))?[hlL]?(.?)", re.DOTALL)
+
+
+def _check_format(fmt: str, args: Any) -> None:
+    """Refuse ``fmt % args`` when the text it would build could pass MAX_VALUE_SIZE.
+
+    The bound is the format's own length, every field width and precision, and the text of
+    every argument (24 characters for a number); ``*`` widths are refused outright."""
+    bound = len(fmt) + _shown(args)
+    for match in _CONVERSION.finditer(fmt):
+        width, precision = match.group(1), match.group(2) or ""
+        if "*" in (width, precision):
+            raise ExprError("'*' widths are not allowed in % formatting", hint="write the width as a number")
+        if len(width) > 6 or len(precision) > 6:
+            bound = MAX_VALUE_SIZE + 1
+            break
+        bound += int(width or 0) + int(precision or 0)
+    if bound > MAX_VALUE_SIZE:
+        raise ExprError(f"formatting with % could make a string longer than {MAX_VALUE_SIZE:,} characters")

@@ -98,7 +98,11 @@ def _given(
             rep.fail(_unknown_param(rep, name, declared, key, path))
             ok = False
             continue
+        before = len(rep.log)
         values[key] = subst(value, env, path + (key,), rep)
+        if len(rep.log) > before:
+            ok = False  # its expression failed, reported: no type error on top
+            continue
         # once one parameter failed, later types go unchecked: one mistake, one message
         ok = ok and _type_ok(rep, name, key, declared[key], values[key], rep.loc(path + (key,)))
     return ok

@@ -320,6 +320,25 @@ SCHEDULE = {
     "additionalProperties": False,
 }
 
+# A source of weights for ``training.init_from`` (archspec/training/transfer.py checks that it
+# has exactly one of ``run`` and ``weights``, and the keys that go with it).
+INIT_SOURCE = _closed(
+    {
+        "weights": {
+            "type": "string",
+            "description": "a .safetensors file, an artefact directory or a torch.save state_dict "
+            "(loaded with weights_only=True), relative to the spec file",
+        },
+        "map": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "rename the file's tensors: {prefix in the file: prefix in this spec}",
+        },
+        "run": {"type": "string", "description": "an earlier run directory"},
+        "part": {"type": "string", "description": "the earlier run's part"},
+    }
+)
+
 TRAINING = _closed(
     {
         "solver": {"enum": ["gradient", "closed_form"], "default": "gradient"},
@@ -348,9 +367,13 @@ TRAINING = _closed(
         "checkpoint_seconds": {"type": "number", "minimum": 0},
         "init_from": {
             "type": "object",
-            "additionalProperties": _closed(
-                {"run": {"type": "string"}, "part": {"type": "string"}}, ("run",)
-            ),
+            "description": "the whole model from a source, or {part: source}; a source is "
+            "{weights: file, map: {prefix in the file: prefix here}} or {run: dir, part: its part}",
+            # a mapping with a string value is one source (weights: or run: a path; a misspelt
+            # key is then reported against the source's keys); else each value is a part's source
+            "if": {"not": {"additionalProperties": {"not": {"type": "string"}}}},
+            "then": INIT_SOURCE,
+            "else": {"additionalProperties": INIT_SOURCE},
         },
         "freeze": {"type": "array", "items": {"type": "string"}},
         "seed": {"type": "integer"},

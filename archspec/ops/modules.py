@@ -149,20 +149,33 @@ class Reshape(nn.Module):
 
 
 class CropTo(nn.Module):
-    """Crop ``x`` centrally to a fixed size on every dim after the channel dim (U-Net copy-and-crop).
+    """Crop ``x`` centrally to the spatial size of ``ref`` on every dim after the channel dim
+    (U-Net copy-and-crop).
 
-    ``start[i]``/``size[i]`` apply to dim ``i + 2``. The second input (the tensor whose size is
-    matched) only fixes the sizes at build time; its values are not used.
+    ``start[i]``/``size[i]`` are the crop of dim ``i + 2`` at the sizes the spec declares; called
+    at other sizes, the crop is taken centrally from the sizes of the two inputs, as at build
+    time. ``ref``'s values are not used. An ``x`` smaller than ``ref`` is refused with a
+    ``ValueError`` that names the node (``node``), both inputs' sizes and the declared crop.
     """
 
-    def __init__(self, start: list[int], size: list[int]) -> None:
+    names_its_node = True  # the compiler passes node=<the node's id> for run-time errors
+
+    def __init__(self, start: list[int], size: list[int], node: str = "crop_to") -> None:
         super().__init__()
         self.start = list(start)
         self.size = list(size)
+        self.node = node
 
     def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         for i in range(len(self.size)):
-            x = x.narrow(i + 2, self.start[i], self.size[i])
+            have, want = x.size(i + 2), ref.size(i + 2)
+            if isinstance(have, int) and have < want:  # (a symbolic trace has no sizes to check)
+                raise ValueError(
+                    "crop_to at node '" + self.node + "': cannot crop spatial size " + str(list(x.shape[2:]))
+                    + " to the larger " + str(list(ref.shape[2:])) + " (the spec declares a crop to "
+                    + str(self.size) + "; the inputs are not the sizes the spec declares)"
+                )  # fmt: skip
+            x = x.narrow(i + 2, (have - want) // 2, want)
         return x
 
     def extra_repr(self) -> str:

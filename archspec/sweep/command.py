@@ -11,16 +11,9 @@ from collections.abc import Sequence
 
 import click
 
+from archspec.cli._common import format_option, set_option
+
 __all__ = ["sweep"]
-
-
-def _check_sets(ctx: click.Context, param: click.Parameter, items: Sequence[str]) -> Sequence[str]:
-    """A malformed ``--set`` is a usage error (exit 1), as in the other commands."""
-    for item in items:
-        key, sep, _ = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --set training.epochs=5)")
-    return items
 
 
 @click.command("sweep")
@@ -74,22 +67,8 @@ def _check_sets(ctx: click.Context, param: click.Parameter, items: Sequence[str]
     help="Device for every trial; with several GPUs, auto spreads workers over them.",
 )
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people (text) or tools (json).",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=_check_sets,
-    help="Override a spec value in every trial.",
-)
+@format_option
+@set_option
 def sweep(
     spec: str,
     trials: int,
@@ -125,9 +104,10 @@ def sweep(
         log=lambda line: click.echo(line, err=True),
     )
     if fmt == "json":
-        click.echo(json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2, default=str))
+        tables = ("table", "rich_table")
+        click.echo(json.dumps({k: v for k, v in result.items() if k not in tables}, indent=2, default=str))
         return
-    click.echo(result["table"])
+    click.echo(result.get("rich_table") or result["table"])  # rich draws it when installed
     click.echo(
         f"{result['trials']} trial(s): {result['complete']} complete, {result['pruned']} pruned, "
         f"{result['failed']} failed; results in {result['sweep_dir']}"

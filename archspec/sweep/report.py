@@ -9,7 +9,9 @@ the best metric; ``pareto.csv`` lists the whole front.
 from __future__ import annotations
 
 import csv
+import io
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,18 +97,45 @@ def _note(trial: Any) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def table(rows: list[dict[str, Any]], space: SearchSpace, top: int = 10) -> str:
-    """The finished trials, best first (at most ``top``), as aligned text."""
+def table_rows(
+    rows: list[dict[str, Any]], space: SearchSpace, top: int = 10
+) -> tuple[list[str], list[list[str]]]:
+    """The finished trials, best first (at most ``top``): the column heads and the cells."""
     done = [r for r in rows if r["state"] == "complete" and r[space.metric] != ""]
     done.sort(key=lambda r: r[space.metric], reverse=space.direction == "maximize")
     heads = ["trial", *space.names, *(d.path for d in space.dims)]
     if "params" not in space.names:
         heads.append("params")
-    body = [[_cell(r.get(h, "")) for h in heads] for r in done[:top]]
+    return heads, [[_cell(r.get(h, "")) for h in heads] for r in done[:top]]
+
+
+def table(rows: list[dict[str, Any]], space: SearchSpace, top: int = 10) -> str:
+    """The finished trials, best first (at most ``top``), as aligned text."""
+    heads, body = table_rows(rows, space, top)
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(heads)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
     return "\n".join(lines)
+
+
+def rich_table(
+    rows: list[dict[str, Any]], space: SearchSpace, top: int = 10, *, color: bool = False
+) -> str | None:
+    """The same table drawn by rich (the ``[sweep]`` extra installs it); None without rich."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        return None
+    heads, body = table_rows(rows, space, top)
+    drawn = Table(title=f"best trials by {space.metric} ({space.direction})")
+    for i, head in enumerate(heads):
+        drawn.add_column(head, justify="left" if i == 0 else "right", style="bold" if i == 0 else None)
+    for row in body:
+        drawn.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=max(80, sum(len(h) + 3 for h in heads)), force_terminal=color).print(drawn)
+    return out.getvalue().rstrip("\n")
 
 
 def _cell(value: Any) -> str:
@@ -136,6 +165,7 @@ def summarise(study: Any, space: SearchSpace, job: SweepJob, log: Callable[[str]
         front = {t.number for t in study.best_trials}
         _write_rows([r for r in rows if r["trial"] in front], job.sweep_dir / "pareto.csv")
     result["table"] = table(rows, space)
+    result["rich_table"] = rich_table(rows, space, color=sys.stdout.isatty())
     return result
 
 

@@ -110,6 +110,7 @@ class Trainer:
         _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
         self.model = compile_model(graph).to(self.device)
+        self.frozen_norms: list[torch.nn.Module] = []
         if not for_eval:
             self._init_from()
         self.objective.bind_params(self.model)
@@ -184,16 +185,16 @@ class Trainer:
         return primary
 
     def _init_from(self) -> None:
-        from archspec.training.transfer import init_from
+        from archspec.training.transfer import freeze, init_from
 
         init_from(self.model, self.spec, self.cfg.get("init_from") or {}, base=Path(self.spec.file).parent)
-        frozen = self.cfg.get("freeze") or []
-        if frozen:
-            from archspec.training.optim import param_matches
+        self.frozen_norms = freeze(self.model, self.cfg.get("freeze") or [], self.spec.parts)
 
-            for name, p in self.model.named_parameters():
-                if any(param_matches(name, pat, self.spec.parts) for pat in frozen):
-                    p.requires_grad_(False)
+    def _train_mode(self) -> None:
+        """Training mode, except for frozen normalisation layers (see ``transfer.freeze``)."""
+        self.module.train()
+        for norm in self.frozen_norms:
+            norm.eval()
 
     def _amp(self) -> tuple[bool, torch.dtype | None]:
         precision = str(self.cfg.get("precision", "auto"))
@@ -293,7 +294,7 @@ class Trainer:
     def _train_epoch(self, epoch: int, primary: Stream, ckpt_root: Path) -> dict[str, float]:
         """One pass over the primary stream, from wherever a resume left it. The running sums
         live in the loop state so that a checkpoint taken mid-epoch resumes the epoch's means too."""
-        self.module.train()
+        self._train_mode()
         loop = self.loop
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
@@ -613,7 +614,7 @@ class Trainer:
         for stream_name, stream in self.streams.items():
             if stream.role in roles:
                 out.update(self._evaluate_stream(stream_name, stream))
-        self.module.train()
+        self._train_mode()
         return out
 
     def _evaluate_stream(self, stream_name: str, stream: Stream) -> dict[str, float]:

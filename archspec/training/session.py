@@ -58,16 +58,21 @@ def default_run_dir(name: str, root: str | Path = "runs") -> Path:
 
 
 def start_run(
-    spec_file: str, overrides: Sequence[str], options: RunOptions, *, spec: Spec | None = None
+    spec_file: str,
+    overrides: Sequence[str],
+    options: RunOptions,
+    *,
+    spec: Spec | None = None,
+    graph: Graph | None = None,
 ) -> RunResult:
     """Train ``spec_file``; ``options.run_dir`` None means ``runs/<spec name>`` (the next free
-    one). ``spec`` is the file already loaded with ``overrides``, when the caller has it (the
-    file is then not read again).
+    one). ``spec`` is the file already loaded with ``overrides``, and ``graph`` that spec
+    analysed, when the caller has them (they are then not made again).
 
     The run directory is claimed (see ``rundir``) before anything is written into it, and held
     until training ends; under ``torchrun`` rank 0 claims it and the other ranks write nothing."""
     spec = spec if spec is not None else load(spec_file, overrides)
-    graph = analyse(spec)
+    graph = graph if graph is not None else analyse(spec)
     _check_trainable(spec)
     check_training(spec, files=False)  # data plan, loss bindings, metrics, before any tensor
     writer = int(os.environ.get("RANK", "0")) == 0
