@@ -132,8 +132,9 @@ class _Writer:
         entry["in"] = ins[0] if len(ins) == 1 else ins  # in: [] for a learned tensor or buffer
         if node.init is not None:
             entry["init"] = _plain(node.init)
-        if node.share is not None and not shared:
-            entry["share"] = local(node.share)
+        owner = node.share if node.share is not None else node.meta.get("tie")  # tying across op kinds
+        if owner is not None and not shared:
+            entry["share"] = local(owner)
         if node.doc is not None:
             entry["doc"] = node.doc
         return entry
