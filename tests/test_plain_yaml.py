@@ -38,6 +38,9 @@ def _yaml_blocks(path: Path) -> list[tuple[str, str]]:
 SNIPPETS = [block for doc in DOCS for block in _yaml_blocks(doc)]
 
 
+TEMPLATE_FILES = sorted((ROOT / "archspec" / "templates").glob("*.yaml"))
+
+
 def _rendered_templates(directory: Path) -> list[Path]:
     return [write_template(name, name, directory=directory) for name in TEMPLATES]
 
@@ -62,7 +65,7 @@ def assert_same_data(text: str, name: str) -> None:
 def test_every_shipped_spec_passes_check_jsonschema_as_editors_validate_it(tmp_path):
     pytest.importorskip("check_jsonschema", reason="check-jsonschema is in the dev extra")
     documented = _documented_specs(tmp_path)
-    specs = [*EXAMPLES, *_rendered_templates(tmp_path), *documented]
+    specs = [*EXAMPLES, *TEMPLATE_FILES, *_rendered_templates(tmp_path), *documented]
     assert len(EXAMPLES) >= 14 and len(TEMPLATES) >= 5 and len(documented) >= 4
     result = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--schemafile", str(SCHEMA), *map(str, specs)],
@@ -93,6 +96,11 @@ def test_check_jsonschema_refuses_an_unquoted_expression_as_every_yaml_tool_does
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_every_example_reads_the_same_with_yaml_safe_load(path):
+    assert_same_data(path.read_text(), path.name)
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: p.name)
+def test_every_template_file_as_shipped_reads_the_same_with_yaml_safe_load(path):
     assert_same_data(path.read_text(), path.name)
 
 

@@ -11,6 +11,7 @@ from archspec.errors import ArchSpecError, did_you_mean
 __all__ = ["TEMPLATES", "write_template"]
 
 SCHEMA_FILE = "archspec.schema.json"
+_REPO_SCHEMA = "../../schemas/archspec.schema.json"  # from archspec/templates/ in a checkout
 
 
 def _templates() -> list[str]:
@@ -42,7 +43,10 @@ def write_template(name: str, template: str, *, directory: str | Path = ".", for
         raise InitError(f"{path} already exists (use --force to overwrite)")
     text = (resources.files("archspec") / "templates" / f"{template}.yaml").read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.format(name=stem, file=path.name, schema=SCHEMA_FILE), encoding="utf-8")
+    # A template is itself a plain-YAML spec (editors and check-jsonschema read it in the repo);
+    # its schema path and two placeholder words become this file's.
+    text = text.replace(_REPO_SCHEMA, SCHEMA_FILE).replace("__name__", stem).replace("__file__", path.name)
+    path.write_text(text, encoding="utf-8")
     schema = path.parent / SCHEMA_FILE
     if not schema.exists():  # editors resolve $schema relative to the spec: no network needed
         from archspec.lang.schema import schema_text
