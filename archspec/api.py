@@ -170,6 +170,7 @@ def train(
     max_steps: int | None = None,
     checkpoint_every: int | None = None,
     progress: bool = False,
+    plots: bool = True,
     detect_anomaly: bool = False,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -180,7 +181,8 @@ def train(
     taken): the resolved spec, metrics, curves and checkpoints. Returns the run's result:
     ``run_dir``, ``steps``, ``epochs``, the last ``metrics`` and the per-epoch ``history``.
     ``on_epoch`` is called with each epoch's row (the ``metrics.csv`` values) once that epoch
-    is checkpointed; an exception it raises stops the run there.
+    is checkpointed; an exception it raises stops the run there. ``plots=False`` skips
+    ``curves.png`` (metrics.csv has the numbers).
     """
     from archspec.pipeline import analyse, load
 
@@ -191,6 +193,7 @@ def train(
     from archspec.training.session import start_run
 
     options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
+    options = dataclasses.replace(options, plots=plots)
     options = dataclasses.replace(options, on_epoch=on_epoch)
     return start_run(str(spec), overrides, options, spec=loaded, graph=graph)
 
@@ -202,6 +205,7 @@ def resume(
     max_steps: int | None = None,
     checkpoint_every: int | None = None,
     progress: bool = False,
+    plots: bool = True,
     detect_anomaly: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
@@ -209,6 +213,7 @@ def resume(
     from archspec.training.session import resume_run
 
     options = _run_options(run_dir, device, max_steps, checkpoint_every, progress, detect_anomaly, log)
+    options = dataclasses.replace(options, plots=plots)
     return resume_run(Path(run_dir), options)
 
 

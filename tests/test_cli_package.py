@@ -197,3 +197,15 @@ def test_main_is_the_console_entry_and_takes_argv(capsys):
     assert done.value.code == 0
     assert "out_features" in capsys.readouterr().out
     assert Path(ROOT / "pyproject.toml").read_text().count('archspec = "archspec.cli:main"') == 1
+
+
+def test_train_no_plots_leaves_curves_out_of_the_run(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    assert invoke("init", "net", "-d", str(tmp_path)).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    argv = ["net.yaml", "--set", "training.epochs=1", "--no-progress"]
+    for run, flag in (("drawn", "--plots"), ("bare", "--no-plots")):
+        result = invoke("train", *argv, flag, "--run-dir", run)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "drawn" / "curves.png").exists()
+    assert (tmp_path / "bare" / "metrics.csv").exists() and not (tmp_path / "bare" / "curves.png").exists()

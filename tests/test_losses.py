@@ -295,3 +295,57 @@ def test_losses_are_finite_scalars_with_gradients() -> None:
         value.backward()
         assert value.ndim == 0 and math.isfinite(value.item()), name
         assert pred.grad is not None, name
+
+
+# -- the step loop's direct calls ---------------------------------------------------------------------
+
+_FAST_CASES = [
+    ("cross_entropy", LOGITS, LABELS, {}),
+    ("cross_entropy", LOGITS, LABELS, {"label_smoothing": 0.2, "ignore_index": 3}),
+    ("cross_entropy", SEG_LOGITS, SEG_MASK, {}),
+    ("nll", LOGITS.log_softmax(1), LABELS, {"ignore_index": 0}),
+    ("mse", LOGITS, LOGITS.flip(0), {}),
+    ("l1", LOGITS, LOGITS.flip(0), {}),
+    ("smooth_l1", LOGITS, LOGITS.flip(0), {"beta": 0.5}),
+    ("huber", LOGITS, LOGITS.flip(0), {"delta": 2.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "pred", "target", "options"), _FAST_CASES)
+def test_a_bound_loss_gives_the_checked_losss_value_and_gradient_bitwise(name, pred, target, options) -> None:
+    from archspec.training.losses import fast_loss
+
+    fast = fast_loss(name, options)
+    assert fast is not None
+    a, b = pred.clone().requires_grad_(), pred.clone().requires_grad_()
+    value = fast(a, target)
+    assert value is not None
+    expect = LOSSES[name](b, target, options)
+    value.backward()
+    expect.backward()
+    assert torch.equal(value, expect) and torch.equal(a.grad, b.grad)
+
+
+@pytest.mark.parametrize(
+    ("name", "pred", "target"),
+    [
+        ("cross_entropy", LOGITS, torch.tensor([0, 9, 1, 2, 3, 0])),  # out of range: torch raises
+        ("cross_entropy", LOGITS, LABELS.float()),  # float labels
+        ("cross_entropy", LOGITS, LABELS[:, None]),  # [N, 1]
+        ("cross_entropy", LOGITS, LOGITS.softmax(1)),  # probabilities
+        ("mse", LOGITS, LOGITS[:, :1]),  # broadcastable, not the same shape
+        ("mse", LOGITS, LOGITS.double()),
+    ],
+)
+def test_a_bound_loss_declines_what_is_not_its_plain_case(name, pred, target) -> None:
+    from archspec.training.losses import fast_loss
+
+    assert fast_loss(name, {})(pred, target) is None  # the caller then takes LOSSES[name]
+
+
+def test_losses_with_weights_or_bad_options_are_never_bound() -> None:
+    from archspec.training.losses import fast_loss
+
+    assert fast_loss("cross_entropy", {"weight": [1.0, 2.0, 1.0, 1.0]}) is None
+    assert fast_loss("cross_entropy", {"smoothing": 0.1}) is None
+    assert fast_loss("dice", {}) is None

@@ -171,6 +171,36 @@ def test_curves_are_redrawn_during_a_run_only_after_plot_seconds(tmp_path, monke
     assert draws.calls == 5 + 1  # after every epoch, and at the end
 
 
+def test_no_plots_draws_no_curves_and_keeps_the_numbers(tmp_path, monkeypatch):
+    draws = _Counter()
+    monkeypatch.setattr(plots, "plot_history", draws.wrap(lambda *a, **k: None))
+    monkeypatch.setattr(runner_mod, "PLOT_SECONDS", 0.0)
+    _trainer(_project(tmp_path, epochs=3), plots=False).run()
+    assert draws.calls == 0
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_the_step_loop_calls_the_loss_directly_and_gets_the_checked_losss_values(tmp_path, monkeypatch):
+    """The bound torch call (``losses.fast_loss``) replaces the checked one in every training
+    step, and the weights it trains are bitwise those of the checked one."""
+    from archspec.training import losses
+
+    calls = {}
+    for run in ("fast", "checked"):
+        counter = _Counter()
+        monkeypatch.setitem(losses.LOSSES, "cross_entropy", counter.wrap(losses.LOSSES["cross_entropy"]))
+        trainer = _trainer(_project(tmp_path, losses=AUX), run)
+        if run == "checked":
+            trainer.objective.fast = {}  # every term through LOSSES[...] with its checks
+        trainer.run()
+        calls[run] = (counter.calls, trainer.loop.step, trainer.model.state_dict())
+        monkeypatch.undo()
+    (fast_calls, steps, wa), (checked_calls, steps_b, wb) = calls["fast"], calls["checked"]
+    assert steps == steps_b > 0
+    assert checked_calls - fast_calls == steps  # the validation loss is the checked call in both
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_the_spec_fingerprint_is_computed_once_per_run(tmp_path, monkeypatch):
     dumps, saves = _Counter(), _Counter()
     monkeypatch.setattr(runner_mod, "resolved_fingerprint", dumps.wrap(resume.resolved_fingerprint))

@@ -44,10 +44,13 @@ def _log(message: str) -> None:
 @click.option(
     "--checkpoint-every",
     type=click.IntRange(min=1),
-    help="Also checkpoint every N steps (default: every epoch).",
+    help="Also checkpoint every N optimiser steps (besides the default: at most once a minute, see training.checkpoint_seconds, plus the run's end).",
 )
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on a terminal."
+)
+@click.option(
+    "--plots/--no-plots", default=True, show_default=True, help="Draw curves.png (needs matplotlib)."
 )
 @click.option("--detect-anomaly", is_flag=True, help="Name the first op that produced a NaN/Inf (slow).")
 @click.option(
@@ -64,6 +67,7 @@ def train(
     max_steps: int | None,
     checkpoint_every: int | None,
     progress: bool,
+    plots: bool,
     detect_anomaly: bool,
     threads: int | None,
     overrides: Sequence[str],
@@ -96,6 +100,7 @@ def train(
         "max_steps": max_steps,
         "checkpoint_every": checkpoint_every,
         "progress": progress,
+        "plots": plots,
         "detect_anomaly": detect_anomaly,
     }
     result = _resume(resume_dir, run) if resume_dir else _start(spec_file or "", run_dir, overrides, run)

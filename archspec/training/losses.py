@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from archspec.errors import did_you_mean
 
-__all__ = ["LOSSES", "LOSS_OPTIONS", "PENALTIES", "check_options", "penalty", "select_params"]
+__all__ = ["LOSSES", "LOSS_OPTIONS", "PENALTIES", "check_options", "fast_loss", "penalty", "select_params"]
 
 Loss = Callable[[Tensor, Tensor, Mapping[str, Any]], Tensor]
 
@@ -302,6 +302,71 @@ LOSSES: dict[str, Loss] = {
     "kl_div": _kl_div,
     "dice": _dice,
 }
+
+
+# -- the step loop's direct calls -----------------------------------------------------------------
+
+FastLoss = Callable[[Tensor, Tensor], "Tensor | None"]
+
+_ELEMENTWISE: dict[str, tuple[Callable[..., Tensor], str | None]] = {
+    "mse": (F.mse_loss, None),
+    "l1": (F.l1_loss, None),
+    "smooth_l1": (F.smooth_l1_loss, "beta"),
+    "huber": (F.huber_loss, "delta"),
+}
+
+
+def fast_loss(name: str, options: Mapping[str, Any] | None) -> FastLoss | None:
+    """The loss as one direct torch call with its options bound once, for the training loop.
+
+    It answers None (the caller then takes ``LOSSES[name]``, whose checks word the error)
+    whenever the inputs are not the plain case it covers: class-index targets of the pred's
+    rank less one on the CPU (where torch range-checks them itself) for ``cross_entropy`` and
+    ``nll``; a target of the pred's shape and dtype for the elementwise losses. The values
+    are those of ``LOSSES[name]``: the same torch call with the same arguments.
+    """
+    try:
+        opts = check_options(name, options)
+    except ValueError:
+        return None
+    if name in ("cross_entropy", "nll") and "weight" not in opts:
+        kwargs: dict[str, Any] = {"ignore_index": int(opts.get("ignore_index", -100))}
+        if name == "cross_entropy":
+            kwargs["label_smoothing"] = float(opts.get("label_smoothing", 0.0))
+        return _fast_index(F.cross_entropy if name == "cross_entropy" else F.nll_loss, kwargs)
+    if name in _ELEMENTWISE:
+        fn, option = _ELEMENTWISE[name]
+        extra = {option: float(opts[option])} if option and option in opts else {}
+        return _fast_same(fn, extra)
+    return None
+
+
+def _fast_index(fn: Callable[..., Tensor], kwargs: dict[str, Any]) -> FastLoss:
+    int64 = torch.int64
+
+    def loss(pred: Tensor, target: Tensor) -> Tensor | None:
+        if (
+            target.dtype != int64
+            or target.ndim + 1 != pred.ndim
+            or pred.ndim < 2
+            or pred.device.type != "cpu"
+        ):
+            return None
+        try:
+            return fn(pred, target, **kwargs)
+        except (IndexError, RuntimeError, ValueError):
+            return None  # the checked path says what was wrong
+
+    return loss
+
+
+def _fast_same(fn: Callable[..., Tensor], extra: dict[str, Any]) -> FastLoss:
+    def loss(pred: Tensor, target: Tensor) -> Tensor | None:
+        if target.shape != pred.shape or target.dtype != pred.dtype:
+            return None
+        return fn(pred, target, **extra)
+
+    return loss
 
 
 # -- penalties and parameter selection ------------------------------------------------------------

@@ -57,6 +57,12 @@ class Objective:
     spec: Spec
     total_steps: int = 1
     penalised: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    fast: dict[str, Any] = field(default_factory=dict)  # term name -> losses.fast_loss(...)
+
+    def __post_init__(self) -> None:
+        from archspec.training.losses import fast_loss
+
+        self.fast = {t.name: fast_loss(t.fn, t.options) for t in self.terms if not t.is_penalty}
 
     def bind_params(self, model: nn.Module) -> None:
         """Resolve each penalty's parameter patterns once, with located errors."""
@@ -96,16 +102,20 @@ class Objective:
 
         values: dict[str, torch.Tensor] = {}
         total: torch.Tensor | None = None
+        fast_losses = self.fast
         for term in self.terms:
-            if term.is_penalty:
+            if term.stream is None and term.fn in PENALTIES:
                 value = penalty(term.fn, self.penalised[term.name])
             else:
                 pred = outputs[term.stream][term.pred]
                 target = batches[term.stream][term.target]
-                try:
-                    value = LOSSES[term.fn](pred, target, term.options)
-                except ValueError as exc:
-                    raise self._target_error(term, exc) from None
+                fast = fast_losses.get(term.name)
+                value = fast(pred, target) if fast is not None else None
+                if value is None:
+                    try:
+                        value = LOSSES[term.fn](pred, target, term.options)
+                    except ValueError as exc:
+                        raise self._target_error(term, exc) from None
             values[term.name] = value
             weight = (
                 term.weight

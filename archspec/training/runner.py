@@ -67,6 +67,7 @@ class RunOptions:
     checkpoint_seconds: float | None = None
     max_steps: int | None = None
     detect_anomaly: bool = False
+    plots: bool = True  # draw curves.png (at the end, and at most every PLOT_SECONDS during a run)
     log: Callable[[str], None] = field(default=lambda s: print(s, file=sys.stderr))
     # called with each epoch's row once it is checkpointed; an exception it raises ends the run
     # there (``archspec sweep`` feeds its pruner this way)
@@ -131,6 +132,12 @@ class Trainer:
         self._best_weights: tuple[str, dict[str, torch.Tensor]] | None = None  # a best not on disk yet
         self._fingerprint: str | None = None
         self._loss_streams = self.objective.streams  # (a property that builds a list)
+        # what the step loop would otherwise look up every step
+        self._inputs = tuple(self.spec.inputs)
+        self._other_streams = [n for n in self._loss_streams if n != self.primary]
+        self._plain_batches = self.device.type == "cpu" and not any(s.augment for s in self.streams.values())
+        self._clip = self.cfg.get("grad_clip")
+        self._plateau = isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau)
         self.host_syncs = 0  # how often the loop has read losses back from the device (tests)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -298,6 +305,7 @@ class Trainer:
         loop = self.loop
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
+        max_steps = self.opt.max_steps
         for step, batch in primary.batches(epoch, loop.epoch_step):
             self._train_step({self.primary: batch})
             loop.epoch_step = step + 1
@@ -306,7 +314,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1, self._last_values)
             self._checkpoint_within_epoch(ckpt_root, steps)
-            if self._out_of_steps():
+            if max_steps is not None and loop.step >= max_steps:
                 break
         if bar is not None:
             bar.close()
@@ -340,7 +348,7 @@ class Trainer:
             if row.get("_better"):
                 weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 self._best_weights = (self.loop.checkpoint_name(), weights)
-        if time.monotonic() - self._plotted >= PLOT_SECONDS and self.rank == 0:
+        if self.opt.plots and time.monotonic() - self._plotted >= PLOT_SECONDS and self.rank == 0:
             self._plot(history)
 
     def _next_batches(
@@ -438,16 +446,21 @@ class Trainer:
         return hook
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = self.module(*[batch[name] for name in self.spec.inputs])
+        out = self.module(*[batch[name] for name in self._inputs])
         return out if isinstance(out, dict) else {next(iter(self.spec.outputs)): out}
 
     # -- one step -------------------------------------------------------------------------------
 
     def _train_step(self, batches: dict[str, dict[str, torch.Tensor]]) -> dict[str, float]:
         """Forward and backward one micro-batch; every ``accumulate`` of them, one update."""
-        inputs, targets = {}, {}
-        for name, batch in self._next_batches(batches).items():
-            inputs[name], targets[name] = self._prepare(name, batch)
+        if self._other_streams:
+            batches = self._next_batches(batches)
+        if self._plain_batches:  # no augmentation, no device copy: the batches are the inputs
+            inputs = targets = batches
+        else:
+            inputs, targets = {}, {}
+            for name, batch in batches.items():
+                inputs[name], targets[name] = self._prepare(name, batch)
         step = self.loop.step
         total, terms = self._loss(inputs, step, targets)
         loss = total / self.accumulate if self.accumulate > 1 else total  # no extra node at 1
@@ -457,7 +470,10 @@ class Trainer:
             self._apply_gradients(step)
         # the values stay on the device until the next ``_sync``: no host sync per step
         done = total.detach()
-        self._pending.append((step, (done, *(done if v is total else v.detach() for v in terms.values()))))
+        if len(terms) == 1 and next(iter(terms.values())) is total:
+            self._pending.append((step, (done, done)))
+        else:
+            self._pending.append((step, (done, *(v.detach() for v in terms.values()))))
 
     def _sync(self) -> None:
         """Read the pending step losses back in one transfer (one host sync), stop at the first
@@ -490,14 +506,24 @@ class Trainer:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The combined loss and its terms, under autocast when mixed precision is on."""
         use_amp, dtype = self.amp
-        with torch.autocast(self.device.type, dtype=dtype) if use_amp else contextlib.nullcontext():
-            outputs = {name: self.forward(batch) for name, batch in batches.items()}
-            return self.objective.compute(
-                self.model, outputs, targets or batches, step, self.loop.epoch, check=False
-            )
+        if use_amp:
+            with torch.autocast(self.device.type, dtype=dtype):
+                return self._loss_now(batches, step, targets)
+        return self._loss_now(batches, step, targets)
+
+    def _loss_now(
+        self,
+        batches: dict[str, dict[str, torch.Tensor]],
+        step: int,
+        targets: dict[str, dict[str, torch.Tensor]] | None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        outputs = {name: self.forward(batch) for name, batch in batches.items()}
+        return self.objective.compute(
+            self.model, outputs, targets or batches, step, self.loop.epoch, check=False
+        )
 
     def _apply_gradients(self, step: int) -> None:
-        clip = self.cfg.get("grad_clip")
+        clip = self._clip
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
         if clip:
@@ -508,9 +534,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.schedule is not None and not isinstance(
-            self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau
-        ):
+        if self.schedule is not None and not self._plateau:
             self.schedule.step()
         self.loop.step = step + 1
 
@@ -761,7 +785,8 @@ class Trainer:
         if self.rank != 0:
             return
         self.runlog.flush_steps()
-        self._plot(history)
+        if self.opt.plots:
+            self._plot(history)
 
     def _plot(self, history: list[dict[str, Any]]) -> None:
         """curves.png: at the end of a run, and during one at most every ``PLOT_SECONDS``."""

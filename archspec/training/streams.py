@@ -70,8 +70,10 @@ class Stream:
 
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
         """``(step, batch)`` for the steps of ``epoch`` from ``start`` on."""
+        order, bs, tensors = self.order(epoch), self.batch_size, self.tensors.items()
         for step in range(start, self.steps_per_epoch()):
-            yield step, self.batch(epoch, step)
+            idx = order[step * bs : (step + 1) * bs]
+            yield step, {k: v[idx] for k, v in tensors}
 
     def batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
         """The batch at position ``(epoch, step)``."""
