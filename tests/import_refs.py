@@ -472,6 +472,25 @@ class FirstSample(nn.Module):
         return x[0]
 
 
+class ShapeBranch(nn.Module):
+    """Python control flow on a shape (pool only inputs wider than 8): fx cannot trace it,
+    torch.export can, as the example shape decides the branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.blocks = nn.Sequential(BasicBlock(8, 8), BasicBlock(8, 8))
+        self.fc = nn.Linear(8 * 8 * 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(self.conv(x)))
+        if x.shape[-1] > 8:
+            x = F.max_pool2d(x, 2)
+        x = self.blocks(x)
+        return self.fc(x.view(x.size(0), -1))
+
+
 class Gate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.sum() > 0:  # data-dependent control flow

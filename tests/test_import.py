@@ -255,7 +255,8 @@ def test_data_dependent_control_flow_names_the_module_and_the_line():
     assert (err.module, err.construct) == ("head.1", "data-dependent control flow")
     assert str(err) == (
         f"module 'head.1': Gate.forward branches or loops on a tensor's values at import_refs.py:{_line('x.sum() > 0')}, "
-        "which a static graph cannot express (symbolically traced variables cannot be used as inputs to control flow) "
+        "which a static graph cannot express (symbolically traced variables cannot be used as inputs to control flow); "
+        "torch.export failed too (GuardOnDataDependentSymNode) "
         "(hint: rewrite it without value-dependent Python control flow, or register a plugin op for this module "
         "(see docs/import.md))"
     )

@@ -239,6 +239,8 @@ _RESHAPES = frozenset({"view", "reshape", torch.reshape})
 def _fn_name(target: Any) -> str:
     if isinstance(target, str):
         return f"Tensor.{target}"
+    if isinstance(target, torch._ops.OpOverload):  # an aten op of a torch.export graph
+        return str(target)
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", repr(target))
     if module.startswith("torch.nn.functional") or module == "torch.nn.functional":
