@@ -333,8 +333,7 @@ class EncoderBlock(nn.Module):
 class ViT(nn.Module):
     """A Vision Transformer: patch embedding (a strided conv), encoder layers, mean pooling.
 
-    ``class_token=True`` prepends a learned token as torchvision does; archspec has no op for a
-    free parameter, so that variant does not import (see the tests).
+    ``class_token=True`` prepends a learned token as torchvision does (a free parameter).
     """
 
     def __init__(self, dim: int = 16, layers: int = 3, class_token: bool = False) -> None:
@@ -351,6 +350,67 @@ class ViT(nn.Module):
             x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
         x = self.ln(self.layers(x))
         return self.head(x.mean(dim=1))
+
+
+class PatchEmbed(nn.Module):
+    """timm's PatchEmbed: a conv with stride = kernel = patch size, then [N, D, h, w] -> [N, h*w, D]."""
+
+    def __init__(self, patch: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class LayerScale(nn.Module):
+    """CaiT's (and timm's) LayerScale: a learned per-channel gain ``x * gamma``."""
+
+    def __init__(self, dim: int, init: float = 1e-5) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(init * torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
+class ScaledEncoderBlock(EncoderBlock):
+    """DeiT III's / CaiT's block: a pre-norm encoder layer whose two branches are layer-scaled."""
+
+    def __init__(self, dim: int, heads: int, mlp: int) -> None:
+        super().__init__(dim, heads, mlp)
+        self.ls1 = LayerScale(dim)
+        self.ls2 = LayerScale(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.ln_1(x)
+        x = x + self.ls1(self.self_attention(y, y, y, need_weights=False)[0])
+        return x + self.ls2(self.mlp(self.ln_2(x)))
+
+
+class TokenViT(nn.Module):
+    """timm's VisionTransformer with a class token: patches, ``cls_token`` prepended (expanded to
+    the batch), ``pos_embed`` added, pre-norm encoder blocks, a final norm, the head on token 0."""
+
+    def __init__(
+        self, size: int = 16, patch: int = 4, dim: int = 16, depth: int = 3, scaled: bool = False
+    ) -> None:
+        super().__init__()
+        self.patch_embed = PatchEmbed(patch, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, (size // patch) ** 2 + 1, dim) * 0.02)
+        self.pos_drop = nn.Dropout(0.1)
+        block = ScaledEncoderBlock if scaled else EncoderBlock
+        self.blocks = nn.Sequential(*[block(dim, 2, 2 * dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.pos_drop(x + self.pos_embed)
+        x = self.norm(self.blocks(x))
+        return self.head(x[:, 0])
 
 
 class LayerScaleBlock(nn.Module):
@@ -380,6 +440,55 @@ class ConvNeXt(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))
+
+
+class Normalized(nn.Module):
+    """Input normalisation by buffers, as torchvision's transforms do inside a model: ``mean``
+    is saved with the weights, ``std`` is not (``persistent=False``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1), persistent=False)
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv((x - self.mean) / self.std)
+
+
+class BatchTable(nn.Module):
+    """A parameter whose first dim is a fixed 2, not a batch of 1: it only works for batches of 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(2, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.table
+
+
+class FirstSample(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[0]
+
+
+class ShapeBranch(nn.Module):
+    """Python control flow on a shape (pool only inputs wider than 8): fx cannot trace it,
+    torch.export can, as the example shape decides the branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.blocks = nn.Sequential(BasicBlock(8, 8), BasicBlock(8, 8))
+        self.fc = nn.Linear(8 * 8 * 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn(self.conv(x)))
+        if x.shape[-1] > 8:
+            x = F.max_pool2d(x, 2)
+        x = self.blocks(x)
+        return self.fc(x.view(x.size(0), -1))
 
 
 class Gate(nn.Module):

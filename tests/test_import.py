@@ -255,7 +255,8 @@ def test_data_dependent_control_flow_names_the_module_and_the_line():
     assert (err.module, err.construct) == ("head.1", "data-dependent control flow")
     assert str(err) == (
         f"module 'head.1': Gate.forward branches or loops on a tensor's values at import_refs.py:{_line('x.sum() > 0')}, "
-        "which a static graph cannot express (symbolically traced variables cannot be used as inputs to control flow) "
+        "which a static graph cannot express (symbolically traced variables cannot be used as inputs to control flow); "
+        "torch.export failed too (GuardOnDataDependentSymNode) "
         "(hint: rewrite it without value-dependent Python control flow, or register a plugin op for this module "
         "(see docs/import.md))"
     )
@@ -269,20 +270,87 @@ def test_a_constant_operand_is_refused_with_its_value():
     )
 
 
+# -- free parameters and buffers: class token, position embedding, layer scale ----------------
+
+
 @pytest.mark.parametrize(
-    ("make", "module", "construct"),
+    ("make", "inputs"),
     [
-        (lambda: refs.ViT(class_token=True), "", "parameter class_token"),
-        (refs.ConvNeXt, "blocks.0", "parameter blocks.0.gamma"),
+        (refs.TokenViT, {"x": (3, 16, 16)}),
+        (lambda: refs.ViT(class_token=True), {"x": (3, 16, 16)}),
+        (refs.ConvNeXt, {"x": (3, 16, 16)}),
+        (lambda: refs.TokenViT(scaled=True), {"x": (3, 16, 16)}),
+        (refs.Normalized, {"x": (3, 8, 8)}),
     ],
-    ids=["class-token", "layer-scale"],
+    ids=[
+        "class-token-position-embedding",
+        "torchvision-class-token",
+        "layer-scale",
+        "vit-layer-scale",
+        "buffers",
+    ],
 )
-def test_free_parameters_are_expected_failures_until_archspec_has_ops_for_them(make, module, construct):
-    err = _import_error(make(), (3, 16, 16))
-    assert (err.module, err.construct) == (module, construct)
-    assert (
-        "directly (a free parameter or buffer, as in a class token, a layer scale or a positional embedding)"
-        in str(err)
+def test_a_model_with_free_parameters_imports_to_the_same_network(make, inputs):
+    imported = imports_exactly(make(), inputs)
+    print(f"{imported.lines} lines")
+
+
+def test_a_class_token_takes_the_batch_and_a_position_embedding_broadcasts():
+    spec = yaml.safe_load(import_model(refs.TokenViT(), {"x": (3, 16, 16)}).text)
+    nodes = spec["nodes"]
+    assert nodes["cls_token"] == {"op": "parameter", "shape": [1, 16]}  # reads the patches for the batch
+    assert nodes["concat"] == {"op": "concat", "in": ["cls_token", "patch_embed_transpose"]}
+    assert nodes["pos_embed"] == {"op": "parameter", "in": [], "shape": [17, 16]}
+    assert nodes["select"] == {"op": "select", "dim": 1, "index": 0}  # x[:, 0]
+    assert nodes["blocks"] == {"block": "encoder_block", "repeat": 3}
+
+
+def test_free_parameters_keep_the_source_names_inside_a_repeated_block():
+    imported = import_model(_randomise(refs.ConvNeXt()), {"x": (3, 16, 16)})
+    spec = yaml.safe_load(imported.text)
+    assert spec["nodes"]["blocks"] == {"block": "layer_scale_block", "repeat": 2}
+    gamma = spec["blocks"]["layer_scale_block"]["nodes"]["gamma"]
+    assert gamma == {"op": "parameter", "in": [], "shape": [1, 1, 8]}  # [8] at the rank of [N, H, W, 8]
+    assert imported.layout.weights["blocks.1.gamma.weight"] == "blocks.1.gamma"
+    assert imported.state_dict()["blocks.1.gamma.weight"].shape == (1, 1, 8)
+    vit = import_model(refs.TokenViT(scaled=True), {"x": (3, 16, 16)})
+    assert vit.layout.weights["cls_token.weight"] == "cls_token"
+    assert vit.layout.weights["blocks.2.ls1_gamma.weight"] == "blocks.2.ls1.gamma"
+
+
+def test_a_layer_scaled_import_writes_weights_that_load_as_the_source(tmp_path):
+    from archspec.compiler.artifact import load_artifact
+
+    source = _randomise(refs.ConvNeXt())
+    import_model(source, {"x": (3, 16, 16)}).save_weights(tmp_path / "convnext")
+    model, _ = load_artifact(tmp_path / "convnext")
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), source(x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_buffer_the_source_does_not_save_is_still_imported():
+    imported = import_model(_randomise(refs.Normalized()), {"x": (3, 8, 8)})
+    assert "std" not in imported.source.state_dict()
+    assert imported.layout.weights["std.value"] == "std"
+    assert torch.equal(imported.state_dict()["std.value"], imported.source.std)
+
+
+def test_a_parameter_that_is_not_one_sample_is_refused_with_its_shape():
+    err = _import_error(refs.BatchTable(), (4,))
+    assert (err.module, err.construct) == ("", "parameter table")
+    assert str(err) == (
+        "the model's own forward: the parameter 'table' of shape [2, 4] is used as a batch of 2 "
+        f"(at import_refs.py:{_line('x + self.table')}); archspec's parameter op is one sample broadcast or "
+        "expanded to the batch (hint: give the tensor a leading dim of 1 (as a class token's [1, 1, D]))"
+    )
+
+
+def test_indexing_the_batch_is_refused():
+    err = _import_error(refs.FirstSample(), (4,))
+    assert str(err) == (
+        "the model's own forward: indexing a value ([0]) has no catalogue op; archspec indexes one dim after "
+        f"the batch (x[:, 0], x[:, 1:]) (at import_refs.py:{_line('return x[0]')}) {_HINT}"
     )
 
 

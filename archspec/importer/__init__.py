@@ -48,12 +48,12 @@ class Imported:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The source's weights under the spec's names (what the compiled spec loads strictly)."""
-        return remap_weights(self.source, self.layout.weights)
+        return remap_weights(self.source, self.layout.weights, self.layout.reshapes)
 
     def save_weights(self, out_dir: str | os.PathLike[str]) -> Path:
         """Write the source's weights as a compiled artefact (``model.safetensors`` + ``spec.yaml``)."""
         return save_imported_weights(
-            self.text, f"{self.name}.yaml", self.source, self.layout.weights, out_dir
+            self.text, f"{self.name}.yaml", self.source, self.layout.weights, out_dir, self.layout.reshapes
         )
 
 

@@ -67,6 +67,7 @@ class Layout:
     outputs: dict[str, str]  # output name -> reference
     weights: dict[str, str]  # our state_dict key -> the source model's key
     shapes: dict[str, Shape]  # expanded node id -> traced per-sample shape
+    reshapes: dict[str, Shape] = field(default_factory=dict)  # our key -> our shape, where it differs
 
 
 def factor(mapped: Mapped, *, blocks: bool = True) -> Layout:
@@ -385,12 +386,12 @@ class _Builder:
     def layout(self) -> Layout:
         self._place_instances()
         nodes = self._top_nodes()
-        weights = self._weights()
+        weights, reshapes = self._weights()
         shapes = {self.full[n.name]: n.shape for n in self.graph.nodes if n.shape is not None}
         outputs = {k: self.refs[v] for k, v in self.graph.mapped.outputs.items()}
         used = {node.block for node in nodes if node.block}
         blocks = [b for b in self.blocks if b.name in used]
-        return Layout(dict(self.graph.mapped.inputs), blocks, nodes, outputs, weights, shapes)
+        return Layout(dict(self.graph.mapped.inputs), blocks, nodes, outputs, weights, shapes, reshapes)
 
     def _place_instances(self) -> None:
         """Instance nodes, merging chained runs of equal instances in a container into a repeat."""
@@ -466,14 +467,19 @@ class _Builder:
                 out.append(place.node)
         return out
 
-    def _weights(self) -> dict[str, str]:
-        weights = {}
+    def _weights(self) -> tuple[dict[str, str], dict[str, Shape]]:
+        """Our state_dict keys -> the source's (a free tensor's key is its own path), and our
+        shapes where they differ from the source's (a layer scale [C] that is our [1, 1, C])."""
+        weights, reshapes = {}, {}
         for n in self.graph.nodes:
             if n.module is None:
                 continue
             for ours, theirs in n.state.items():
-                weights[f"{self.full[n.name]}.{ours}"] = f"{n.module}.{theirs}"
-        return weights
+                key = f"{self.full[n.name]}.{ours}"
+                weights[key] = f"{n.module}.{theirs}" if theirs else n.module
+                if ours in n.reshape:
+                    reshapes[key] = n.reshape[ours]
+        return weights, reshapes
 
 
 def _container_id(run: list[str]) -> str:

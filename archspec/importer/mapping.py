@@ -43,6 +43,7 @@ class OpNode:
     module: str | None = None  # the source module path of a layer (its weights)
     state: dict[str, str] = field(default_factory=dict)  # our state key -> the source module's key
     stem: str = ""  # id stem of a functional node ("add", "relu")
+    reshape: dict[str, Shape] = field(default_factory=dict)  # our state key -> our shape, where it differs
 
 
 @dataclass
@@ -194,6 +195,7 @@ _FUNCTIONS: dict[Any, _Fn] = {
     **{fn: _Fn("add", tensors=2) for fn in (operator.add, operator.iadd, torch.add, "add")},
     **{fn: _Fn("multiply", tensors=2) for fn in (operator.mul, operator.imul, torch.mul, "mul")},
     **{fn: _Fn("subtract", tensors=2) for fn in (operator.sub, operator.isub, torch.sub, "sub")},
+    **{fn: _Fn("divide", tensors=2) for fn in (operator.truediv, operator.itruediv, torch.div, "div")},
     **{fn: _Fn("concat", ("dim",), 0, {"dim": 0}) for fn in (torch.cat, torch.concat)},
     torch.stack: _Fn("stack", ("dim",), 0, {"dim": 0}),
     **{
@@ -237,6 +239,8 @@ _RESHAPES = frozenset({"view", "reshape", torch.reshape})
 def _fn_name(target: Any) -> str:
     if isinstance(target, str):
         return f"Tensor.{target}"
+    if isinstance(target, torch._ops.OpOverload):  # an aten op of a torch.export graph
+        return str(target)
     module = getattr(target, "__module__", None) or ""
     name = getattr(target, "__name__", repr(target))
     if module.startswith("torch.nn.functional") or module == "torch.nn.functional":
@@ -244,6 +248,67 @@ def _fn_name(target: Any) -> str:
     if module in ("_operator", "operator"):
         return f"operator.{name}"
     return f"torch.{name}" if module.startswith("torch") or not module else f"{module}.{name}"
+
+
+def _attr_tensor(root: nn.Module, target: str, attr: TracedNode) -> tuple[torch.Tensor, str]:
+    """The parameter or buffer a ``get_attr`` reads, and which of the two it is."""
+    owner, _, name = target.rpartition(".")
+    module = root.get_submodule(owner)
+    if name in module._parameters:
+        return module._parameters[name], "parameter"
+    if name in module._buffers:
+        return module._buffers[name], "buffer"
+    raise ImportModelError(
+        f"forward reads the attribute {target!r}, which is neither a parameter nor a buffer",
+        module=attr.module,
+        construct=f"attribute {target}",
+        hint=_PLUGIN_HINT,
+    )
+
+
+_BUFFER_LIMIT = 4096  # a buffer's values are written into the spec: only small ones
+_BUFFER_DTYPES = {torch.float32: "float32", torch.int64: "int64"}
+
+
+def _free_op(
+    kind: str, tensor: torch.Tensor, shape: Shape, target: str, attr: TracedNode
+) -> tuple[str, dict[str, Any], str]:
+    """(op, args, its state key) of a free tensor of per-sample ``shape``."""
+    if kind == "parameter":
+        return "parameter", {"shape": list(shape)}, "weight"
+    dtype = _BUFFER_DTYPES.get(tensor.dtype)
+    if dtype is None or tensor.numel() > _BUFFER_LIMIT:
+        why = f"its dtype {tensor.dtype}" if dtype is None else f"its {tensor.numel()} values"
+        raise ImportModelError(
+            f"the buffer {target!r} cannot be written as a buffer op ({why}; the op holds up to "
+            f"{_BUFFER_LIMIT} float32 or int64 values, written into the spec)",
+            module=attr.module,
+            construct=f"buffer {target}",
+            hint=_PLUGIN_HINT,
+        )
+    args: dict[str, Any] = {"values": tensor.detach().reshape(shape).tolist()}
+    if dtype != "float32":
+        args["dtype"] = dtype
+    return "buffer", args, "value"
+
+
+def _static_index(item: Any) -> bool:
+    if isinstance(item, int) and not isinstance(item, bool):
+        return True
+    return isinstance(item, slice) and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool))
+        for v in (item.start, item.stop, item.step)
+    )
+
+
+def _index_text(items: list[Any]) -> str:
+    def one(item: Any) -> str:
+        if isinstance(item, slice):
+            text = ":".join("" if v is None else str(v) for v in (item.start, item.stop))
+            return text + (f":{item.step}" if item.step is not None else "")
+        return getattr(item, "name", None) or repr(item)
+
+    return ", ".join(one(i) for i in items)
 
 
 class _State:
@@ -257,19 +322,17 @@ class _State:
         self.markers: dict[str, str] = {}  # fx name -> "batch" (x.size(0)) or "shape" (x.shape)
         self.attention: set[str] = set()  # multihead attention nodes (their result is a tuple)
         self.outputs: dict[str, str] = {}
+        self.free: dict[
+            str, TracedNode
+        ] = {}  # fx name -> a get_attr of a parameter or buffer, not yet placed
+        self.measured: dict[str, str] = {}  # marker fx name -> the value whose shape or size it reads
 
     def visit(self, node: TracedNode) -> None:
         kind = node.kind
         if kind == "placeholder":  # fx may rename an argument (input -> input_1): keep its own name
             self.values[node.name] = str(node.target)
-        elif kind == "get_attr":
-            raise ImportModelError(
-                f"forward uses the tensor {node.target!r} directly (a free parameter or buffer, as in a class token, "
-                "a layer scale or a positional embedding); archspec has no op for it",
-                module=node.module,
-                construct=f"parameter {node.target}",
-                hint=_PLUGIN_HINT,
-            )
+        elif kind == "get_attr":  # placed where it is first used, at the rank its user needs
+            self.free[node.name] = node
         elif kind == "call_module":
             self._module(node)
         elif kind in ("call_function", "call_method"):
@@ -282,6 +345,8 @@ class _State:
     def tensor(self, arg: Any, node: TracedNode) -> str:
         if isinstance(arg, fx.Node) and arg.name in self.values:
             return self.values[arg.name]
+        if isinstance(arg, fx.Node) and arg.name in self.free:
+            return self._free_tensor(self.free[arg.name], node)
         what = "a constant " + repr(arg) if not isinstance(arg, fx.Node) else f"the value {arg.name!r}"
         raise ImportModelError(
             f"{_fn_name(node.target)} takes {what} where archspec's op needs a tensor"
@@ -302,6 +367,94 @@ class _State:
             )
         )
         self.values[node.name] = node.name
+
+    # free parameters and buffers -------------------------------------------------------------
+
+    def _free_tensor(self, attr: TracedNode, user: TracedNode, like: str | None = None) -> str:
+        """A parameter or buffer read in forward, as a ``parameter``/``buffer`` node.
+
+        Expanded to a batch (``like``: the value whose batch it takes), its first dim is that
+        batch; otherwise it broadcasts as it is (``in: []``), padded with leading 1s to its
+        user's rank, since archspec's elementwise ops take inputs of equal rank.
+        """
+        target = str(attr.target)
+        tensor, kind = _attr_tensor(self.root, target, attr)
+        full = tuple(tensor.shape)
+        rank = len(full) if like is not None or user.shape is None else max(len(user.shape) + 1, len(full))
+        padded = (1,) * (rank - len(full)) + full
+        if not padded or padded[0] != 1 or len(padded) < 2:
+            raise ImportModelError(
+                f"the {kind} {target!r} of shape {list(full)} is used as a batch of {padded[0] if padded else 0}"
+                + (f" (at {user.where})" if user.where else "")
+                + f"; archspec's {kind} op is one sample broadcast or expanded to the batch",
+                module=attr.module,
+                construct=f"{kind} {target}",
+                hint="give the tensor a leading dim of 1 (as a class token's [1, 1, D])",
+            )
+        shape = padded[1:]
+        op, args, key = _free_op(kind, tensor, shape, target, attr)
+        self.nodes.append(
+            OpNode(
+                name=attr.name,
+                op=op,
+                args=args,
+                inputs=[like] if like is not None else [],
+                scope=attr.scope,
+                shape=shape,
+                source=f"nn.Parameter {list(full)}" if kind == "parameter" else f"buffer {list(full)}",
+                module=target,
+                state={key: ""},
+                reshape={key: shape} if shape != full else {},
+            )
+        )
+        self.values[attr.name] = attr.name
+        del self.free[attr.name]
+        return attr.name
+
+    def _expand(self, node: TracedNode) -> None:
+        """``t.expand(x.shape[0], -1, ...)``: a parameter gets ``x``'s batch; a batched value is itself."""
+        source = node.args[0]
+        sizes = list(node.args[1:])
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = list(sizes[0])
+        first = getattr(sizes[0], "name", "") if sizes else ""
+        batch = self.measured.get(first, "") if self.markers.get(first) == "batch" else ""
+        if not batch or any(s != -1 for s in sizes[1:]):
+            raise ImportModelError(
+                f"Tensor.expand{tuple(sizes)!r} does more than take a batch size; archspec expands a tensor only "
+                "to the batch of another (t.expand(x.shape[0], -1, ...))"
+                + (f" (at {node.where})" if node.where else ""),
+                module=node.module,
+                construct="Tensor.expand",
+                hint=_PLUGIN_HINT,
+            )
+        if isinstance(source, fx.Node) and source.name in self.free:
+            self.values[node.name] = self._free_tensor(self.free[source.name], node, like=batch)
+        else:
+            self.values[node.name] = self.tensor(source, node)
+
+    def _index(self, node: TracedNode, source: fx.Node, index: Any) -> None:
+        """``x[:, 0]`` is ``select``, ``x[:, 1:]`` is ``slice``: one dim after the batch is indexed."""
+        items = list(index) if isinstance(index, tuple) else [index]
+        full = slice(None, None, None)
+        lead = next((i for i, item in enumerate(items) if item != full), len(items))
+        picked = items[lead] if lead < len(items) else None
+        if lead == 0 or lead != len(items) - 1 or not _static_index(picked):
+            raise ImportModelError(
+                f"indexing a value ([{_index_text(items)}]) has no catalogue op; archspec indexes one dim after the "
+                "batch (x[:, 0], x[:, 1:])" + (f" (at {node.where})" if node.where else ""),
+                module=node.module,
+                construct="operator.getitem",
+                hint=_PLUGIN_HINT,
+            )
+        x = self.tensor(source, node)
+        text = f"x[{_index_text(items)}]"
+        if isinstance(picked, int):
+            self.add(node, "select", {"dim": lead, "index": picked}, [x], source=text, stem="select")
+            return
+        assert isinstance(picked, slice)
+        args = {"dim": lead, "start": picked.start, "end": picked.stop, "step": picked.step or 1}
+        self.add(node, "slice", _non_default(get_op("slice"), args), [x], source=text, stem="slice")
 
     # modules ----------------------------------------------------------------------------------
 
@@ -383,6 +536,8 @@ class _State:
             return self._reshape(node)
         if target in ("permute", torch.permute):
             return self._permute(node)
+        if target == "expand" and node.kind == "call_method":
+            return self._expand(node)
         fn = _FUNCTIONS.get(target)
         if fn is None:
             raise ImportModelError(
@@ -433,11 +588,16 @@ class _State:
         target, args = node.target, node.args
         if target == "size" and node.kind == "call_method":
             self.markers[node.name] = "batch" if args[1:] == (0,) else "shape" if len(args) == 1 else "size"
+            self.measured[node.name] = self._measured(args[0])
             return True
         if target is getattr and args[1] == "shape":
             self.markers[node.name] = "shape"
+            self.measured[node.name] = self._measured(args[0])
             return True
         return False
+
+    def _measured(self, arg: Any) -> str:
+        return self.values.get(arg.name, "") if isinstance(arg, fx.Node) else ""
 
     def _getitem(self, node: TracedNode) -> bool:
         if node.target is not operator.getitem:
@@ -446,9 +606,13 @@ class _State:
         name = source.name if isinstance(source, fx.Node) else ""
         if self.markers.get(name) == "shape":
             self.markers[node.name] = "batch" if index == 0 else "size"
+            self.measured[node.name] = self.measured.get(name, "")
             return True
         if name in self.attention and index == 0:
             self.values[node.name] = name
+            return True
+        if name in self.values or name in self.free:
+            self._index(node, source, index)
             return True
         raise ImportModelError(
             f"indexing a value ([{index!r}]) has no catalogue op"

@@ -9,8 +9,11 @@ cannot follow — is an :class:`~archspec.errors.ImportModelError` naming the mo
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,16 +86,49 @@ def trace_module(module: nn.Module, inputs: Mapping[str, Shape], *, batch: int =
     tracer = _Tracer()
     try:
         graph = tracer.trace(module)
-    except ImportModelError:
-        raise
     except Exception as exc:
-        raise _trace_error(exc, "", type(module).__name__) from exc
+        error = exc if isinstance(exc, ImportModelError) else _trace_error(exc, "", type(module).__name__)
+        graph = _export(module, inputs, batch, error)
     gm = fx.GraphModule(module, graph)
     names = [n.target for n in graph.nodes if n.op == "placeholder"]
     shapes = _bind_inputs(names, inputs)
     _propagate(gm, shapes, batch)
     nodes = [_node(n) for n in graph.nodes]
     return Traced(root=module, nodes=nodes, inputs=shapes)
+
+
+def _export(module: nn.Module, inputs: Mapping[str, Shape], batch: int, error: ImportModelError) -> fx.Graph:
+    """torch.export where fx failed (it decides control flow on shapes); else fx's error, noted."""
+    from archspec.importer.export import export_graph, forward_names
+
+    shapes = _bind_inputs(forward_names(module), inputs)
+    try:
+        with _quiet():
+            return export_graph(module, shapes, batch)
+    except Exception as exc:
+        raise ImportModelError(
+            f"{error.message}; torch.export failed too ({type(exc).__name__})",
+            module=error.module,
+            construct=error.construct,
+            hint=error.hint,
+        ) from exc
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch.export logs, and prints, the graph of a failed attempt: the error we raise says
+    what matters, so its output is kept off the user's terminal."""
+    loggers = [logging.getLogger(name) for name in ("torch.fx.experimental.symbolic_shapes", "torch._dynamo")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _bind_inputs(names: list[str], inputs: Mapping[str, Shape]) -> dict[str, Shape]:

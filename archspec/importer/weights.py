@@ -15,14 +15,22 @@ import torch
 from torch import nn
 
 from archspec.errors import CheckpointError
+from archspec.ops import Shape
 
 __all__ = ["remap_weights", "save_imported_weights"]
 
 
-def remap_weights(source: nn.Module, names: Mapping[str, str]) -> dict[str, torch.Tensor]:
-    """The source's state_dict keyed by our names; every source tensor must be claimed."""
+def remap_weights(
+    source: nn.Module, names: Mapping[str, str], reshapes: Mapping[str, Shape] | None = None
+) -> dict[str, torch.Tensor]:
+    """The source's state_dict keyed by our names; every source tensor must be claimed.
+
+    ``reshapes`` gives our shape where it differs from the source's by size-1 dims only (a
+    layer scale ``[C]`` read as ``[1, 1, C]``); a buffer the source does not save is read too.
+    """
     state = source.state_dict()
-    missing = [theirs for theirs in names.values() if theirs not in state]
+    unsaved = {k: v for k, v in source.named_buffers() if k not in state}
+    missing = [theirs for theirs in names.values() if theirs not in state and theirs not in unsaved]
     unclaimed = sorted(set(state) - set(names.values()))
     if missing or unclaimed:
         raise CheckpointError(
@@ -33,11 +41,21 @@ def remap_weights(source: nn.Module, names: Mapping[str, str]) -> dict[str, torc
                 if keys
             )
         )
-    return {ours: state[theirs].detach().clone() for ours, theirs in names.items()}
+    shapes = dict(reshapes or {})
+    out = {}
+    for ours, theirs in names.items():
+        tensor = (state[theirs] if theirs in state else unsaved[theirs]).detach().clone()
+        out[ours] = tensor.reshape(shapes[ours]) if ours in shapes else tensor
+    return out
 
 
 def save_imported_weights(
-    text: str, spec_name: str, source: nn.Module, names: Mapping[str, str], out_dir: str | os.PathLike[str]
+    text: str,
+    spec_name: str,
+    source: nn.Module,
+    names: Mapping[str, str],
+    out_dir: str | os.PathLike[str],
+    reshapes: Mapping[str, Shape] | None = None,
 ) -> Path:
     """Compile the imported spec, load the source's weights strictly, write the artefact."""
     from archspec.compiler.artifact import save_artifact
@@ -46,5 +64,5 @@ def save_imported_weights(
 
     graph = analyse(load_text(text, name=spec_name))
     model = compile_model(graph)
-    model.load_state_dict(remap_weights(source, names), strict=True)
+    model.load_state_dict(remap_weights(source, names, reshapes), strict=True)
     return save_artifact(model, graph, out_dir)
