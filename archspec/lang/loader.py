@@ -106,18 +106,35 @@ class Document:
         With ``key=True`` the mark of the mapping key that introduces a path is preferred to
         the mark of its value. A value set on the command line is located at its ``--set``;
         one inside a block included from another file, in that file.
+
+        The command line also wins for an entry that a ``--set`` created (``nodes.extra`` of
+        ``--set nodes.extra.op=relu``: the file has no line for it) and for an entry a
+        ``--set`` changed inside (a shape error at ``nodes.act`` after ``--set nodes.act.dim=5``):
+        the file's line of it would point away from the value that broke it. Top-level
+        sections (``training``) keep their line: a ``--set`` inside one rarely causes its error.
         """
         full = tuple(path)
         if len(full) > 1 and full[0] == "blocks" and full[1] in self.included:
             return self.included[str(full[1])].loc(full, key=key)
-        for end in range(len(full), 0, -1):
-            if full[:end] in self.overridden:
-                return Location(f"--set {self.overridden[full[:end]]}", None, None, full)
+        item = self._override_of(full)
+        if item is not None:
+            return Location(f"--set {item}", None, None, full)
         for end in range(len(full), -1, -1):
             mark = self._mark(full[:end], key)
             if mark is not None:
                 return Location(self.file, mark[0], mark[1], full)
         return Location(self.file, None, None, full)
+
+    def _override_of(self, path: Path) -> str | None:
+        """The ``--set`` item that set ``path`` or one of its ancestors, else (below the top
+        level) the items that set its descendants; None if no ``--set`` touched it."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.overridden:
+                return self.overridden[path[:end]]
+        if len(path) < 2 and path in self.marks:
+            return None
+        inside = [item for set_path, item in self.overridden.items() if set_path[: len(path)] == path]
+        return " --set ".join(inside) or None
 
     def _mark(self, path: Path, key: bool) -> Mark | None:
         if key and path in self.key_marks:
