@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from archspec.errors import LoadError, Location, did_you_mean
+from archspec.lang.yamlhints import explain, quoted
 
 __all__ = [
     "MAX_BYTES",
@@ -230,12 +231,16 @@ def _yaml_error(exc: yaml.YAMLError, text: str, name: str) -> LoadError:
     flow = _FLOW_KINDS.get((exc.context or "").removeprefix("while parsing a "))
     if flow and mark and text[mark.index - 1 : mark.index + 1] == "${":
         return _unquoted_expression(flow, mark, text, name)
+    plain = explain(exc, text)
+    if plain is not None:  # the common mistakes, in plain words at the line to edit
+        return LoadError(
+            f"invalid YAML: {plain.message}", loc=Location(name, plain.line, plain.col), hint=plain.hint
+        )
     problem = exc.problem or exc.context or "syntax error"
     if exc.context and exc.problem:
         problem += f" ({exc.context})"
     loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
-    hint = "YAML does not allow tabs for indentation; use spaces" if "\\t" in problem else None
-    return LoadError(f"invalid YAML: {problem}", loc=loc, hint=hint)
+    return LoadError(f"invalid YAML: {problem}", loc=loc)
 
 
 # ``{op: conv2d, out_channels: ${ch}}`` is not YAML: ``{``, ``}`` and ``,`` are flow indicators,
@@ -250,7 +255,7 @@ def _unquoted_expression(flow: str, mark: yaml.Mark, text: str, name: str) -> Lo
     dollar = mark.column - 1
     start, end = _value_span(line, dollar)
     key = re.search(r"([^\s{}\[\],'\"]+)\s*:\s*$", line[:start])
-    value = _quoted(line[start:end])
+    value = quoted(line[start:end])
     fix = f"{key.group(1)}: {value}" if key else value
     return LoadError(
         f"invalid YAML: unquoted expression {line[dollar : _expression_end(line, dollar)]} inside {flow}",
@@ -280,12 +285,6 @@ def _value_span(line: str, dollar: int) -> tuple[int, int]:
     while end < len(line) and line[end] not in ",]}#":
         end += 1
     return start, len(line[:end].rstrip())
-
-
-def _quoted(value: str) -> str:
-    if '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, name: str) -> LoadError:
