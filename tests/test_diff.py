@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 from archspec.diagram import to_svg
 from archspec.diagram.diff import diff_rgraph, diff_specs, diff_text
@@ -83,6 +84,8 @@ def test_diff_diagram_highlights_the_new_graph_and_fades_removed_nodes():
     g = diff_rgraph(*_pair())
     marks = {n.id: n.highlight for n in g.nodes if n.highlight}
     assert marks == {
+        "x": "unchanged",
+        "output:logits": "unchanged",
         "bn": "added",
         "conv": "changed",
         "act": "changed",
@@ -117,7 +120,10 @@ outputs: {{y: head}}
     old = analyse(load_text(block.format(name="a", width=8)))
     new = analyse(load_text(block.format(name="b", width=16)))
     g = diff_rgraph(old, new, depth=0)
-    assert {n.id: n.highlight for n in g.nodes if n.highlight} == {"body": "changed", "head": "changed"}
+    assert {n.id: n.highlight for n in g.nodes if n.highlight != "unchanged"} == {
+        "body": "changed",
+        "head": "changed",
+    }
 
 
 TRAINED = """\
@@ -154,3 +160,143 @@ def test_diff_reports_inputs_with_their_shapes_and_data_losses_and_training():
         "~ training.optimizer.lr: 0.01 -> 0.003",
         "params: 6 -> 8 (+2, +33.3%)",
     ]
+
+
+# -- the diff diagram: every box's state, as an SVG reader sees it ----------------------------------
+
+BEFORE = """\
+archspec: 1
+name: before
+inputs: {image: {shape: [1, 28, 28]}}
+nodes:
+  conv: {op: conv2d, out_channels: 8, kernel_size: 3}
+  act:  {op: relu}
+  drop: {op: dropout, p: 0.1}
+  pool: {op: global_avgpool}
+  fc:   {op: linear, out_features: 10}
+outputs: {logits: fc}
+"""
+AFTER = """\
+archspec: 1
+name: after
+inputs: {image: {shape: [3, 32, 32]}}
+nodes:
+  conv: {op: conv2d, out_channels: 8, kernel_size: 3}
+  bn:   {op: batchnorm2d}
+  act:  {op: relu}
+  pool: {op: global_avgpool}
+  fc:   {op: linear, out_features: 10}
+outputs: {logits: fc}
+"""
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _diff_svg() -> ET.Element:
+    g = diff_rgraph(analyse(load_text(BEFORE)), analyse(load_text(AFTER)))
+    return ET.fromstring(to_svg(g))  # well-formed XML, or this raises
+
+
+def _box(root: ET.Element, nid: str) -> ET.Element:
+    (node,) = [g for g in root.iter(f"{SVG}g") if g.get("id") == f"node-{nid}"]
+    return node
+
+
+def _state(node: ET.Element) -> str:
+    (mark,) = [c.removeprefix("highlight-") for c in node.get("class").split() if c.startswith("highlight-")]
+    return mark
+
+
+def test_every_box_of_a_diff_diagram_is_marked_added_removed_changed_or_unchanged():
+    root = _diff_svg()
+    states = {
+        g.get("data-id"): _state(g) for g in root.iter(f"{SVG}g") if "node" in g.get("class", "").split()
+    }
+    assert states == {
+        "image": "changed",
+        "conv": "changed",
+        "bn": "added",
+        "act": "changed",
+        "pool": "changed",
+        "fc": "unchanged",
+        "output:logits": "unchanged",
+        "drop": "removed",
+    }
+
+
+def test_a_changed_input_is_highlighted_with_its_old_and_new_shape():
+    image = _box(_diff_svg(), "image")
+    assert [r.get("class") for r in image.findall(f"{SVG}rect")] == ["halo", "box"]
+    assert image.find(f"{SVG}rect[@class='halo']").get("stroke") == "#f59e0b"  # as changed nodes
+    assert [t.text for t in image.findall(f"{SVG}text")] == ["image", "1×28×28 → 3×32×32"]
+    assert "changes: shape 1×28×28 → 3×32×32" in image.find(f"{SVG}title").text.splitlines()
+
+
+def test_a_removed_node_is_drawn_dead_and_the_edges_into_it_dashed():
+    root = _diff_svg()
+    drop = _box(root, "drop")
+    box = drop.find(f"{SVG}rect[@class='box']")
+    background = root.find(f"{SVG}rect[@class='background']").get("fill")
+    assert (box.get("fill"), box.get("stroke"), box.get("stroke-dasharray")) == (background, "#dc2626", "4 3")
+    assert drop.find(f"{SVG}rect[@class='halo']") is None
+    assert drop.find(f"{SVG}line[@class='strike']") is not None
+    assert drop.find(f"{SVG}g[@class='diff-tag']/{SVG}text").text == "removed"
+    assert drop.find(f"{SVG}text[@class='node-title']").get("fill") != _box(root, "fc").find(
+        f"{SVG}text[@class='node-title']"
+    ).get("fill")
+    edges = {(p.get("data-src"), p.get("data-dst")): p for p in root.iter(f"{SVG}path") if p.get("data-src")}
+    assert "edge-removed" in edges[("act", "drop")].get("class").split()
+    assert edges[("act", "drop")].get("stroke-dasharray") == "4 3"
+    live = [p for key, p in edges.items() if "drop" not in key]
+    assert live and all(
+        "edge-removed" not in p.get("class") and p.get("stroke-dasharray") is None for p in live
+    )
+
+
+def test_added_changed_and_unchanged_boxes_are_drawn_as_live_nodes():
+    root = _diff_svg()
+    halos = {nid: _box(root, nid).find(f"{SVG}rect[@class='halo']") for nid in ("bn", "conv", "fc")}
+    assert halos["bn"].get("stroke") == "#16a34a" and halos["conv"].get("stroke") == "#f59e0b"
+    assert halos["fc"] is None
+    for nid in ("bn", "conv", "fc"):
+        assert _box(root, nid).find(f"{SVG}rect[@class='box']").get("stroke-dasharray") is None
+        assert _box(root, nid).find(f"{SVG}g[@class='diff-tag']") is None
+
+
+def test_the_diff_legend_has_an_entry_for_each_state():
+    root = _diff_svg()
+    (legend,) = [g for g in root.iter(f"{SVG}g") if g.get("class") == "legend"]
+    entries = [g.get("class") for g in legend.findall(f"{SVG}g")]
+    assert entries == ["legend-added", "legend-changed", "legend-removed", "legend-unchanged"]
+    assert [g.find(f"{SVG}text").text for g in legend.findall(f"{SVG}g")] == [
+        "added",
+        "changed",
+        "removed",
+        "unchanged",
+    ]
+    removed = legend.find(f"{SVG}g[@class='legend-removed']/{SVG}rect")
+    assert removed.get("stroke-dasharray") == "4 3"
+
+
+def test_the_html_diff_view_has_the_same_marks_and_legend():
+    from archspec.diagram import to_html
+
+    page = to_html(diff_rgraph(analyse(load_text(BEFORE)), analyse(load_text(AFTER))))
+    for mark in ("added", "changed", "removed", "unchanged"):
+        assert f'<div class="legend-{mark}">' in page
+    assert 'class="node family-dropout highlight-removed"' in page
+    assert 'class="edge edge-data edge-removed"' in page
+
+
+def test_a_removed_input_is_drawn_dead_with_the_removed_nodes_that_read_it():
+    before = BEFORE.replace("kernel_size: 3}", "kernel_size: 3, in: image}").replace(
+        "inputs: {image: {shape: [1, 28, 28]}}", "inputs: {image: {shape: [1, 28, 28]}, extra: {shape: [4]}}"
+    )
+    before = before.replace(
+        "outputs: {logits: fc}",
+        "  side: {op: linear, in: extra, out_features: 2}\noutputs: {logits: fc, side: side}",
+    )
+    g = diff_rgraph(analyse(load_text(before)), analyse(load_text(AFTER)))
+    root = ET.fromstring(to_svg(g))
+    assert (_state(_box(root, "extra")), _state(_box(root, "side"))) == ("removed", "removed")
+    edges = {(p.get("data-src"), p.get("data-dst")): p for p in root.iter(f"{SVG}path") if p.get("data-src")}
+    assert "edge-removed" in edges[("extra", "side")].get("class").split()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import spec_errors
+from tests.conftest import ROOT, invoke, spec_errors
 
 HEAD = """\
 archspec: 1
@@ -95,7 +95,106 @@ def test_a_set_typo_that_would_create_a_node_suggests_the_existing_one():
     with pytest.raises(LoadError) as info:
         load_text(text, name="spec.yaml", overrides=["nodes.bdy.out_features=3"])
     assert str(info.value) == (
-        "--set: override 'nodes.bdy.out_features=3': there is no nodes.bdy to set a key in "
-        "(did you mean nodes.body?) (hint: to add nodes.bdy, set it whole: --set nodes.bdy={...})"
+        "--set nodes.bdy.out_features=3: nodes.bdy: there is no nodes.bdy to set a key in "
+        "(hint: did you mean nodes.body? To add nodes.bdy, set it whole: --set nodes.bdy={...})"
     )
     load_text(text, name="spec.yaml", overrides=["training.schedule.name=cosine"])  # a new key is fine
+
+
+# -- --set mistakes are located at the option, at every stage ----------------------------------------
+
+SET_CASES = {
+    "schema: a word for an integer": (
+        ["nodes.hidden.out_features=abc"],
+        "--set nodes.hidden.out_features=abc: nodes.hidden.out_features: expected an integer, got 'abc'",
+    ),
+    "schema: a bound": (
+        ["training.optimizer.lr=-1"],
+        "--set training.optimizer.lr=-1: training.optimizer.lr: expected greater than 0, got -1",
+    ),
+    "op arguments: a misspelt argument": (
+        ["nodes.hidden.out_featurs=3"],
+        "--set nodes.hidden.out_featurs=3: nodes.hidden.out_featurs: linear has no argument 'out_featurs' "
+        "(hint: did you mean 'out_features'?)",
+    ),
+    "expansion: an unknown name in an expression": (
+        ["nodes.hidden.out_features=${width}"],
+        "--set nodes.hidden.out_features=${width}: nodes.hidden.out_features: unknown name 'width'",
+    ),
+    "graph: an unknown input": (
+        ["nodes.logits.in=hiden"],
+        "--set nodes.logits.in=hiden: nodes.logits.in: unknown node 'hiden' (hint: did you mean 'hidden'?)",
+    ),
+    "shapes: an argument of a node in the file": (
+        ["nodes.act.op=softmax", "nodes.act.dim=5"],
+        "--set nodes.act.op=softmax --set nodes.act.dim=5: nodes.act: "
+        "dim 5 is out of range for a tensor of rank 2; got [N, 128]",
+    ),
+    "a node the option created": (
+        ["nodes.extra.out_features=3"],
+        "--set nodes.extra.out_features=3: nodes.extra: "
+        "a node needs 'op' (a layer or tensor operation) or 'block' (a block instance)",
+    ),
+    "a typo that would create a node": (
+        ["nodes.hiden.out_features=3"],
+        "--set nodes.hiden.out_features=3: nodes.hiden: there is no nodes.hiden to set a key in "
+        "(hint: did you mean nodes.hidden? To add nodes.hiden, set it whole: --set nodes.hiden={...})",
+    ),
+    "a key inside a value that is not a mapping": (
+        ["nodes.hidden.out_features.x=3"],
+        "--set nodes.hidden.out_features.x=3: nodes.hidden.out_features: "
+        "expected a mapping to set a key in, got 128",
+    ),
+    "a list item that is not there": (
+        ["training.metrics.3=f1"],
+        "--set training.metrics.3=f1: training.metrics[3]: no such list item (the list has 1)",
+    ),
+}
+
+
+@pytest.fixture
+def mlp(tmp_path):
+    path = tmp_path / "mlp.yaml"
+    path.write_text((ROOT / "examples" / "mlp.yaml").read_text().replace("../schemas", str(ROOT / "schemas")))
+    return path
+
+
+def _sets(items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+@pytest.mark.parametrize("case", SET_CASES)
+def test_a_set_mistake_is_located_at_the_option_in_validate(mlp, case):
+    items, message = SET_CASES[case]
+    result = invoke("validate", mlp, *_sets(items))
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [message]  # validate reports on stdout, its tally on stderr
+
+
+@pytest.mark.parametrize(
+    "case", ["schema: a word for an integer", "shapes: an argument of a node in the file"]
+)
+def test_a_set_mistake_is_located_at_the_option_in_train_before_a_run_directory(mlp, tmp_path, case):
+    items, message = SET_CASES[case]
+    run = tmp_path / "run"
+    result = invoke("train", mlp, "--run-dir", run, "--no-progress", *_sets(["training.epochs=1", *items]))
+    assert (result.exit_code, result.stderr.strip()) == (2, message)
+    assert not run.exists()
+
+
+def test_a_node_a_set_created_is_warned_about_at_the_option(mlp):
+    result = invoke("validate", mlp, "--set", "nodes.extra.op=relu")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == (
+        "--set nodes.extra.op=relu: nodes.extra: warning: node 'extra' does not reach any output "
+        "(hint: use it, list it under outputs, or remove it)"
+    )
+
+
+def test_a_mistake_in_the_file_keeps_its_line_next_to_a_set_in_the_same_section(mlp):
+    mlp.write_text(mlp.read_text().replace("  epochs: 30", "  epochs: 30\n  epoch: 3"))
+    result = invoke("validate", mlp, "--set", "training.epochs=2", "--set", "nodes.hidden.out_features=4")
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [
+        f"{mlp}:24:3: training.epoch: unknown key 'epoch' (hint: did you mean 'epochs'?)"
+    ]

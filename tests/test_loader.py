@@ -501,16 +501,23 @@ def test_crlf_line_ends_work_and_count_lines_correctly():
 def test_a_tab_in_indentation_is_a_located_syntax_error():
     err = load_error("a:\n\tb: 1\n")
     assert str(err) == (
-        "spec.yaml:2:1: invalid YAML: found character '\\t' that cannot start any token"
-        " (while scanning for the next token)"
-        " (hint: YAML does not allow tabs for indentation; use spaces)"
+        "spec.yaml:2:1: invalid YAML: a tab in the indentation of line 2"
+        " (hint: YAML indents with spaces only: replace the tab by spaces)"
     )
 
 
-def test_a_syntax_error_carries_the_problem_position():
+def test_an_unclosed_bracket_is_located_at_the_bracket_not_where_the_parser_gave_up():
     err = load_error("a: [1, 2\nb: 3\n")
-    assert err.message == "invalid YAML: expected ',' or ']', but got ':' (while parsing a flow sequence)"
-    assert (err.loc.line, err.loc.col) == (2, 2)  # the ':' after 'b', not the '[' that opened the list
+    assert err.message == "invalid YAML: the '[' on line 1 is never closed"
+    assert (err.loc.line, err.loc.col) == (1, 4)  # the '[' to close, not the ':' after 'b' on line 2
+
+
+def test_a_syntax_error_pyyaml_words_alone_carries_the_problem_position():
+    err = load_error("a: [1, 2]\nb: |x\n")
+    assert err.message == (
+        "invalid YAML: expected chomping or indentation indicators, but found 'x' (while scanning a block scalar)"
+    )
+    assert (err.loc.line, err.loc.col) == (2, 5)
 
 
 def test_invalid_utf8_is_a_load_error():

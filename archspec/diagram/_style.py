@@ -50,7 +50,12 @@ EDGE_STYLES: dict[str, tuple[str, str]] = {
     "skip": ("#4f7bd9", "6 4"),
     "loss": ("#c53030", "2 3"),
 }
-HIGHLIGHT_COLOURS: dict[str, str] = {"added": "#16a34a", "changed": "#f59e0b", "removed": "#dc2626"}
+HIGHLIGHT_COLOURS: dict[str, str] = {
+    "added": "#16a34a",
+    "changed": "#f59e0b",
+    "removed": "#dc2626",
+    "unchanged": "#94a3b8",
+}
 
 
 def colours(family: str) -> tuple[str, str]:

@@ -105,13 +105,18 @@ def diff_text(d: dict[str, Any]) -> str:
 def diff_rgraph(
     old: Graph, new: Graph, *, depth: int | None = None, direction: str = "TB", shapes: bool = True
 ) -> RGraph:
-    """The new graph's diagram with added and changed boxes highlighted, and removed nodes
-    drawn faded beside the node they used to read."""
+    """The new graph's diagram, every box marked ``added``, ``changed``, ``removed`` or
+    ``unchanged`` (``RNode.highlight``): inputs and outputs too, a changed input showing its old
+    and new shape. Removed nodes and inputs are drawn beside the nodes they used to read, as dead
+    boxes (see ``svg.py``); a tooltip's ``changes`` says what changed."""
     d = diff_specs(old, new)
     g = to_rgraph(new, depth=depth, direction=direction, shapes=shapes, losses=False)
     marks = {r["id"]: "added" for r in d["added"]} | {r["id"]: "changed" for r in d["changed"]}
     _highlight(g, new, marks)
+    _describe_changes(g, d)
     _add_removed(g, old, d)
+    for node in g.nodes:
+        node.highlight = node.highlight or "unchanged"
     counts = f"+{len(d['added'])} ~{len(d['changed'])} −{len(d['removed'])}"
     g.title = f"{d['old']} → {d['new']}: {counts} nodes, params {_signed(d['params']['delta'])}"
     return g
@@ -193,18 +198,56 @@ def _highlight(g: RGraph, new: Graph, marks: dict[str, str]) -> None:
                 boxes[scope.id].highlight = "changed"
 
 
+def _describe_changes(g: RGraph, d: dict[str, Any]) -> None:
+    """Inputs and outputs marked like nodes; what changed, in each changed box's tooltip."""
+    boxes = {n.id: n for n in g.nodes}
+    for name in d["inputs"]["added"]:
+        if name in boxes:
+            boxes[name].highlight = "added"
+    for name, (was, now) in d["input_shapes"].items():
+        if name in boxes:
+            box = boxes[name]
+            box.highlight = "changed"
+            box.lines = [f"{shape_text(was)} → {shape_text(now)}"]
+            box.info["changes"] = f"shape {shape_text(was)} → {shape_text(now)}"
+    for key in ("added", "changed"):
+        for name in d["outputs"][key]:
+            if f"output:{name}" in boxes:
+                boxes[f"output:{name}"].highlight = key
+    for row in d["changed"]:
+        if row["id"] in boxes:
+            boxes[row["id"]].info["changes"] = "; ".join(
+                _change_text(k, v) for k, v in row["changes"].items()
+            )
+
+
 def _add_removed(g: RGraph, old: Graph, d: dict[str, Any]) -> None:
-    """Removed nodes as faded boxes, with edges only *into* them (so no cycle can form)."""
+    """Removed inputs and nodes as dead boxes, with edges only *into* them (so no cycle can
+    form); the SVG draws those edges dashed."""
     drawn = {n.id for n in g.nodes}
     removed = {r["id"] for r in d["removed"]}
+    for name in d["inputs"]["removed"]:
+        if name not in drawn:
+            shape = shape_text(old.spec.inputs[name].shape)
+            g.nodes.append(
+                RNode(id=name, title=name, op="input", family="input", lines=[shape], highlight="removed")
+            )
+            removed.add(name)
     for row in d["removed"]:
         node = old.spec.nodes[row["id"]]
         lines = [row["label"]] + ([row["shape"]] if row["shape"] else [])
         opdef = get_op(node.op)
         family = opdef.family if opdef is not None else "block"
+        info = {"in": ", ".join(str(r) for r in node.inputs)} if node.inputs else {}
         g.nodes.append(
             RNode(
-                id=row["id"], title=row["id"], op=row["op"], family=family, lines=lines, highlight="removed"
+                id=row["id"],
+                title=row["id"],
+                op=row["op"],
+                family=family,
+                lines=lines,
+                highlight="removed",
+                info=info,
             )
         )
         for ref in node.inputs:

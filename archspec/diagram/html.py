@@ -23,8 +23,8 @@ import json
 
 from . import _style
 from .layout import Layout
-from .model import EDGE_KINDS, FAMILIES, RGraph
-from .svg import to_svg
+from .model import EDGE_KINDS, FAMILIES, HIGHLIGHTS, RGraph
+from .svg import highlight_swatch, to_svg
 
 __all__ = ["COLLAPSE_ABOVE", "to_html"]
 
@@ -376,6 +376,11 @@ def _legend(g: RGraph, pal: _style.Palette) -> str:
         rows.append(
             f'<div><svg width="18" height="8"><path d="M0,4 L18,4" stroke="{colour}" stroke-width="1.6"'
             f"{dash_attr}/></svg>{kind} edge</div>"
+        )
+    marks = {n.highlight for n in g.nodes}
+    for mark in [h for h in HIGHLIGHTS if h in marks]:
+        rows.append(
+            f'<div class="legend-{mark}"><svg width="20" height="13">{highlight_swatch(mark, pal, 1, 1)}</svg>{mark}</div>'
         )
     return f'<div id="legend" data-families={json.dumps(" ".join(families))}>{"".join(rows)}</div>'
 

@@ -31,7 +31,7 @@ FAMILIES: tuple[str, ...] = (
     "loss",
 )
 EDGE_KINDS: tuple[str, ...] = ("data", "skip", "loss")
-HIGHLIGHTS: tuple[str, ...] = ("added", "changed", "removed")
+HIGHLIGHTS: tuple[str, ...] = ("added", "changed", "removed", "unchanged")
 
 
 @dataclass
@@ -39,7 +39,8 @@ class RNode:
     """One box: a bold ``title`` line over smaller detail ``lines``.
 
     ``cluster`` lists the ids of the clusters the node sits in, outermost first.
-    ``highlight`` marks architecture diffs: ``"added"``, ``"changed"`` or ``"removed"``.
+    ``highlight`` marks architecture diffs: ``"added"``, ``"changed"``, ``"removed"`` or
+    ``"unchanged"`` (None outside a diff).
     ``info`` holds what a tooltip shows beyond the box (all arguments, input and output
     shapes, parameters, MACs, ``at``: the ``file:line`` of the node in the spec), in order.
     """

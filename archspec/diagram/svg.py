@@ -19,12 +19,13 @@ from . import _style
 from .layout import Box, EdgeRoute, Layout, layout
 from .model import EDGE_KINDS, FAMILIES, HIGHLIGHTS, RGraph, RNode
 
-__all__ = ["to_svg"]
+__all__ = ["highlight_swatch", "to_svg"]
 
 TITLE_BAND = 36.0
 LEGEND_GAP = 24.0
 _LEGEND_ROW = 18.0
 _CLUSTER_DASH = {"block": "", "part": "6 3"}
+_DEAD_DASH = "4 3"  # removed boxes and the edges into them
 
 
 def to_svg(
@@ -64,7 +65,8 @@ def to_svg(
         )
     boxes, labels = _clusters(g, lay, dy, pal)
     out += boxes
-    out += [_edge(route, dy, pal) for route in lay.edges]
+    dead = {n.id for n in g.nodes if n.highlight == "removed"}
+    out += [_edge(route, dy, pal, dead=route.src in dead or route.dst in dead) for route in lay.edges]
     out += labels
     out += [_node(node, lay.nodes[node.id], dy, pal) for node in g.nodes]
     out += key.render(pal)
@@ -135,13 +137,17 @@ def _clusters(g: RGraph, lay: Layout, dy: float, pal: _style.Palette) -> tuple[l
     return boxes, labels
 
 
-def _edge(route: EdgeRoute, dy: float, pal: _style.Palette) -> str:
+def _edge(route: EdgeRoute, dy: float, pal: _style.Palette, *, dead: bool = False) -> str:
+    """One edge; ``dead`` (to or from a node a diff removed): grey, dashed, class ``edge-removed``."""
     colour, dash = pal.edge(route.kind)
     kind = route.kind if route.kind in EDGE_KINDS else "data"
+    classes = f"edge edge-{kind}"
+    if dead:
+        colour, dash, classes = pal.muted, _DEAD_DASH, classes + " edge-removed"
     dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
     d = _path_data(route.points, dy, vertical=_is_vertical(route))
     out = (
-        f'<path class="edge edge-{kind}" data-src={_attr(route.src)} data-dst={_attr(route.dst)} '
+        f'<path class="{classes}" data-src={_attr(route.src)} data-dst={_attr(route.dst)} '
         f'd="{d}" fill="none" stroke="{colour}" stroke-width="1.4"{dash_attr} marker-end="url(#arrow-{kind})"/>'
     )
     if route.label:
@@ -178,34 +184,40 @@ def _path_data(points: list[tuple[float, float]], dy: float, vertical: bool) -> 
 
 
 def _node(node: RNode, box: Box, dy: float, pal: _style.Palette) -> str:
+    """One box. Diff marks: ``added`` and ``changed`` get a coloured halo; ``removed`` is drawn
+    dead (hollow, a dashed red outline, grey struck-through title, a red "removed" tag);
+    ``unchanged`` only gets its class."""
     fill, stroke = pal.family(node.family)
     y = box.y + dy
     classes = f"node family-{_token(node.family)}"
     rx, stroke_w, extra = (12, 1.8, "") if node.family == "loss" else (6, 1.2, "")
-    halo = ""
+    halo, dash, text, subtext, dead = "", "", pal.text, pal.subtext, ""
     if node.highlight in HIGHLIGHTS:
         classes += f" highlight-{node.highlight}"
-        colour = pal.highlight(node.highlight)
-        dash = ' stroke-dasharray="5 3"' if node.highlight == "removed" else ""
+    if node.highlight in ("added", "changed"):
         halo = (
             f'<rect class="halo" x="{_f(box.x - 3.5)}" y="{_f(y - 3.5)}" width="{_f(box.w + 7)}" '
-            f'height="{_f(box.h + 7)}" rx="{rx + 3}" fill="none" stroke="{colour}" stroke-width="3"{dash}/>'
+            f'height="{_f(box.h + 7)}" rx="{rx + 3}" fill="none" stroke="{pal.highlight(node.highlight)}" '
+            'stroke-width="3"/>'
         )
-        if node.highlight == "removed":
-            extra = ' opacity="0.55"'
+    elif node.highlight == "removed":
+        fill, stroke, stroke_w = pal.background, pal.highlight("removed"), 1.6
+        dash, text, subtext = f' stroke-dasharray="{_DEAD_DASH}"', pal.muted, pal.muted
+        dead = _dead_marks(node, box, y, pal)
     cx = box.x + box.w / 2
     base = _style.baselines(len(node.lines))
     texts = [
         f'<text class="node-title" x="{_f(cx)}" y="{_f(y + base[0])}" font-size="{_f(_style.TITLE_PX)}" '
-        f'font-weight="bold" text-anchor="middle" fill="{pal.text}">{_esc(_style.clip(node.title))}</text>'
+        f'font-weight="bold" text-anchor="middle" fill="{text}">{_esc(_style.clip(node.title))}</text>'
     ]
     for line, b in zip(node.lines, base[1:], strict=True):
         texts.append(
             f'<text class="node-line" x="{_f(cx)}" y="{_f(y + b)}" font-size="{_f(_style.LINE_PX)}" '
-            f'text-anchor="middle" fill="{pal.subtext}">{_esc(_style.clip(line))}</text>'
+            f'text-anchor="middle" fill="{subtext}">{_esc(_style.clip(line))}</text>'
         )
     details = [f"{k}: {v}" for k, v in node.info.items() if v]
-    tooltip = "\n".join([node.title, f"{node.op} ({node.family})", *(details or node.lines)])
+    diff = [f"diff: {node.highlight}"] if node.highlight in HIGHLIGHTS else []
+    tooltip = "\n".join([node.title, f"{node.op} ({node.family})", *diff, *(details or node.lines)])
     return (
         f'<g class="{classes}" id={_attr("node-" + node.id)} data-id={_attr(node.id)} data-op={_attr(node.op)} '
         f"data-family={_attr(node.family)} data-title={_attr(node.title)} "
@@ -214,7 +226,23 @@ def _node(node: RNode, box: Box, dy: float, pal: _style.Palette) -> str:
         f"data-clusters={_attr(chr(10).join(node.cluster))}{extra}>"
         f"<title>{_esc(tooltip)}</title>{halo}"
         f'<rect class="box" x="{_f(box.x)}" y="{_f(y)}" width="{_f(box.w)}" height="{_f(box.h)}" rx="{rx}" '
-        f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"/>' + "".join(texts) + "</g>"
+        f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_w}"{dash}/>' + "".join(texts) + dead + "</g>"
+    )
+
+
+def _dead_marks(node: RNode, box: Box, y: float, pal: _style.Palette) -> str:
+    """A removed box's strike through its title and its red tag on the bottom edge."""
+    cx, base = box.x + box.w / 2, y + _style.baselines(len(node.lines))[0]
+    half = min(_style.text_width(_style.clip(node.title), _style.TITLE_PX), box.w - 8) / 2
+    colour = pal.highlight("removed")
+    tag_w = _style.text_width("removed", 9) + 8
+    tag_x, bottom = box.x + box.w - tag_w - 6, y + box.h  # on the bottom edge: edges only enter a removed box
+    return (
+        f'<line class="strike" x1="{_f(cx - half)}" y1="{_f(base - 4)}" x2="{_f(cx + half)}" y2="{_f(base - 4)}" '
+        f'stroke="{pal.muted}" stroke-width="1.2"/>'
+        f'<g class="diff-tag"><rect x="{_f(tag_x)}" y="{_f(bottom - 7)}" width="{_f(tag_w)}" height="13" rx="3" '
+        f'fill="{colour}"/><text x="{_f(tag_x + tag_w / 2)}" y="{_f(bottom + 3)}" font-size="9" font-weight="bold" '
+        f'text-anchor="middle" fill="#ffffff">removed</text></g>'
     )
 
 
@@ -269,15 +297,25 @@ class _Legend:
             )
             row += _LEGEND_ROW
         for mark in self.highlights:
-            dash = ' stroke-dasharray="4 2"' if mark == "removed" else ""
             out.append(
-                f'<rect x="{_f(x + 10)}" y="{_f(row - 9)}" width="18" height="11" rx="3" fill="{pal.background}" '
-                f'stroke="{pal.highlight(mark)}" stroke-width="2.5"{dash}/>'
-                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="{pal.subtext}">{mark}</text>'
+                f'<g class="legend-{mark}">{highlight_swatch(mark, pal, x + 10, row - 9)}'
+                f'<text x="{_f(x + 36)}" y="{_f(row)}" font-size="11" fill="{pal.subtext}">{mark}</text></g>'
             )
             row += _LEGEND_ROW
         out.append("</g>")
         return out
+
+
+def highlight_swatch(mark: str, pal: _style.Palette, x: float, y: float) -> str:
+    """The legend's 18×11 sample of a diff mark, drawn as the boxes are (shared with the HTML legend)."""
+    width, dash = {"added": (2.5, ""), "changed": (2.5, ""), "removed": (1.6, _DEAD_DASH)}.get(
+        mark, (1.2, "")
+    )
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<rect x="{_f(x)}" y="{_f(y)}" width="18" height="11" rx="3" fill="{pal.background}" '
+        f'stroke="{pal.highlight(mark)}" stroke-width="{width}"{dash_attr}/>'
+    )
 
 
 # --- formatting -------------------------------------------------------------------------------

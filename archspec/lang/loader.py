@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import yaml
 
 from archspec.errors import LoadError, Location, did_you_mean
+from archspec.lang.yamlhints import explain, quoted
 
 __all__ = [
     "MAX_BYTES",
@@ -106,18 +107,35 @@ class Document:
         With ``key=True`` the mark of the mapping key that introduces a path is preferred to
         the mark of its value. A value set on the command line is located at its ``--set``;
         one inside a block included from another file, in that file.
+
+        The command line also wins for an entry that a ``--set`` created (``nodes.extra`` of
+        ``--set nodes.extra.op=relu``: the file has no line for it) and for an entry a
+        ``--set`` changed inside (a shape error at ``nodes.act`` after ``--set nodes.act.dim=5``):
+        the file's line of it would point away from the value that broke it. Top-level
+        sections (``training``) keep their line: a ``--set`` inside one rarely causes its error.
         """
         full = tuple(path)
         if len(full) > 1 and full[0] == "blocks" and full[1] in self.included:
             return self.included[str(full[1])].loc(full, key=key)
-        for end in range(len(full), 0, -1):
-            if full[:end] in self.overridden:
-                return Location(f"--set {self.overridden[full[:end]]}", None, None, full)
+        item = self._override_of(full)
+        if item is not None:
+            return Location(f"--set {item}", None, None, full)
         for end in range(len(full), -1, -1):
             mark = self._mark(full[:end], key)
             if mark is not None:
                 return Location(self.file, mark[0], mark[1], full)
         return Location(self.file, None, None, full)
+
+    def _override_of(self, path: Path) -> str | None:
+        """The ``--set`` item that set ``path`` or one of its ancestors, else (below the top
+        level) the items that set its descendants; None if no ``--set`` touched it."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.overridden:
+                return self.overridden[path[:end]]
+        if len(path) < 2 and path in self.marks:
+            return None
+        inside = [item for set_path, item in self.overridden.items() if set_path[: len(path)] == path]
+        return " --set ".join(inside) or None
 
     def _mark(self, path: Path, key: bool) -> Mark | None:
         if key and path in self.key_marks:
@@ -213,12 +231,16 @@ def _yaml_error(exc: yaml.YAMLError, text: str, name: str) -> LoadError:
     flow = _FLOW_KINDS.get((exc.context or "").removeprefix("while parsing a "))
     if flow and mark and text[mark.index - 1 : mark.index + 1] == "${":
         return _unquoted_expression(flow, mark, text, name)
+    plain = explain(exc, text)
+    if plain is not None:  # the common mistakes, in plain words at the line to edit
+        return LoadError(
+            f"invalid YAML: {plain.message}", loc=Location(name, plain.line, plain.col), hint=plain.hint
+        )
     problem = exc.problem or exc.context or "syntax error"
     if exc.context and exc.problem:
         problem += f" ({exc.context})"
     loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
-    hint = "YAML does not allow tabs for indentation; use spaces" if "\\t" in problem else None
-    return LoadError(f"invalid YAML: {problem}", loc=loc, hint=hint)
+    return LoadError(f"invalid YAML: {problem}", loc=loc)
 
 
 # ``{op: conv2d, out_channels: ${ch}}`` is not YAML: ``{``, ``}`` and ``,`` are flow indicators,
@@ -233,7 +255,7 @@ def _unquoted_expression(flow: str, mark: yaml.Mark, text: str, name: str) -> Lo
     dollar = mark.column - 1
     start, end = _value_span(line, dollar)
     key = re.search(r"([^\s{}\[\],'\"]+)\s*:\s*$", line[:start])
-    value = _quoted(line[start:end])
+    value = quoted(line[start:end])
     fix = f"{key.group(1)}: {value}" if key else value
     return LoadError(
         f"invalid YAML: unquoted expression {line[dollar : _expression_end(line, dollar)]} inside {flow}",
@@ -263,12 +285,6 @@ def _value_span(line: str, dollar: int) -> tuple[int, int]:
     while end < len(line) and line[end] not in ",]}#":
         end += 1
     return start, len(line[:end].rstrip())
-
-
-def _quoted(value: str) -> str:
-    if '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, name: str) -> LoadError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from archspec.errors import LoadError, Location, did_you_mean
+from archspec.errors import LoadError, Location, did_you_mean, format_path
 from archspec.lang.loader import Document, loads
 
 __all__ = ["apply_overrides", "parse_override"]
@@ -32,19 +32,20 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
 def apply_overrides(doc: Document, items: Sequence[str]) -> Document:
     """Set each ``KEY=VALUE`` in ``doc.data`` (creating mappings on the way); returns ``doc``.
 
-    Errors about an overridden value are then located at its ``--set`` (``Document.overridden``).
+    Errors about an overridden value are then located at its ``--set`` (``Document.overridden``),
+    and so are the errors found here: ``--set nodes.fc.out_features=3: nodes.fc: ...``.
     """
     for item in items:
         path, value = parse_override(item)
         target: Any = doc.data
         real: list[str | int] = []
-        for i, part in enumerate(path[:-1]):
+        for part in path[:-1]:
             real.append(part if isinstance(target, list) else str(part))
-            target = _step(target, part, path[: i + 1], item)
+            target = _step(target, real, item)
         last = path[-1]
         if isinstance(target, list):
             if not isinstance(last, int) or last >= len(target):
-                raise LoadError(f"override {item!r}: no list item {last!r}", loc=Location("--set"))
+                raise _error(item, [*real, last], f"no such list item (the list has {len(target)})")
             target[last] = value
         else:
             last = str(last)
@@ -53,27 +54,30 @@ def apply_overrides(doc: Document, items: Sequence[str]) -> Document:
     return doc
 
 
-def _step(target: Any, part: str | int, prefix: list[str | int], item: str) -> Any:
+def _error(item: str, path: Sequence[str | int], message: str, hint: str | None = None) -> LoadError:
+    return LoadError(message, loc=Location(f"--set {item}", None, None, tuple(path)), hint=hint)
+
+
+def _step(target: Any, path: list[str | int], item: str) -> Any:
+    """The container at the end of ``path`` (its last part inside ``target``), made if missing."""
+    part = path[-1]
     if isinstance(target, list):
         if isinstance(part, int) and part < len(target):
             return target[part]
-        raise LoadError(
-            f"override {item!r}: no list item {part!r} at {'.'.join(map(str, prefix))}", loc=Location("--set")
-        )
-    if not isinstance(target, dict):
-        raise LoadError(
-            f"override {item!r}: {'.'.join(map(str, prefix[:-1]))} is not a mapping", loc=Location("--set")
-        )
+        raise _error(item, path, f"no such list item (the list has {len(target)})")
     key = str(part)
     if key not in target and (hint := did_you_mean(key, [str(k) for k in target])):
         # a typo would silently create a new, incomplete entry next to the one meant
-        where = ".".join(map(str, prefix))
-        meant = ".".join([*map(str, prefix[:-1]), hint.split("'")[1]])
-        raise LoadError(
-            f"override {item!r}: there is no {where} to set a key in (did you mean {meant}?)",
-            loc=Location("--set"),
-            hint=f"to add {where}, set it whole: --set {where}={{...}}",
+        where = format_path(path)
+        meant = format_path([*path[:-1], hint.split("'")[1]])
+        raise _error(
+            item,
+            path,
+            f"there is no {where} to set a key in",
+            hint=f"did you mean {meant}? To add {where}, set it whole: --set {where}={{...}}",
         )
-    if not isinstance(target.get(key), (dict, list)):
+    if target.get(key) is None:
         target[key] = {}
+    elif not isinstance(target[key], dict | list):
+        raise _error(item, path, f"expected a mapping to set a key in, got {target[key]!r}")
     return target[key]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archspec.diagram import to_html, to_svg
 from archspec.diagram.adapter import to_rgraph
+from archspec.diagram.diff import diff_rgraph
 from archspec.diagram.raster import have_cairosvg, svg_to_file
 from archspec.pipeline import analyse, load
 
@@ -40,6 +41,10 @@ GALLERY: dict[str, tuple[str, dict, dict]] = {
     "autoencoder": ("autoencoder.yaml", {}, {}),
     "autoencoder_part_encoder": ("autoencoder.yaml", {"part": "encoder"}, {}),
 }
+#: file stem -> (old example, new example) drawn as `archspec diff OLD NEW -o STEM.svg` draws them
+DIFFS: dict[str, tuple[str, str]] = {
+    "diff_mlp_regularised": ("mlp.yaml", "regularised_mlp.yaml"),
+}
 #: file stem -> (example, what to do on the page before the screenshot)
 PAGES: dict[str, tuple[str, str]] = {
     "unet_page": ("unet.yaml", "enc1.c1"),
@@ -47,7 +52,16 @@ PAGES: dict[str, tuple[str, str]] = {
 
 
 def render(stem: str, example: str, graph_kw: dict, svg_kw: dict, rsvg: str | None) -> None:
-    svg = to_svg(to_rgraph(analyse(load(EXAMPLES / example)), **graph_kw), **svg_kw)
+    write(stem, to_svg(to_rgraph(analyse(load(EXAMPLES / example)), **graph_kw), **svg_kw), rsvg)
+
+
+def render_diff(stem: str, old: str, new: str, rsvg: str | None) -> None:
+    graphs = (analyse(load(EXAMPLES / name)) for name in (old, new))
+    write(stem, to_svg(diff_rgraph(*graphs)), rsvg)
+
+
+def write(stem: str, svg: str, rsvg: str | None) -> None:
+    """``stem``.svg next to this script, and its PNG."""
     svg_path = HERE / f"{stem}.svg"
     svg_path.write_text(svg, encoding="utf-8")
     print(f"wrote {svg_path.relative_to(ROOT)} ({len(svg) // 1024} KB)")
@@ -107,6 +121,8 @@ def main() -> int:
         print("neither cairosvg nor rsvg-convert found: writing SVG only (pip install cairosvg)")
     for stem, (example, graph_kw, svg_kw) in GALLERY.items():
         render(stem, example, graph_kw, svg_kw, rsvg)
+    for stem, (old, new) in DIFFS.items():
+        render_diff(stem, old, new, rsvg)
     for stem, (example, hover) in PAGES.items():
         screenshot(stem, example, hover)
     return 0
