@@ -18,10 +18,15 @@ before and after.
    accuracy, checkpoints at the default cadence, metrics.csv/steps.csv and curves.png, against
    a hand run of E epochs that evaluates accuracy on the same validation split after each epoch,
    writes a CSV row per epoch and ``torch.save``s the weights on a new best and at the end.
-   Construction (reading data, compiling) is outside the timing on both sides.
-3. **Lightning** (goal: the runner's step loop >= 2x Lightning's steps per second): the same
-   epoch through ``lightning.Trainer.fit`` (or ``pytorch_lightning``), when installed
-   (``pip install -e .[bench]``); otherwise printed as skipped.
+   Four pairings: the hand run as written and with its saves made durable (temporary file,
+   fsync, rename, directory fsync: what archspec does for every checkpoint and pointer), against
+   the runner with and without curves.png (``--no-plots``). Construction (reading data,
+   compiling both sides' models) is outside the timing on both sides.
+3. **Lightning** (goal: the runner's steps per second >= 2x Lightning's): E epochs of the
+   runner's step loop against one ``Trainer.fit(max_epochs=E)`` with a new Lightning
+   ``Trainer`` per fit (as each run gets), no validation, logger, checkpoints or progress bar
+   on either side, when Lightning is installed (``pip install -e .[bench]``); otherwise printed
+   as skipped.
 4. **semi-supervised** (MLP, goal <= 1.05): a runner step that also draws a batch from a
    60,000-sample unlabelled stream (an ``mse`` term on the same output) over the supervised-only
    runner step; and the same semi-supervised epoch against a hand loop doing the same work, so
@@ -38,12 +43,15 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import dataclasses
+import logging
 import os
 import pstats
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -59,7 +67,6 @@ import yaml  # noqa: E402
 
 from archspec.compiler.compile import compile_model  # noqa: E402
 from archspec.pipeline import analyse, load  # noqa: E402
-from archspec.training import plots  # noqa: E402
 from archspec.training.runner import RunOptions, Trainer  # noqa: E402
 
 GOALS = {"step": 0.97, "run": 0.9, "lightning": 2.0, "semi": 1.05}
@@ -217,15 +224,37 @@ class HandEpochs:
 
 class HandRun:
     """E epochs of the hand loop with what a careful script adds: accuracy on the validation
-    split after each epoch, a CSV row, ``torch.save`` of the weights on a new best and at the end."""
+    split after each epoch, a CSV row, ``torch.save`` of the weights on a new best and at the end
+    (``durable``: each save written to a temporary file, fsynced, renamed and its directory
+    fsynced, as archspec writes checkpoints). The hand loops (and their compiled models) are
+    built before the rounds start, as the runner's trainers are."""
 
-    def __init__(self, trainer: Trainer, lr: float, epochs: int, out: Path) -> None:
-        self.trainer, self.lr, self.epochs, self.out = trainer, lr, epochs, out
+    def __init__(
+        self, trainer: Trainer, lr: float, epochs: int, out: Path, count: int, durable: bool
+    ) -> None:
+        self.epochs, self.out, self.durable = epochs, out, durable
+        self.hands = [HandEpochs(trainer, lr) for _ in range(count)]
         val = trainer.streams["val"]
         self.vx, self.vy = val.tensors["image"], val.tensors["label"]
 
+    def save(self, state: dict, path: Path) -> None:
+        if not self.durable:
+            torch.save(state, path)
+            return
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def __call__(self) -> None:
-        hand = HandEpochs(self.trainer, self.lr)
+        hand = self.hands.pop()
         self.out.mkdir(parents=True, exist_ok=True)
         best = -1.0
         with open(self.out / "metrics.csv", "w", newline="") as fh:
@@ -240,8 +269,8 @@ class HandRun:
                 writer.writerow([epoch + 1, hand.running, acc])
                 if acc > best:
                     best = acc
-                    torch.save(hand.model.state_dict(), self.out / "best.pt")
-        torch.save(hand.model.state_dict(), self.out / "last.pt")
+                    self.save(hand.model.state_dict(), self.out / "best.pt")
+        self.save(hand.model.state_dict(), self.out / "last.pt")
 
 
 class RunnerRun:
@@ -254,8 +283,11 @@ class RunnerRun:
         self.trainers.pop().run()
 
 
-def lightning_epochs(trainer: Trainer, lr: float) -> Callable[[], None] | None:  # pragma: no cover
-    """One Lightning epoch per call on the same model and tensors, or None without Lightning."""
+def lightning_epochs(
+    trainer: Trainer, lr: float, epochs: int
+) -> Callable[[], None] | None:  # pragma: no cover
+    """A Lightning fit of ``epochs`` epochs per call (a new ``Trainer`` each time, as a run gets)
+    on the same model and tensors, or None without Lightning."""
     try:
         import lightning as L
     except ImportError:
@@ -286,9 +318,9 @@ def lightning_epochs(trainer: Trainer, lr: float) -> Callable[[], None] | None: 
     )
     module = Module()
 
-    def epoch_once() -> None:
+    def fit() -> None:
         L.Trainer(
-            max_epochs=1,
+            max_epochs=epochs,
             accelerator="cpu",
             logger=False,
             enable_checkpointing=False,
@@ -296,7 +328,7 @@ def lightning_epochs(trainer: Trainer, lr: float) -> Callable[[], None] | None: 
             enable_model_summary=False,
         ).fit(module, data)
 
-    return epoch_once
+    return fit
 
 
 # -- the comparisons ----------------------------------------------------------------------------
@@ -325,41 +357,63 @@ def whole_run(model: str, where: Path, rounds: int, warmup: int, epochs: int) ->
     """Three sides: the hand run, ``run()`` as a user gets it (curves.png drawn once at the end),
     and ``run()`` with the drawing left out, so the figure's fixed cost shows on its own."""
     spec = bench_spec(model, val=True, epochs=epochs)
-    runner = RunnerRun(spec, where, rounds + warmup, f"{model}-run")
-    bare = RunnerRun(spec, where, rounds + warmup, f"{model}-bare")
-    hand = HandRun(runner.trainers[0], LR[model], epochs, where / f"{model}-hand")
+    count = rounds + warmup
+    runner = RunnerRun(spec, where, count, f"{model}-run")
+    bare = RunnerRun(spec, where, count, f"{model}-bare")
+    for trainer in bare.trainers:  # as `archspec train --no-plots`
+        trainer.opt = dataclasses.replace(trainer.opt, plots=False)
+    first = runner.trainers[0]
+    hand = HandRun(first, LR[model], epochs, where / f"{model}-hand", count, durable=False)
+    durable = HandRun(first, LR[model], epochs, where / f"{model}-durable", count, durable=True)
 
-    def without_curves() -> None:
-        real, plots.plot_history = plots.plot_history, lambda *a, **k: None
-        try:
-            bare()
-        finally:
-            plots.plot_history = real
-
-    wall, cpu = interleaved([hand, runner, without_curves], rounds=rounds, warmup=warmup)
-    label = f"whole run ({epochs} epochs with validation, checkpoints, logs)"
-    for name, i in (("runner run()", 1), ("runner run(), no curves.png", 2)):
-        report(label, "run", "hand run", name, (wall[0], wall[i]), (cpu[0], cpu[i]), per=1, speed=True)
-        label = "same, without drawing curves.png (matplotlib, once at the end)"
+    wall, cpu = interleaved([hand, durable, runner, bare], rounds=rounds, warmup=warmup)
+    sides = (
+        (
+            f"whole run ({epochs} epochs with validation, checkpoints, logs, curves.png)",
+            0,
+            "hand run",
+            2,
+            "runner run()",
+        ),
+        (
+            "same, hand saves made durable (fsynced as archspec's are)",
+            1,
+            "hand run, durable",
+            2,
+            "runner run()",
+        ),
+        ("same, runner with --no-plots (no curves.png)", 0, "hand run", 3, "runner run(), no plots"),
+        ("same, both durable, no plots", 1, "hand run, durable", 3, "runner run(), no plots"),
+    )
+    for label, a, a_name, b, b_name in sides:
+        report(label, "run", a_name, b_name, (wall[a], wall[b]), (cpu[a], cpu[b]), per=1, speed=True)
     print("    (ratio: hand time over runner time)")
 
 
-def lightning(model: str, runner: RunnerEpochs, rounds: int) -> None:
-    light = lightning_epochs(runner.trainer, LR[model])
+def lightning(model: str, runner: RunnerEpochs, rounds: int, epochs: int) -> None:
+    light = lightning_epochs(runner.trainer, LR[model], epochs)
     if light is None:
         print(
             "  lightning: skipped (neither lightning nor pytorch_lightning is installed: pip install -e .[bench])"
         )
         return
-    wall, cpu = interleaved([light, runner], rounds=max(rounds // 2, 3), warmup=1)  # pragma: no cover
+    for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):  # pragma: no cover
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="(lightning|pytorch_lightning).*")  # pragma: no cover
+
+    def runner_epochs() -> None:  # pragma: no cover
+        for _ in range(epochs):
+            runner()
+
+    wall, cpu = interleaved([light, runner_epochs], rounds=max(rounds // 2, 3), warmup=1)  # pragma: no cover
     report(  # pragma: no cover
-        "lightning epoch vs runner epoch",
+        f"lightning Trainer.fit vs the runner's step loop, {epochs} epochs (no validation or checkpoints on either side)",
         "lightning",
         "lightning fit",
-        "runner _train_epoch",
+        "runner epochs",
         wall,
         cpu,
-        per=1,
+        per=epochs * runner.stream.steps_per_epoch(),
         speed=True,
     )
 
@@ -417,7 +471,7 @@ def main() -> None:
             )
             runner = step_loop(model, where, rounds, warmup)
             whole_run(model, where, max(rounds // 2, 2), 1, 2 if args.quick else args.epochs)
-            lightning(model, runner, rounds)
+            lightning(model, runner, rounds, 2 if args.quick else args.epochs)
             if args.profile:
                 profile(runner, 3 if args.quick else 20)
         if args.only in (None, "mlp"):
