@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "make_temp_file",
     "path_component",
     "write_atomic",
+    "write_atomic_many",
     "write_atomic_with",
 ]
 
@@ -108,3 +109,28 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(fh.fileno())
 
     write_atomic_with(path, write)
+
+
+def write_atomic_many(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
+    """Write several files atomically, as :func:`write_atomic` does each, with one directory
+    fsync per folder instead of one per file: every file is written and fsynced under a
+    temporary name first, then all are renamed. A crash leaves each file old or new (not
+    necessarily all of them new: a caller must not need them to change together)."""
+    written: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            dest = Path(path)
+            tmp = str(make_temp_file(dest.parent, f".{dest.stem}.", f".tmp{dest.suffix}"))
+            written.append((tmp, dest))
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, dest in written:
+            os.replace(tmp, dest)
+    except BaseException:
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for folder in dict.fromkeys(dest.parent for _, dest in written):
+        fsync_dir(folder)

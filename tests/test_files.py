@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from archspec.errors import CheckpointError
-from archspec.fileio import path_component, write_atomic, write_atomic_with
+from archspec.fileio import path_component, write_atomic, write_atomic_many, write_atomic_with
 from archspec.training.checkpoint import latest_checkpoint, save_checkpoint
 from archspec.training.rundir import claim_run_dir
 from tests.conftest import invoke
@@ -59,6 +59,36 @@ def test_written_files_and_checkpoint_directories_get_the_mode_the_umask_gives(
 
 
 # --- names become one path component -------------------------------------------------------------
+
+
+def test_several_files_written_together_take_one_directory_fsync(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    (tmp_path / "b").write_text("old\n")
+    write_atomic_many([(tmp_path / "a", b"one\n"), (tmp_path / "b", b"two\n")])
+    assert (tmp_path / "a").read_text() == "one\n" and (tmp_path / "b").read_text() == "two\n"
+    assert len(synced) == 2 + 1  # each file, then the folder once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_a_failed_group_write_leaves_every_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    (tmp_path / "a").write_text("old a\n")
+    (tmp_path / "b").write_text("old b\n")
+    real_open, opened = open, []
+
+    def full_on_second(path, *args, **kwargs):
+        opened.append(path)
+        if len(opened) == 2:
+            raise OSError(28, "No space left on device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_on_second)
+    with pytest.raises(OSError, match="No space"):
+        write_atomic_many([(tmp_path / "a", b"new a\n"), (tmp_path / "b", b"new b\n")])
+    monkeypatch.undo()
+    assert (tmp_path / "a").read_text() == "old a\n" and (tmp_path / "b").read_text() == "old b\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
 @pytest.mark.parametrize(

@@ -306,8 +306,8 @@ def test_a_full_disk_while_moving_the_pointer_keeps_the_previous_checkpoint(tmp_
     root = tmp_path / "c"
     _a_first_checkpoint(root)
 
-    monkeypatch.setattr(ckpt, "write_atomic", _no_space)
-    with pytest.raises(CheckpointError, match="still names the previous checkpoint, which is intact"):
+    monkeypatch.setattr(ckpt, "write_atomic_many", _no_space)
+    with pytest.raises(CheckpointError, match="still names its previous checkpoint, which is intact"):
         save_checkpoint(root, "step-00000002-000000", {"w": torch.zeros(3)}, {"step": 2})
     assert latest_checkpoint(root).name == "step-00000001-000000"
 

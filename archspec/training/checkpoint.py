@@ -22,7 +22,7 @@ import torch
 
 from archspec.errors import CheckpointError
 from archspec.fileio import fsync_dir as _fsync_dir
-from archspec.fileio import make_temp_dir, write_atomic
+from archspec.fileio import make_temp_dir, write_atomic, write_atomic_many
 
 __all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint", "write_atomic"]
 
@@ -76,13 +76,13 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for pointer in pointers:
-        try:
-            write_atomic(root / pointer, (name + "\n").encode())
-        except OSError as exc:
-            raise CheckpointError(
-                f"wrote {final} but could not update {root / pointer}: {exc.strerror or exc}; it still names the previous checkpoint, which is intact"
-            ) from exc
+    try:
+        write_atomic_many([(root / pointer, (name + "\n").encode()) for pointer in pointers])
+    except OSError as exc:
+        moved = " and ".join(str(root / p) for p in pointers)
+        raise CheckpointError(
+            f"wrote {final} but could not update {moved}: {exc.strerror or exc}; a pointer not updated still names its previous checkpoint, which is intact"
+        ) from exc
     _prune(root, keep, protect={name, *(_read_pointer(root, p) for p in ("latest", "best"))})
     return final
 

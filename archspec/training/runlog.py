@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from archspec.errors import CheckpointError
+from archspec.fileio import write_atomic_many
 from archspec.training.checkpoint import write_atomic
 
 __all__ = ["Progress", "RunLog"]
@@ -50,8 +51,10 @@ class RunLog:
                 f"{run} already holds a run; resume it with --resume, or choose another --run-dir"
             )
         run.mkdir(parents=True, exist_ok=True)
-        write_atomic(run / "spec.yaml", spec_text.encode())
-        write_atomic(run / "resolved.yaml", yaml.safe_dump(resolved, sort_keys=False).encode())
+        resolved_text = yaml.safe_dump(resolved, sort_keys=False)
+        write_atomic_many(
+            [(run / "spec.yaml", spec_text.encode()), (run / "resolved.yaml", resolved_text.encode())]
+        )
         for name in ("metrics.csv", "steps.csv"):
             (run / name).unlink(missing_ok=True)
 
