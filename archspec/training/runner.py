@@ -109,6 +109,7 @@ class Trainer:
         self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
         _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
+        self.objective.check_labels(graph, {k: s.tensors for k, s in self.streams.items()})
         self.model = compile_model(graph).to(self.device)
         self.frozen_norms: list[torch.nn.Module] = []
         if not for_eval:
