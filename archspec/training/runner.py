@@ -480,8 +480,22 @@ class Trainer:
                 raise error
             values = dict(zip(keys, row))
             self._log_step(step, values)
-            self.loop.add_step(values)
+            self.loop.add_step(self._with_weighted(step, values))
         self._last_values = values
+
+    def _with_weighted(self, step: int, values: dict[str, float]) -> dict[str, float]:
+        """A step's losses and, with several terms, ``weighted_<term>``: the term times its weight
+        at that step, as it entered the total (metrics.csv's ``train_weighted_<term>``, which
+        sum to ``train_loss``; under a scheduled weight an epoch's mean of the products is not
+        the weight times the mean, hence a column of its own)."""
+        terms = self.objective.terms
+        if len(terms) == 1:
+            return values
+        epoch, total = self.loop.epoch, self.objective.total_steps
+        weighted = {
+            f"weighted_{t.name}": values[f"loss_{t.name}"] * t.weight_at(step, epoch, total) for t in terms
+        }
+        return {**values, **weighted}
 
     def _loss(
         self,
@@ -565,6 +579,7 @@ class Trainer:
             if k not in ("epoch", "step", "seconds", "lr")
             and isinstance(v, float)
             and not (single and k.startswith("train_loss_"))
+            and "_weighted_" not in k  # metrics.csv and curves.png have them
         )
         self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
 
@@ -669,14 +684,15 @@ class Trainer:
         from archspec.training.losses import penalty
 
         loop, total_steps = self.loop, self.objective.total_steps
-        total = sum(means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms)
+        weighted = {t.name: means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms}
         for term in self.objective.terms:
             if term.is_penalty:
                 value = float(penalty(term.fn, self.objective.penalised[term.name]))
-                total += value * term.weight_at(loop.step, loop.epoch, total_steps)
-        out = {f"{stream_name}_loss": float(total)}
+                weighted[term.name] = value * term.weight_at(loop.step, loop.epoch, total_steps)
+        out = {f"{stream_name}_loss": float(sum(weighted.values()))}
         if len(self.objective.terms) > 1:
             out.update({f"{stream_name}_loss_{t.name}": means[t.name] for t in terms})
+            out.update({f"{stream_name}_weighted_{k}": v for k, v in weighted.items()})
         return out
 
     def _update_metric(
@@ -769,7 +785,8 @@ class Trainer:
         from archspec.training.plots import plot_history
 
         self._plotted = time.monotonic()
-        plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
+        weights = {t.name: t.weight for t in self.objective.terms}
+        plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log, weights=weights)
 
 
 def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None:
