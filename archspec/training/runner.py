@@ -105,8 +105,14 @@ class Trainer:
         self.device = resolve_device(choose_device(options.device, self.cfg.get("device")))
         self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(self._seed())  # dropout and friends
-        self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
-        self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        self.streams = build_streams(
+            self.spec,
+            rank=self.rank,
+            world=self.world,
+            lazy_files=True,
+            pin_memory=self.device.type == "cuda",
+        )
+        self.objective = bind_objective(self.spec, {k: set(s.fields) for k, s in self.streams.items()})
         _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
         self.objective.check_labels(graph, {k: s.tensors for k, s in self.streams.items()})
@@ -640,7 +646,7 @@ class Trainer:
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
-        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.fields]
         if self.cfg.get("solver") == "closed_form":
             terms = []  # the solver fits one-hot targets itself; no loss function ran in training
         sums = dict.fromkeys((t.name for t in terms), 0.0)
@@ -663,8 +669,9 @@ class Trainer:
 
     def holds_labels(self, stream: str, target: str) -> bool | None:
         """Whether a stream's field holds class labels (integers); None if there is no such field."""
-        tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
-        return None if tensor is None else not tensor.is_floating_point()
+        fields = self.streams[stream].fields if stream in self.streams else ()
+        tensor = self.streams[stream].tensors.get(target) if target in fields else None
+        return None if target not in fields else tensor is not None and not tensor.is_floating_point()
 
     def _term_value(
         self, term: Any, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
@@ -809,7 +816,7 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
     plan = []
     for term in trainer.objective.terms:
-        if term.is_penalty or term.target not in stream.tensors:
+        if term.is_penalty or term.target not in stream.fields:
             continue
         plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
     return list(dict.fromkeys(plan))
