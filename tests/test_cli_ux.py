@@ -129,8 +129,9 @@ def test_a_run_without_a_checkpoint_says_so_with_a_hint(made, tmp_path):
         result = invoke(*args)
         assert result.exit_code == 3, args
         assert (
-            f"error: {run_dir}: the run has no checkpoint yet (hint: a run saves one after each epoch"
-            in result.output
+            f"error: {run_dir}: the run has no checkpoint yet (hint: a run saves one every checkpoint_seconds "
+            "(default 60) at the next step or epoch end, every --checkpoint-every steps, and when it ends; "
+            "wait for the first, or train it again: " in result.output
         )
         assert f"archspec train {made / 'net.yaml'} --run-dir {run_dir})" in result.output
 

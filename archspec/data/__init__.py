@@ -25,6 +25,8 @@ from archspec.data.base import Dataset as Dataset
 from archspec.data.base import DatasetInfo as DatasetInfo
 from archspec.data.base import FieldInfo as FieldInfo
 from archspec.data.base import Option as Option
+from archspec.data.readers import list_image_folder as list_image_folder
+from archspec.data.readers import load_image as load_image
 from archspec.data.readers import read_csv as read_csv
 from archspec.data.readers import read_image_folder as read_image_folder
 from archspec.data.readers import read_npy as read_npy
@@ -48,7 +50,9 @@ __all__ = [
     "check_lengths",
     "dataset_info",
     "get_dataset",
+    "list_image_folder",
     "load_dataset",
+    "load_image",
     "read_csv",
     "read_image_folder",
     "read_npy",

@@ -21,7 +21,15 @@ import numpy as np
 from archspec.data.splits import check_lengths
 from archspec.errors import DataError, did_you_mean
 
-__all__ = ["IMAGE_SUFFIXES", "read_csv", "read_image_folder", "read_npy", "read_npz"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "list_image_folder",
+    "load_image",
+    "read_csv",
+    "read_image_folder",
+    "read_npy",
+    "read_npz",
+]
 
 PathLike = str | os.PathLike[str]
 CSV_DTYPES = ("float32", "float64", "int64")
@@ -232,7 +240,7 @@ def read_image_folder(
     """
     image_module = _pillow()
     target = _check_size(size)
-    classes, files = _find_images(Path(root))
+    classes, files = list_image_folder(root)
     images: list[np.ndarray] = []
     labels: list[int] = []
     first: tuple[Path, tuple[int, int]] | None = None
@@ -275,7 +283,10 @@ def _check_size(size: object) -> tuple[int, int] | None:
     return int(pair[0]), int(pair[1])
 
 
-def _find_images(root: Path) -> tuple[list[str], list[tuple[int, Path]]]:
+def list_image_folder(root: PathLike) -> tuple[list[str], list[tuple[int, Path]]]:
+    """The class names (sorted subfolders) and every image as ``(label, path)``, in a fixed
+    order (by class, then file name), without opening one."""
+    root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -305,3 +316,10 @@ def _load_image(image_module: Any, path: Path, size: tuple[int, int] | None, mod
             return np.asarray(im, dtype=np.float32) / np.float32(255.0)
     except (OSError, ValueError) as e:
         raise DataError(f"{path}: cannot read image ({e})") from e
+
+
+def load_image(path: PathLike, size: tuple[int, int], grayscale: bool) -> np.ndarray:
+    """One image as float32 ``[C, H, W]`` in 0..1, resized to ``size`` (height, width): what
+    :func:`read_image_folder` holds for it, decoded on demand (a data loader's worker calls this)."""
+    arr = _load_image(_pillow(), Path(path), _check_size(size), "L" if grayscale else "RGB")
+    return arr[None] if grayscale else np.ascontiguousarray(arr.transpose(2, 0, 1))

@@ -233,6 +233,11 @@ STREAM = _closed(
             "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array"}]},
         },
         "batch_size": POS_INT,
+        "workers": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "processes that decode an image folder while the model trains (default min(4, CPUs); 0 decodes in the training process); arrays in memory need none",
+        },
         "shuffle": {"type": "boolean"},
         "seed": {"type": "integer"},
         "augment": {"type": "array", "items": AUGMENT_ITEM},

@@ -43,7 +43,19 @@ from torch import Tensor, nn
 
 from archspec.errors import did_you_mean
 
-__all__ = ["LOSSES", "LOSS_OPTIONS", "PENALTIES", "check_options", "fast_loss", "penalty", "select_params"]
+__all__ = [
+    "CLASS_INDEX_LOSSES",
+    "LOSSES",
+    "LOSS_OPTIONS",
+    "PENALTIES",
+    "check_labels",
+    "check_options",
+    "fast_loss",
+    "penalty",
+    "select_params",
+]
+
+CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "dice")  # losses that take class-index targets
 
 Loss = Callable[[Tensor, Tensor, Mapping[str, Any]], Tensor]
 
@@ -152,23 +164,58 @@ def _index_target(name: str, pred: Tensor, target: Tensor, ignore_index: int | N
         raise ValueError(
             f"{name} needs class-index targets of shape {need} for pred {a} (or class probabilities of the pred's shape), got {b}"
         )
+    if not _checked_on_host(target):
+        return _assert_index_target(name, pred, target, ignore_index)
     if target.is_floating_point() and not torch.equal(target, target.round()):
         raise ValueError(f"{name} needs whole-number class indices as targets, got fractional values")
     target = target.long()
-    if target.device.type == "cpu" and name != "dice":
-        return target  # torch checks the range itself on the CPU; _explain turns its error into ours
-    _check_range(name, pred, target, ignore_index)
+    if name == "dice":  # one_hot's own range error names no class; torch's losses check on the CPU
+        _check_range(name, pred.shape[1], target, ignore_index)
+    return target  # _explain turns torch's range error into ours
+
+
+def _checked_on_host(target: Tensor) -> bool:
+    """Whether a target's values may be read back to check them: on the CPU that costs nothing;
+    on an accelerator it is a host sync, once per step."""
+    return target.device.type == "cpu"
+
+
+def _assert_index_target(name: str, pred: Tensor, target: Tensor, ignore_index: int | None) -> Tensor:
+    """The checks of :func:`_index_target` as device-side asserts: no host sync on the hot path.
+    Their message is terse; the trainer checks every stream's labels up front with
+    :func:`check_labels`, so a user meets the clear message before the first step."""
+    if target.is_floating_point():
+        torch._assert_async((target == target.round()).all(), f"{name} needs whole-number class indices")
+    target = target.long()
+    c = pred.shape[1]
+    ok = (target >= 0) & (target < c)
+    if ignore_index is not None:
+        ok |= target == ignore_index
+    torch._assert_async(ok.all(), f"{name} target holds a class outside 0..{c - 1}")
     return target
 
 
-def _check_range(name: str, pred: Tensor, target: Tensor, ignore_index: int | None) -> None:
-    c = pred.shape[1]
+def check_labels(name: str, options: Mapping[str, Any], classes: int, labels: Tensor) -> None:
+    """Raise the clear :func:`_check_range` error if ``labels`` (a whole stream's class-index
+    targets, on the CPU) hold a class outside ``0..classes - 1`` (``ignore_index`` aside)."""
+    values = labels.long().numpy()  # numpy: not a tensor value read back, even on the CPU
+    bad = (values < 0) | (values >= classes)
+    if name != "dice":
+        bad &= values != int(options.get("ignore_index", -100))
+    if bad.any():
+        raise ValueError(_range_message(name, int(values[bad][0]), classes))
+
+
+def _check_range(name: str, c: int, target: Tensor, ignore_index: int | None) -> None:
     bad = (target < 0) | (target >= c)
     if ignore_index is not None:
         bad &= target != ignore_index
     if bool(bad.any()):
-        value = int(target[bad][0])
-        raise ValueError(f"{name} target holds class {value} but pred has {c} classes (0..{c - 1})")
+        raise ValueError(_range_message(name, int(target[bad][0]), c))
+
+
+def _range_message(name: str, value: int, c: int) -> str:
+    return f"{name} target holds class {value} but pred has {c} classes (0..{c - 1})"
 
 
 def _explain(name: str, fn: Any, pred: Tensor, target: Tensor, ignore: int | None, **kwargs: Any) -> Tensor:
@@ -176,7 +223,7 @@ def _explain(name: str, fn: Any, pred: Tensor, target: Tensor, ignore: int | Non
     try:
         return fn(pred, target, **kwargs)
     except (IndexError, RuntimeError):
-        _check_range(name, pred, target, ignore)
+        _check_range(name, pred.shape[1], target, ignore)
         raise
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -129,6 +129,28 @@ class Objective:
             row = [float(total.detach()), *(float(v.detach()) for v in values.values())]
             raise self.non_finite_error(step, row)
         return total, values
+
+    def check_labels(self, graph: Any, stream_fields: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        """Every stream's class-index targets fit the classes of their term's pred, checked once
+        before training on the host copy of the data, with the loss's own message: on an
+        accelerator the loss then only asserts on the device, with no host sync per step."""
+        from archspec.graph.shapes import output_shape
+        from archspec.training.losses import CLASS_INDEX_LOSSES, check_labels
+
+        for term in self.terms:
+            if term.is_penalty or term.fn not in CLASS_INDEX_LOSSES or term.pred not in self.spec.outputs:
+                continue
+            shape = tuple(output_shape(graph, self.spec.outputs[term.pred].ref))
+            if not shape or (term.fn == "dice" and shape[0] < 2):
+                continue
+            for name, fields in stream_fields.items():
+                labels = fields.get(term.target)
+                if labels is None or tuple(labels.shape[1:]) == shape:  # absent, or probabilities
+                    continue
+                try:
+                    check_labels(term.fn, term.options, shape[0], labels)
+                except ValueError as exc:
+                    raise self._target_error(replace(term, stream=name), exc) from None
 
     def non_finite_error(self, step: int, row: list[float]) -> TrainingError | None:
         """The error for a step whose logged values ``[total, *terms]`` are not all finite, naming

@@ -5,14 +5,24 @@ switched, so a notebook that uses archspec as a library keeps its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_history"]
+__all__ = ["WEIGHTED", "panel_series", "plot_history"]
+
+WEIGHTED = "_weighted_"  # metrics.csv: <stream>_weighted_<term>, the term times its weight
 
 
-def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[str], None]) -> Path | None:
+def plot_history(
+    history: list[dict[str, Any]],
+    path: Path,
+    *,
+    log: Callable[[str], None],
+    weights: Mapping[str, float | str] | None = None,
+) -> Path | None:
+    """Draw ``history`` (metrics.csv's rows) to ``path``; ``weights`` are the loss terms' weights
+    (numbers, or the ``${...}`` text of a schedule), for the weighted terms' labels."""
     if not history:
         return None
     try:
@@ -22,7 +32,7 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
         log("note: install matplotlib (pip install matplotlib) for curves.png; metrics.csv has the numbers")
         return None
     epochs = [row["epoch"] for row in history]
-    panels = _panels(history[-1])
+    panels = panel_series(history, weights or {})
     fig = Figure(figsize=(5 * len(panels), 3.6))
     FigureCanvasAgg(fig)  # the figure draws to PNG through this canvas, whatever the backend
     # Fixed margins rather than tight_layout, and plain tick labels rather than mathtext: each
@@ -32,11 +42,9 @@ def plot_history(history: list[dict[str, Any]], path: Path, *, log: Callable[[st
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     from matplotlib.ticker import LogFormatter, MaxNLocator
 
-    for ax, (title, keys) in zip(axes, panels.items()):
-        for key in keys:
-            ax.plot(
-                epochs, [row.get(key) for row in history], label=key, marker="." if len(epochs) < 20 else None
-            )
+    for ax, (title, series) in zip(axes, panels.items()):
+        for label, values in series:
+            ax.plot(epochs, values, label=label, marker="." if len(epochs) < 20 else None)
         ax.set(title=title, xlabel="epoch", yscale="log" if title == "loss" else "linear")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if title == "loss":
@@ -62,12 +70,37 @@ def _plain_log(base: type) -> type:
     return PlainLog
 
 
+def panel_series(
+    history: list[dict[str, Any]], weights: Mapping[str, float | str]
+) -> dict[str, list[tuple[str, list[Any]]]]:
+    """What each panel draws: ``(legend label, one value per epoch)``. With several loss terms
+    the loss panel shows each term as it enters the total — the ``<stream>_weighted_<term>``
+    columns, labelled ``train: 0.1 × recon`` — beside the total, which they sum to; the raw
+    ``<stream>_loss_<term>`` columns stay in metrics.csv."""
+    return {
+        title: [(_label(key, weights), [row.get(key) for row in history]) for key in keys]
+        for title, keys in _panels(history[-1]).items()
+    }
+
+
+def _label(key: str, weights: Mapping[str, float | str]) -> str:
+    stream, sep, term = key.partition(WEIGHTED)
+    if not sep:
+        return key
+    weight = weights.get(term)
+    factor = "λ(step)" if isinstance(weight, str) else "λ" if weight is None else f"{weight:g}"
+    return f"{stream}: {factor} × {term}"
+
+
 def _panels(row: dict[str, Any]) -> dict[str, list[str]]:
-    """One axis per scale: losses (training and validation, log scale), scores in 0..1
-    (accuracy, IoU, Dice), and errors in the data's units (mse, mae)."""
+    """One axis per scale: losses (training and validation, log scale; weighted terms rather
+    than raw ones), scores in 0..1 (accuracy, IoU, Dice), and errors in the data's units."""
     floats = [k for k, v in row.items() if isinstance(v, float) and k not in ("lr", "seconds")]
-    losses = [k for k in floats if k.startswith("train_loss") or "_loss" in k]
-    errors = [k for k in floats if k not in losses and ("_mse" in k or "_mae" in k)]
-    scores = [k for k in floats if k not in losses and k not in errors]
+    weighted = [k for k in floats if WEIGHTED in k]
+    raw = {k.replace(WEIGHTED, "_loss_", 1) for k in weighted}  # shown weighted instead
+    losses = [k for k in floats if k not in raw and (k.startswith("train_loss") or "_loss" in k)]
+    losses += weighted
+    errors = [k for k in floats if k not in losses and k not in raw and ("_mse" in k or "_mae" in k)]
+    scores = [k for k in floats if k not in losses and k not in errors and k not in raw]
     panels = {"loss": losses, "scores": scores, "errors (mse, mae)": errors}
     return {title: keys for title, keys in panels.items() if keys or title == "loss"}

@@ -79,7 +79,7 @@ def class_reports(trainer: Any, roles: tuple[str, ...]) -> list[ClassReport]:
     for name, stream in trainer.streams.items():
         if stream.role not in roles:
             continue
-        terms = [t for t in trainer.objective.terms if t.fn in CLASS_LOSSES and t.target in stream.tensors]
+        terms = [t for t in trainer.objective.terms if t.fn in CLASS_LOSSES and t.target in stream.fields]
         pairs = list(dict.fromkeys((t.pred, t.target, t.fn) for t in terms))
         matrices = {
             pair: Overlap("confusion", "iou", 0.5 if pair[2] == "binary_cross_entropy" else 0.0)

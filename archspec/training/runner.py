@@ -106,10 +106,17 @@ class Trainer:
         self.device = resolve_device(choose_device(options.device, self.cfg.get("device")))
         self.rank, self.world, self.device = _dist_info(self.device)
         torch.manual_seed(self._seed())  # dropout and friends
-        self.streams = build_streams(self.spec, rank=self.rank, world=self.world)
-        self.objective = bind_objective(self.spec, {k: set(s.tensors) for k, s in self.streams.items()})
+        self.streams = build_streams(
+            self.spec,
+            rank=self.rank,
+            world=self.world,
+            lazy_files=True,
+            pin_memory=self.device.type == "cuda",
+        )
+        self.objective = bind_objective(self.spec, {k: set(s.fields) for k, s in self.streams.items()})
         _check_metrics(self.spec, self.holds_labels)
         self._check_inputs()
+        self.objective.check_labels(graph, {k: s.tensors for k, s in self.streams.items()})
         self.model = compile_model(graph).to(self.device)
         self.frozen_norms: list[torch.nn.Module] = []
         if not for_eval:
@@ -495,8 +502,22 @@ class Trainer:
                 raise error
             values = dict(zip(keys, row))
             self._log_step(step, values)
-            self.loop.add_step(values)
+            self.loop.add_step(self._with_weighted(step, values))
         self._last_values = values
+
+    def _with_weighted(self, step: int, values: dict[str, float]) -> dict[str, float]:
+        """A step's losses and, with several terms, ``weighted_<term>``: the term times its weight
+        at that step, as it entered the total (metrics.csv's ``train_weighted_<term>``, which
+        sum to ``train_loss``; under a scheduled weight an epoch's mean of the products is not
+        the weight times the mean, hence a column of its own)."""
+        terms = self.objective.terms
+        if len(terms) == 1:
+            return values
+        epoch, total = self.loop.epoch, self.objective.total_steps
+        weighted = {
+            f"weighted_{t.name}": values[f"loss_{t.name}"] * t.weight_at(step, epoch, total) for t in terms
+        }
+        return {**values, **weighted}
 
     def _loss(
         self,
@@ -588,6 +609,7 @@ class Trainer:
             if k not in ("epoch", "step", "seconds", "lr")
             and isinstance(v, float)
             and not (single and k.startswith("train_loss_"))
+            and "_weighted_" not in k  # metrics.csv and curves.png have them
         )
         self.opt.log(f"epoch {epoch + 1}/{self.epochs}: {shown}")
 
@@ -648,7 +670,7 @@ class Trainer:
 
         plan = [(m, p, t) for s, m, p, t in self.metrics if s == stream_name] or _plan_for(self, stream)
         metrics = {(m, p, t): make_metric(m) for m, p, t in plan}
-        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.tensors]
+        terms = [t for t in self.objective.terms if not t.is_penalty and t.target in stream.fields]
         if self.cfg.get("solver") == "closed_form":
             terms = []  # the solver fits one-hot targets itself; no loss function ran in training
         sums = dict.fromkeys((t.name for t in terms), 0.0)
@@ -671,8 +693,9 @@ class Trainer:
 
     def holds_labels(self, stream: str, target: str) -> bool | None:
         """Whether a stream's field holds class labels (integers); None if there is no such field."""
-        tensor = self.streams[stream].tensors.get(target) if stream in self.streams else None
-        return None if tensor is None else not tensor.is_floating_point()
+        fields = self.streams[stream].fields if stream in self.streams else ()
+        tensor = self.streams[stream].tensors.get(target) if target in fields else None
+        return None if target not in fields else tensor is not None and not tensor.is_floating_point()
 
     def _term_value(
         self, term: Any, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
@@ -692,14 +715,15 @@ class Trainer:
         from archspec.training.losses import penalty
 
         loop, total_steps = self.loop, self.objective.total_steps
-        total = sum(means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms)
+        weighted = {t.name: means[t.name] * t.weight_at(loop.step, loop.epoch, total_steps) for t in terms}
         for term in self.objective.terms:
             if term.is_penalty:
                 value = float(penalty(term.fn, self.objective.penalised[term.name]))
-                total += value * term.weight_at(loop.step, loop.epoch, total_steps)
-        out = {f"{stream_name}_loss": float(total)}
+                weighted[term.name] = value * term.weight_at(loop.step, loop.epoch, total_steps)
+        out = {f"{stream_name}_loss": float(sum(weighted.values()))}
         if len(self.objective.terms) > 1:
             out.update({f"{stream_name}_loss_{t.name}": means[t.name] for t in terms})
+            out.update({f"{stream_name}_weighted_{k}": v for k, v in weighted.items()})
         return out
 
     def _update_metric(
@@ -793,7 +817,8 @@ class Trainer:
         from archspec.training.plots import plot_history
 
         self._plotted = time.monotonic()
-        plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log)
+        weights = {t.name: t.weight for t in self.objective.terms}
+        plot_history(history, self.opt.run_dir / "curves.png", log=self.opt.log, weights=weights)
 
 
 def _check_metrics(spec: Any, labels: Callable[[str, str], bool | None]) -> None:
@@ -816,7 +841,7 @@ def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
     plan = []
     for term in trainer.objective.terms:
-        if term.is_penalty or term.target not in stream.tensors:
+        if term.is_penalty or term.target not in stream.fields:
             continue
         plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
     return list(dict.fromkeys(plan))

@@ -166,8 +166,9 @@ def _require_checkpoint(run_dir: Path) -> None:
     if not root.is_dir() or latest_checkpoint(root) is None and latest_checkpoint(root, "best") is None:
         spec_file = run_info(run_dir).get("spec_file") or "SPEC"
         raise CheckpointError(
-            f"{run_dir}: the run has no checkpoint yet (hint: a run saves one after each epoch, or every "
-            f"--checkpoint-every steps; wait for the first, or train it again: archspec train {spec_file} --run-dir {run_dir})"
+            f"{run_dir}: the run has no checkpoint yet (hint: a run saves one every checkpoint_seconds "
+            f"(default 60) at the next step or epoch end, every --checkpoint-every steps, and when it ends; "
+            f"wait for the first, or train it again: archspec train {spec_file} --run-dir {run_dir})"
         )
 
 

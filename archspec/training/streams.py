@@ -22,6 +22,7 @@ import torch
 from archspec.errors import DataError, SpecError
 from archspec.lang.dataplan import StreamPlan, data_plan
 from archspec.lang.model import Spec
+from archspec.training.files import FileFields
 
 __all__ = ["Stream", "build_streams", "check_model_inputs"]
 
@@ -37,11 +38,19 @@ class Stream:
     augment: list[Any] = field(default_factory=list)
     rank: int = 0
     world: int = 1
+    files: FileFields | None = None  # fields decoded from files as batches are read (image folders)
     _order: tuple[int, torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
+        if self.files is not None:
+            return len(self.files)
         return next(iter(self.tensors.values())).shape[0]
+
+    @property
+    def fields(self) -> list[str]:
+        """Every field's name: those in memory (``tensors``) and those read from files."""
+        return [*self.tensors, *(self.files.names if self.files is not None else ())]
 
     def steps_per_epoch(self, drop_last: bool = False) -> int:
         per_rank = self.size // self.world
@@ -70,21 +79,31 @@ class Stream:
 
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
         """``(step, batch)`` for the steps of ``epoch`` from ``start`` on."""
+        if self.files is not None:
+            for step in range(start, self.steps_per_epoch()):
+                yield step, self.batch(epoch, step)
+            return
         order, bs, tensors = self.order(epoch), self.batch_size, self.tensors.items()
-        for step in range(start, self.steps_per_epoch()):
+        for step in range(start, self.steps_per_epoch()):  # ``batch`` inlined: the hot loop
             idx = order[step * bs : (step + 1) * bs]
             yield step, {k: v[idx] for k, v in tensors}
 
     def batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
         """The batch at position ``(epoch, step)``."""
-        idx = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
-        return {k: v[idx] for k, v in self.tensors.items()}
+        order = self.order(epoch)
+        idx = order[step * self.batch_size : (step + 1) * self.batch_size]
+        batch = {k: v[idx] for k, v in self.tensors.items()}
+        if self.files is not None:
+            batch.update(self.files.batch((epoch, step), order, self.batch_size))
+        return batch
 
     def all_batches(self, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Every sample once, in order (for evaluation)."""
         bs = batch_size or max(self.batch_size, 256)
+        decoded = self.files.in_order(bs) if self.files is not None else None
         for i in range(0, self.size, bs):
-            yield {k: v[i : i + bs] for k, v in self.tensors.items()}
+            batch = {k: v[i : i + bs] for k, v in self.tensors.items()}
+            yield batch if decoded is None else {**batch, **next(decoded)}
 
 
 def build_streams(
@@ -94,8 +113,12 @@ def build_streams(
     roles: tuple[str, ...] | None = None,
     rank: int = 0,
     world: int = 1,
+    lazy_files: bool = False,
+    pin_memory: bool = False,
 ) -> dict[str, Stream]:
-    """Every stream of ``spec.data`` (optionally only some roles), loaded as tensors."""
+    """Every stream of ``spec.data`` (optionally only some roles), loaded as tensors; with
+    ``lazy_files`` (the trainer) an image folder's images are decoded as batches are read,
+    through a ``DataLoader`` with ``workers`` processes (pinned memory with ``pin_memory``)."""
     from archspec.training.augment import parse_augment
 
     training = spec.training
@@ -107,14 +130,18 @@ def build_streams(
         role = raw.get("role", "train")
         if roles is not None and role not in roles:
             continue
-        arrays = _read(raw, base, spec, name, plans.get(name))
+        arrays = _read(raw, base, spec, name, plans.get(name), lazy=lazy_files)
         if "csv" not in raw:  # the CSV reader has already named its columns by ``fields``
             arrays = _map_fields(arrays, raw.get("fields"), spec, name)
-        tensors = {k: _tensor(v, spec, name, k) for k, v in arrays.items()}
+        # an image folder read lazily gives its images as paths, left on disk until a batch reads them
+        paths = [k for k, v in arrays.items() if v.dtype.kind == "U"] if "images" in raw else []
+        tensors = {k: _tensor(v, spec, name, k) for k, v in arrays.items() if k not in paths}
+        seed = int(raw.get("seed", training.get("seed", spec.seed)))
+        files = _file_fields(raw, spec, arrays, paths, pin_memory, seed) if paths else None
         augs = []
         if raw.get("augment"):
             try:
-                augs = parse_augment(raw["augment"], default_fields=list(tensors))
+                augs = parse_augment(raw["augment"], default_fields=[*tensors, *paths])
             except ValueError as exc:
                 where = ("data", name, "augment", *getattr(exc, "path", ()))
                 raise SpecError(str(exc), loc=spec.doc.loc(where)) from None
@@ -124,12 +151,31 @@ def build_streams(
             tensors=tensors,
             batch_size=int(raw.get("batch_size", default_bs)) // max(world, 1) or 1,
             shuffle=bool(raw.get("shuffle", role == "train")),
-            seed=int(raw.get("seed", training.get("seed", spec.seed))),
+            seed=seed,
             augment=augs,
             rank=rank,
             world=world,
+            files=files,
         )
     return out
+
+
+def _file_fields(
+    raw: Mapping[str, Any],
+    spec: Spec,
+    arrays: Mapping[str, np.ndarray],
+    names: list[str],
+    pin_memory: bool,
+    seed: int,
+) -> FileFields:
+    """The folder's images of this stream's split, decoded through a DataLoader."""
+    from archspec.training.files import FileFields, FolderImages, default_workers
+
+    size, gray = _image_geometry(raw, spec)
+    assert size is not None  # _read_file leaves images on disk only when it knows their size
+    images = FolderImages(arrays[names[0]].tolist(), size, gray)
+    workers = int(raw.get("workers", default_workers()))
+    return FileFields(images, names, workers=workers, pin_memory=pin_memory, seed=seed)
 
 
 def check_model_inputs(spec: Spec, streams: Mapping[str, Stream], names: Iterable[str]) -> None:
@@ -138,7 +184,7 @@ def check_model_inputs(spec: Spec, streams: Mapping[str, Stream], names: Iterabl
     torch error inside the first forward. Integer data for a float input becomes float32."""
     for name in dict.fromkeys(names):
         stream = streams[name]
-        missing = [i for i in spec.inputs if i not in stream.tensors]
+        missing = [i for i in spec.inputs if i not in stream.fields]
         if missing:
             raise SpecError(
                 f"stream {name!r} does not provide model input {missing[0]!r}",
@@ -146,7 +192,8 @@ def check_model_inputs(spec: Spec, streams: Mapping[str, Stream], names: Iterabl
                 hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(stream.tensors)}",
             )
         for key, inp in spec.inputs.items():
-            stream.tensors[key] = _fit_input(spec, name, key, inp, stream.tensors[key])
+            if key in stream.tensors:  # (images read from files are decoded to the input's shape)
+                stream.tensors[key] = _fit_input(spec, name, key, inp, stream.tensors[key])
         _check_indices(spec, name, stream.tensors)
 
 
@@ -210,16 +257,16 @@ def _where(spec: Spec, stream: str, key: str | None = None) -> str:
 
 
 def _read(
-    raw: Mapping[str, Any], base: str, spec: Spec, name: str, plan: StreamPlan | None
+    raw: Mapping[str, Any], base: str, spec: Spec, name: str, plan: StreamPlan | None, *, lazy: bool = False
 ) -> dict[str, np.ndarray]:
     limit = _check_limit(raw.get("limit"), spec, name)
     if plan is None:  # no source: _read_file says so, located
-        return _read_file(raw, base, spec, name)
+        return _read_file(raw, base, spec, name, lazy)
     split = plan.split
     if "dataset" in raw:
         arrays = _read_dataset(raw, spec, name, plan, limit)
     else:
-        arrays = _read_file(raw, base, spec, name)
+        arrays = _read_file(raw, base, spec, name, lazy)
         total = _count(arrays)
         if split != "all":
             arrays = _split(arrays, plan)
@@ -272,7 +319,11 @@ def _read_dataset(
     return data.load_dataset(raw["dataset"], split, seed=seed, limit=limit, options=options)
 
 
-def _read_file(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict[str, np.ndarray]:
+def _read_file(
+    raw: Mapping[str, Any], base: str, spec: Spec, name: str, lazy: bool = False
+) -> dict[str, np.ndarray]:
+    """The source's fields; with ``lazy``, an image folder's ``image`` is its file paths (the
+    labels come from the folder names, so nothing is decoded here)."""
     import archspec.data as data
 
     loc = spec.doc.loc(("data", name), key=True)
@@ -291,6 +342,10 @@ def _read_file(raw: Mapping[str, Any], base: str, spec: Spec, name: str) -> dict
         return arrays
     if "images" in raw:
         size, gray = _image_geometry(raw, spec)
+        if lazy and size is not None:
+            files = data.list_image_folder(_path(base, raw["images"]))[1]
+            labels = np.asarray([label for label, _ in files], np.int64)
+            return {"image": np.asarray([str(p) for _, p in files]), "label": labels}
         return data.read_image_folder(_path(base, raw["images"]), size=size, grayscale=gray)[0]
     raise SpecError("a stream needs a source: dataset, csv, npz, npy or images", loc=loc)
 
