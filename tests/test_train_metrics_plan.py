@@ -113,3 +113,34 @@ def test_per_output_metrics_name_outputs(tmp_path):
     assert _validate(tmp_path, TWO_HEADS + "  metrics: {cls: [accuracy], regg: [mse]}\n") == [
         "spec.yaml:19:30: training.metrics.regg: metrics for unknown output 'regg' (hint: did you mean 'reg'?)"
     ]
+
+
+ONE_OUTPUT_TWO_TARGETS = """\
+archspec: 1
+inputs: {x: {shape: [2]}}
+nodes:
+  body: {op: linear, out_features: 2}
+outputs: {out: body}
+data:
+  train: {csv: rows.csv, fields: {x: [a, b], label: label, pair: [a, b]}, batch_size: 32}
+  val:   {csv: rows.csv, fields: {x: [a, b], label: label, pair: [a, b]}, role: val}
+losses:
+  ce:    {fn: cross_entropy, stream: train, pred: out, target: label}
+  recon: {fn: mse, stream: train, pred: out, target: pair, weight: 0.1}
+training:
+  optimizer: {name: adam, lr: 0.02}
+  epochs: 2
+"""
+
+
+def test_an_output_trained_against_two_targets_scores_each_metric_on_the_target_it_fits(tmp_path):
+    """accuracy against the class labels of the cross_entropy term, mse against the field the
+    mse term reconstructs: never mse against the labels (which used to stop the run)."""
+    _rows(tmp_path)
+    (tmp_path / "spec.yaml").write_text(ONE_OUTPUT_TWO_TARGETS)
+    result = invoke("train", tmp_path / "spec.yaml", "--run-dir", tmp_path / "run", "--no-progress")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "run" / "metrics.csv", newline="") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert {"val_accuracy", "val_mse", "val_loss_ce", "val_loss_recon"} <= set(last), list(last)
+    assert float(last["val_mse"]) == pytest.approx(float(last["val_loss_recon"]), rel=1e-5)

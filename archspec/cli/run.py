@@ -126,7 +126,7 @@ def _echo_trained(result: Any) -> None:
     shown = ", ".join(
         f"{k} {v:.4g}"
         for k, v in result.metrics.items()
-        if not k.startswith("train_") and k not in ("lr", "seconds")
+        if not k.startswith("train_") and "_weighted_" not in k and k not in ("lr", "seconds")
     )
     click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
     if result.checkpoint is not None:

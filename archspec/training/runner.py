@@ -836,12 +836,16 @@ def _first_set(*values: Any) -> Any:
 def _plan_for(trainer: Trainer, stream: Stream) -> list[tuple[str, str, str]]:
     """(metric, output, target) for each loss term this stream can feed: the output's metrics
     as :func:`archspec.lang.metricplan.metrics_by_output` decides them from the spec."""
-    from archspec.lang.metricplan import metrics_by_output
+    from archspec.lang.metricplan import fits, metrics_by_output
 
     by_output = metrics_by_output(trainer.spec, trainer.holds_labels)
+    terms = [t for t in trainer.objective.terms if not t.is_penalty and t.target in stream.fields]
     plan = []
-    for term in trainer.objective.terms:
-        if term.is_penalty or term.target not in stream.fields:
-            continue
-        plan += [(m, term.pred, term.target) for m in by_output.get(term.pred, [])]
+    for metric_output, metrics in by_output.items():
+        mine = [t for t in terms if t.pred == metric_output]
+        for m in metrics:
+            # a metric scores the output against the target of a term whose loss it fits (an
+            # output trained by cross_entropy on y and mse on z: accuracy on y, mse on z)
+            fitting = [t for t in mine if fits(m, t.fn, trainer.holds_labels(stream.name, t.target))]
+            plan += [(m, t.pred, t.target) for t in fitting or mine[:1]]
     return list(dict.fromkeys(plan))
