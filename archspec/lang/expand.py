@@ -74,7 +74,7 @@ def expand(doc: Document) -> Spec:
     inputs = spec_inputs(rep, walk.globals)
     too_big = overflow(doc, walk.globals)
     if too_big is not None:
-        rep.fail(too_many(doc.loc(("nodes", too_big), key=True), ()))
+        rep.fail(too_big)
     if rep.log:
         raise ExpansionErrors(rep.log.errors, {})
     top = Namespace(prefix="", inputs={name: Ref(name) for name in inputs})
