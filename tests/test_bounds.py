@@ -324,6 +324,20 @@ def test_a_parameter_that_no_repeat_reads_is_not_evaluated_copy_by_copy(monkeypa
     assert len(evaluations) < 10  # tag reads index but decides no size: b is counted once
 
 
+def test_the_count_pays_for_long_expressions_in_steps(monkeypatch):
+    # 1 for the entry, then per copy: 1 (after the first), 2 + 2 for r and s (8 characters
+    # each: 1 + 8 // 8), 1 for relu and 1 for its repeat: 1 + 10 * 6 + 9 = 70 steps
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "MAX_COUNT_STEPS", 70)
+    assert spec_errors(DEFAULTED, shapes=False) == []
+    padded = DEFAULTED.replace('repeat: "${s}"', 'repeat: "${s + 0 + 0 + 0 + 0 + 0 + 0 + 0 + 0 + 0}"')
+    assert spec_errors(padded, shapes=False) == [
+        "spec.yaml:9:3: nodes.top: the spec's repeat counts take more than 70 steps to count "
+        "(hint: give fewer block instances different repeat counts)"
+    ]
+
+
 def test_a_count_that_needs_too_many_steps_is_refused_with_its_own_error(monkeypatch):
     import archspec.lang.limits as limits_module
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import textwrap
 import traceback
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ import pytest
 import yaml
 
 from archspec.errors import ArchSpecError
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, spec_errors
 
 SLOW_CASES = int(os.environ.get("ARCHSPEC_MUTATION_CASES", "10000"))
 QUICK_CASES = 200
@@ -451,6 +452,26 @@ def fuzz_seeds() -> tuple[list[str], dict[str, int]]:
         except Exception as exc:  # noqa: BLE001
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
     return failures, outcomes
+
+
+# --- what the fuzz found, each as a regular test ------------------------------------------------------
+
+
+def test_a_block_name_expression_that_gives_a_list_is_an_unknown_block():
+    # case 9213 of the first 10,000-case run: TypeError: unhashable type: 'list' in expand
+    text = textwrap.dedent("""\
+        archspec: 1
+        inputs: {x: {shape: [4]}}
+        blocks:
+          b:
+            params: {l: any}
+            nodes:
+              n: {op: relu}
+        nodes:
+          top: {block: "${[1, 2]}", l: 1}
+          other: {block: b, l: "${[1]}"}
+        """)
+    assert spec_errors(text) == ["spec.yaml:9:16: nodes.top.block: unknown block [1, 2] (hint: blocks: b)"]
 
 
 def test_200_mutated_specs_give_a_result_or_an_archspec_error():

@@ -34,7 +34,8 @@ __all__ = [
 MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
 MAX_REPEAT = 10_000
-MAX_COUNT_STEPS = 100_000  # entries and block instances the up-front count may evaluate
+MAX_COUNT_STEPS = 50_000  # the up-front count's work: entries, copies, 8 characters of ${...} evaluated
+_CHARS_PER_STEP = 8
 
 _REPEAT = NodeKey.REPEAT.value
 _BLOCK = NodeKey.BLOCK.value
@@ -53,7 +54,8 @@ def overflow(doc: Document, env: Mapping[str, Any]) -> ExpandError | None:
     the spec's ``params`` (``env``) and the block parameters of each instance (given values and
     defaults, for each ``index`` of a repeated instance when they read it); one that cannot be
     evaluated counts as 1. Every entry counts at least 1. The count takes at most
-    MAX_COUNT_STEPS steps; a spec that needs more (over a hundred thousand block instances with
+    MAX_COUNT_STEPS steps (each entry and copy counted is one, each expression evaluated one more
+    per 8 characters); a spec that needs more (many thousand block copies with
     different repeat counts) is refused too.
     """
     count = _Count(doc.data.get("blocks") or {}, env)
@@ -81,17 +83,33 @@ class _Count:
         self.sizes: dict[tuple[str, str], int] = {}
         self.steps = 0
 
-    def step(self) -> None:
-        self.steps += 1
+    def step(self, steps: int = 1) -> None:
+        self.steps += steps
         if self.steps > MAX_COUNT_STEPS:
             raise _TooInvolved
+
+    def value(self, value: Any, env: Mapping[str, Any]) -> Any:
+        """``value`` with its expressions evaluated (None when one cannot be), paid for in steps."""
+        chars = _expr_chars(value)
+        if not chars:
+            return value
+        self.step(1 + chars // _CHARS_PER_STEP)
+        try:
+            return substitute(value, env)
+        except ExprError:
+            return None
+
+    def repeat(self, value: Any, env: Mapping[str, Any]) -> int:
+        """A ``repeat`` count as the pre-count takes it: evaluated if it can be, else 1."""
+        value = self.value(value, env)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
     def size(self, raw: Any, env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
         """How many op nodes ``raw`` expands to (at least 1; capped just above MAX_NODES)."""
         self.step()
         if not isinstance(raw, Mapping):
             return 1
-        repeat = _repeat(raw.get(_REPEAT, 1), env)
+        repeat = self.repeat(raw.get(_REPEAT, 1), env)
         if _BLOCK not in raw or len(stack) >= MAX_BLOCK_DEPTH:
             return repeat
         if "index" not in self.reads.instance(raw):
@@ -107,7 +125,7 @@ class _Count:
 
     def copy(self, raw: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
         """The size of one copy of a block instance (1 when its block is unknown or uses itself)."""
-        name = _value(raw[_BLOCK], env)
+        name = self.value(raw[_BLOCK], env)
         block = self.blocks.get(name) if isinstance(name, str) else None
         if not isinstance(block, Mapping) or name in stack:
             return 1
@@ -140,12 +158,12 @@ class _Count:
         inner = dict(self.globals)
         for key in params:
             if key in raw:
-                inner[key] = _value(raw[key], env)
+                inner[key] = self.value(raw[key], env)
         declared = block["params"] if params else {}
         for key in params:
             if key not in raw:
                 decl = declared[key]
-                inner[key] = _value(decl.get("default"), inner) if isinstance(decl, Mapping) else None
+                inner[key] = self.value(decl.get("default"), inner) if isinstance(decl, Mapping) else None
         return inner
 
 
@@ -208,22 +226,13 @@ class _Reads:
         return self._params[key]
 
 
-def _value(value: Any, env: Mapping[str, Any]) -> Any:
-    """``value`` with its expressions evaluated (None when one cannot be)."""
-    if not _has_exprs(value):
-        return value
-    try:
-        return substitute(value, env)
-    except ExprError:
-        return None
-
-
-def _has_exprs(value: Any) -> bool:
+def _expr_chars(value: Any) -> int:
+    """Characters of the strings holding ``${...}`` in a value (0: it has no expression)."""
     if isinstance(value, list):
-        return any(_has_exprs(v) for v in value)
+        return sum(_expr_chars(v) for v in value)
     if isinstance(value, Mapping):
-        return any(_has_exprs(v) for v in value.values())
-    return has_expr(value)
+        return sum(_expr_chars(v) for v in value.values())
+    return len(value) if has_expr(value) else 0
 
 
 def _names(value: Any) -> Iterator[str]:
@@ -237,12 +246,6 @@ def _names(value: Any) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _names(item)
-
-
-def _repeat(value: Any, env: Mapping[str, Any]) -> int:
-    """A ``repeat`` count as the pre-count takes it: evaluated if it can be, else 1."""
-    value = _value(value, env)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
 def too_many(loc: Location, via: tuple[Location, ...]) -> ExpandError:
