@@ -227,13 +227,14 @@ EVADING = textwrap.dedent("""\
 
 
 def test_invalid_instances_count_toward_the_node_limit_and_expansion_stops_there(monkeypatch):
-    # the pre-count takes index as 0 (r = 1: 100 instances); the copies after the first have
-    # r = 100, 9,901 instances of b1, each failing: they count, so expansion stops at the limit
+    # with the up-front count switched off, expansion's own count must stop it: the copies after
+    # the first have r = 100, 9,901 instances of b1, each failing; they count, so it stops at the limit
     import archspec.lang.expand as expand_module
     import archspec.lang.limits as limits_module
 
     monkeypatch.setattr(expand_module, "MAX_NODES", 1000)
     monkeypatch.setattr(limits_module, "MAX_NODES", 1000)
+    monkeypatch.setattr(expand_module, "overflow", lambda doc, env: None)
     visits = count_visits(monkeypatch)
     errors = spec_errors(EVADING)
     assert [e.splitlines()[0] for e in errors] == [
@@ -241,6 +242,112 @@ def test_invalid_instances_count_toward_the_node_limit_and_expansion_stops_there
         "spec.yaml:10:7: blocks.b2.nodes.m: the spec expands to more than 1000 nodes (hint: lower a repeat count)",
     ]
     assert len(visits) <= 2 * 1000 + 100  # b1 instances, their nodes, the top copies: it stopped
+
+
+def count_evaluations(monkeypatch):
+    """Count the expressions the up-front count evaluates."""
+    import archspec.lang.limits as limits_module
+
+    calls = []
+    substitute_ = limits_module.substitute
+    monkeypatch.setattr(limits_module, "substitute", lambda *a: calls.append(1) or substitute_(*a))
+    return calls
+
+
+INDEXED = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      b1:
+        nodes:
+          n: {op: %s}
+      b2:
+        params: {r: int}
+        nodes:
+          m: {block: b1, repeat: "${r}"}
+      b3:
+        params: {r: int}
+        nodes:
+          k: {block: b2, repeat: "${r}", r: "${100 if index > 0 else 1}"}
+    nodes:
+      top: {block: b3, repeat: "${1000}", r: "${100 if index > 0 else 1}"}
+    """)
+
+
+@pytest.mark.parametrize("op", ["nosuch", "relu"])
+def test_repeat_counts_that_depend_on_index_are_counted_before_expanding(monkeypatch, op):
+    # taken at index 0 this is 1,000 nodes; copy by copy it is 1 + 999 x 9,901
+    visits = count_visits(monkeypatch)
+    evaluations = count_evaluations(monkeypatch)
+    assert spec_errors(INDEXED % op) == [
+        "spec.yaml:16:3: nodes.top: the spec expands to more than 100000 nodes (hint: lower a repeat count)"
+    ]
+    assert visits == []  # refused before a node was built
+    assert len(evaluations) < 500  # equal copies are counted once: it stopped after ~11 of 1,000
+
+
+DEFAULTED = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      b:
+        params: {r: int, s: {type: int, default: "${r * 2}"}, tag: {type: int, default: 0}}
+        nodes:
+          n: {op: relu, repeat: "${s}"}
+    nodes:
+      top: {block: b, repeat: 10, r: "${index}", tag: "${index * 7}"}
+    """)
+
+
+def test_the_count_of_index_dependent_copies_is_exact_through_parameter_defaults(monkeypatch):
+    # copy i repeats relu 2i times (copy 0: repeat 0, which counts 1): 1 + 2 + 4 + ... + 18 = 91
+    import archspec.lang.expand as expand_module
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(expand_module, "MAX_NODES", 91)
+    monkeypatch.setattr(limits_module, "MAX_NODES", 91)
+    assert spec_errors(DEFAULTED) == []
+    monkeypatch.setattr(expand_module, "MAX_NODES", 90)
+    monkeypatch.setattr(limits_module, "MAX_NODES", 90)
+    visits = count_visits(monkeypatch)
+    assert spec_errors(DEFAULTED) == [
+        "spec.yaml:9:3: nodes.top: the spec expands to more than 90 nodes (hint: lower a repeat count)"
+    ]
+    assert visits == []
+
+
+def test_a_parameter_that_no_repeat_reads_is_not_evaluated_copy_by_copy(monkeypatch):
+    evaluations = count_evaluations(monkeypatch)
+    text = DEFAULTED.replace('r: "${index}", tag: "${index * 7}"', 'r: 3, tag: "${index * 7}"')
+    text = text.replace("repeat: 10,", "repeat: 1000,")
+    assert spec_errors(text, shapes=False) == []
+    assert len(evaluations) < 10  # tag reads index but decides no size: b is counted once
+
+
+def test_the_count_pays_for_long_expressions_in_steps(monkeypatch):
+    # 1 for the entry, then per copy: 1 (after the first), 2 + 2 for r and s (8 characters
+    # each: 1 + 8 // 8), 1 for relu and 1 for its repeat: 1 + 10 * 6 + 9 = 70 steps
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "MAX_COUNT_STEPS", 70)
+    assert spec_errors(DEFAULTED, shapes=False) == []
+    padded = DEFAULTED.replace('repeat: "${s}"', 'repeat: "${s + 0 + 0 + 0 + 0 + 0 + 0 + 0 + 0 + 0}"')
+    assert spec_errors(padded, shapes=False) == [
+        "spec.yaml:9:3: nodes.top: the spec's repeat counts take more than 70 steps to count "
+        "(hint: give fewer block instances different repeat counts)"
+    ]
+
+
+def test_a_count_that_needs_too_many_steps_is_refused_with_its_own_error(monkeypatch):
+    import archspec.lang.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "MAX_COUNT_STEPS", 5)
+    visits = count_visits(monkeypatch)
+    assert spec_errors(DEFAULTED) == [
+        "spec.yaml:9:3: nodes.top: the spec's repeat counts take more than 5 steps to count "
+        "(hint: give fewer block instances different repeat counts)"
+    ]
+    assert visits == []
 
 
 def test_a_spec_of_exactly_the_node_limit_in_block_instances_still_expands(monkeypatch):

@@ -74,7 +74,7 @@ def expand(doc: Document) -> Spec:
     inputs = spec_inputs(rep, walk.globals)
     too_big = overflow(doc, walk.globals)
     if too_big is not None:
-        rep.fail(too_many(doc.loc(("nodes", too_big), key=True), ()))
+        rep.fail(too_big)
     if rep.log:
         raise ExpansionErrors(rep.log.errors, {})
     top = Namespace(prefix="", inputs={name: Ref(name) for name in inputs})
@@ -387,7 +387,7 @@ class _Walk:
     def block(self, name: Any, ctx: _Ctx, path: Path) -> Mapping[str, Any] | None:
         """The definition of block ``name`` (None: unknown, or it would use itself; reported)."""
         blocks = self.doc.data.get("blocks") or {}
-        if name not in blocks:
+        if not isinstance(name, str) or name not in blocks:  # block: "${[a, b]}" gives a list
             hint = did_you_mean(name, blocks) or (
                 f"blocks: {', '.join(blocks)}" if blocks else "define it under 'blocks:'"
             )

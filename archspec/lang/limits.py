@@ -3,67 +3,140 @@
 :func:`overflow` counts ``repeat`` values (literal, or expressions whose inputs are known)
 through blocks before anything is built, so a hostile spec is refused in milliseconds; expansion
 enforces the exact limit again as it goes, counting every instance it visits, valid or not.
+
+The count evaluates only what a size can depend on (:class:`_Reads`): a block's size is
+memoised by the values of the names its ``repeat`` counts read, and a repeated block instance
+whose size-deciding parameters read ``index`` is counted copy by copy, stopping as soon as the
+total passes MAX_NODES.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from archspec.errors import ExpandError, Location
 from archspec.lang.expr import ExprError, has_expr, substitute
-from archspec.lang.keys import NodeKey
+from archspec.lang.keys import NODE_KEYS, NodeKey
 from archspec.lang.loader import Document
 
-__all__ = ["MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "overflow", "repeat_error", "too_many"]
+__all__ = [
+    "MAX_BLOCK_DEPTH",
+    "MAX_COUNT_STEPS",
+    "MAX_NODES",
+    "MAX_REPEAT",
+    "overflow",
+    "repeat_error",
+    "too_many",
+]
 
 MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
 MAX_REPEAT = 10_000
+MAX_COUNT_STEPS = 50_000  # the up-front count's work: entries, copies, 8 characters of ${...} evaluated
+_CHARS_PER_STEP = 8
+
+_REPEAT = NodeKey.REPEAT.value
+_BLOCK = NodeKey.BLOCK.value
+_EXPR = re.compile(r"\$\{([^}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def overflow(doc: Document, env: Mapping[str, Any]) -> str | None:
-    """The top-level node at which the spec passes MAX_NODES, counted up front (None: it fits).
+class _TooInvolved(Exception):
+    """The count needed more than MAX_COUNT_STEPS steps."""
+
+
+def overflow(doc: Document, env: Mapping[str, Any]) -> ExpandError | None:
+    """The error when the spec passes MAX_NODES, counted up front (None: it fits, as far as known).
 
     ``repeat`` counts written as expressions are evaluated where their inputs are known here:
     the spec's ``params`` (``env``) and the block parameters of each instance (given values and
-    defaults, ``index`` taken as 0); one that cannot be evaluated counts as 1. Every entry counts
-    at least 1, and after MAX_NODES steps the rest count 1 each, so this costs ~MAX_NODES steps at most.
+    defaults, for each ``index`` of a repeated instance when they read it); one that cannot be
+    evaluated counts as 1. Every entry counts at least 1. The count takes at most
+    MAX_COUNT_STEPS steps (each entry and copy counted is one, each expression evaluated one more
+    per 8 characters); a spec that needs more (many thousand block copies with
+    different repeat counts) is refused too.
     """
-    count = _Count(doc, doc.data.get("blocks") or {})
+    count = _Count(doc.data.get("blocks") or {}, env)
     total = 0
     for key, raw in (doc.data.get("nodes") or {}).items():
-        total += count.size(raw, env, ())
+        try:
+            total += count.size(raw, env, ())
+        except _TooInvolved:
+            return ExpandError(
+                f"the spec's repeat counts take more than {MAX_COUNT_STEPS} steps to count",
+                loc=doc.loc(("nodes", key), key=True),
+                hint="give fewer block instances different repeat counts",
+            )
         if total > MAX_NODES:
-            return key
+            return too_many(doc.loc(("nodes", key), key=True), ())
     return None
 
 
 class _Count:
-    """Sizes of entries and of blocks (memoised by block and parameter values)."""
+    """Sizes of entries and of blocks (memoised by block and the parameter values they read)."""
 
-    def __init__(self, doc: Document, blocks: Mapping[str, Any]) -> None:
-        self.doc, self.blocks = doc, blocks
+    def __init__(self, blocks: Mapping[str, Any], globals_: Mapping[str, Any]) -> None:
+        self.blocks, self.globals = blocks, {k: v for k, v in globals_.items() if k != "index"}
+        self.reads = _Reads(blocks)
         self.sizes: dict[tuple[str, str], int] = {}
         self.steps = 0
 
+    def step(self, steps: int = 1) -> None:
+        self.steps += steps
+        if self.steps > MAX_COUNT_STEPS:
+            raise _TooInvolved
+
+    def value(self, value: Any, env: Mapping[str, Any]) -> Any:
+        """``value`` with its expressions evaluated (None when one cannot be), paid for in steps."""
+        chars = _expr_chars(value)
+        if not chars:
+            return value
+        self.step(1 + chars // _CHARS_PER_STEP)
+        try:
+            return substitute(value, env)
+        except ExprError:
+            return None
+
+    def repeat(self, value: Any, env: Mapping[str, Any]) -> int:
+        """A ``repeat`` count as the pre-count takes it: evaluated if it can be, else 1."""
+        value = self.value(value, env)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
     def size(self, raw: Any, env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
         """How many op nodes ``raw`` expands to (at least 1; capped just above MAX_NODES)."""
-        self.steps += 1
-        if not isinstance(raw, Mapping) or self.steps > MAX_NODES:
-            return 1  # past MAX_NODES steps the pre-count gives up: expansion counts exactly
-        repeat = _repeat(raw.get(NodeKey.REPEAT.value, 1), env)
-        name = raw.get(NodeKey.BLOCK.value)
-        block = self.blocks.get(name) if isinstance(name, str) else None
-        if not isinstance(block, Mapping) or name in stack or len(stack) >= MAX_BLOCK_DEPTH:
+        self.step()
+        if not isinstance(raw, Mapping):
+            return 1
+        repeat = self.repeat(raw.get(_REPEAT, 1), env)
+        if _BLOCK not in raw or len(stack) >= MAX_BLOCK_DEPTH:
             return repeat
-        inner = self._block_env(name, block, raw, {**env, "index": 0})
-        key = (name, repr(sorted(inner.items())))
-        if key not in self.sizes:
-            self.sizes[key] = self._block_size(block, inner, stack + (name,))
-        return min(repeat * self.sizes[key], MAX_NODES + 1)
+        if "index" not in self.reads.instance(raw):
+            return min(repeat * self.copy(raw, env, stack), MAX_NODES + 1)
+        total = 0
+        for i in range(repeat):  # the copies differ: count each, until the total is too large
+            if i:
+                self.step()
+            total += self.copy(raw, {**env, "index": i}, stack)
+            if total > MAX_NODES:
+                break
+        return min(total, MAX_NODES + 1)
 
-    def _block_size(self, block: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
+    def copy(self, raw: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
+        """The size of one copy of a block instance (1 when its block is unknown or uses itself)."""
+        name = self.value(raw[_BLOCK], env)
+        block = self.blocks.get(name) if isinstance(name, str) else None
+        if not isinstance(block, Mapping) or name in stack:
+            return 1
+        params = self.reads.params(name, raw)
+        inner = self.block_env(block, raw, env, params)
+        key = (name, repr([inner[p] for p in params]))
+        if key not in self.sizes:
+            self.sizes[key] = self.block_size(block, inner, stack + (name,))
+        return self.sizes[key]
+
+    def block_size(self, block: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
         nodes = block.get("nodes") or {}
         total = 0
         for raw in nodes.values() if isinstance(nodes, Mapping) else ():
@@ -72,28 +145,107 @@ class _Count:
                 break
         return min(max(total, 1), MAX_NODES + 1)
 
-    def _block_env(
-        self, name: str, block: Mapping[str, Any], raw: Mapping[str, Any], env: Mapping[str, Any]
+    def block_env(
+        self,
+        block: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        env: Mapping[str, Any],
+        params: tuple[str, ...],
     ) -> dict[str, Any]:
-        """What expressions inside this instance see: the globals and the parameters, as far as
-        they can be evaluated (errors are expansion's to report)."""
-        from archspec.lang.errorlog import ErrorLog, Reporter
-        from archspec.lang.params import block_params
+        """What the block's repeat counts see in this instance: the globals and the parameters
+        they read, given values first and then defaults, as expansion evaluates them (a value
+        that fails is None here: errors are expansion's to report)."""
+        inner = dict(self.globals)
+        for key in params:
+            if key in raw:
+                inner[key] = self.value(raw[key], env)
+        declared = block["params"] if params else {}
+        for key in params:
+            if key not in raw:
+                decl = declared[key]
+                inner[key] = self.value(decl.get("default"), inner) if isinstance(decl, Mapping) else None
+        return inner
 
-        globals_ = {k: v for k, v in env.items() if k != "index"}
-        rep = Reporter(self.doc, ErrorLog())
-        params = block_params(rep, name, block, raw, dict(env), globals_, ("nodes",))
-        return {**globals_, **(params or {})}
+
+class _Reads:
+    """Which names a size can depend on, found once per block and per entry from the text of
+    its ``${...}`` (every word in them: a superset, which costs only evaluations)."""
+
+    def __init__(self, blocks: Mapping[str, Any]) -> None:
+        self.blocks = blocks
+        self._block: dict[str, frozenset[str]] = {}
+        self._instance: dict[int, frozenset[str]] = {}
+        self._params: dict[tuple[str, int], tuple[str, ...]] = {}
+
+    def block(self, name: str, depth: int = 0) -> frozenset[str]:
+        """The names of its scope (globals, parameters) that block ``name``'s size reads."""
+        block = self.blocks.get(name)
+        nodes = block.get("nodes") if isinstance(block, Mapping) else None
+        nodes = nodes if isinstance(nodes, Mapping) else {}
+        if depth > MAX_BLOCK_DEPTH:  # deeper than expansion goes: every word it holds
+            return frozenset(n for raw in nodes.values() for n in _names(raw))
+        if name not in self._block:
+            self._block[name] = frozenset()  # while being found: a block that uses itself reads no more
+            reads: set[str] = set()
+            for raw in nodes.values():
+                if isinstance(raw, Mapping):
+                    reads.update(_names(raw.get(_REPEAT)), self.instance(raw, depth + 1))
+            self._block[name] = frozenset(reads)
+        return self._block[name]
+
+    def instance(self, raw: Mapping[str, Any], depth: int = 0) -> frozenset[str]:
+        """The names of the enclosing scope (``index`` among them) that one copy's size reads."""
+        if _BLOCK not in raw:
+            return frozenset()
+        if id(raw) not in self._instance:
+            name = raw[_BLOCK]
+            if isinstance(name, str) and not has_expr(name):
+                given = [raw[p] for p in self.params(name, raw, depth) if p in raw]
+            else:  # which block it is depends on its scope: any given value may decide its size
+                given = [name, *(v for k, v in raw.items() if k not in NODE_KEYS)]
+            self._instance[id(raw)] = frozenset(n for value in given for n in _names(value))
+        return self._instance[id(raw)]
+
+    def params(self, name: str, raw: Mapping[str, Any], depth: int = 0) -> tuple[str, ...]:
+        """The parameters of this instance of block ``name`` that its size reads, with those
+        their defaults read, in declared order."""
+        key = (name, id(raw))
+        if key not in self._params:
+            block = self.blocks.get(name)
+            declared = block.get("params") if isinstance(block, Mapping) else None
+            declared = declared if isinstance(declared, Mapping) else {}
+            needed = set(self.block(name, depth)) & set(declared)
+            todo = list(needed)
+            while todo:
+                decl = declared[todo.pop()]
+                if isinstance(decl, Mapping):
+                    more = set(_names(decl.get("default"))) & set(declared) - needed
+                    needed |= more
+                    todo.extend(more)
+            self._params[key] = tuple(p for p in declared if p in needed)
+        return self._params[key]
 
 
-def _repeat(value: Any, env: Mapping[str, Any]) -> int:
-    """A ``repeat`` count as the pre-count takes it: evaluated if it can be, else 1."""
-    if has_expr(value):
-        try:
-            value = substitute(value, env)
-        except ExprError:
-            return 1
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+def _expr_chars(value: Any) -> int:
+    """Characters of the strings holding ``${...}`` in a value (0: it has no expression)."""
+    if isinstance(value, list):
+        return sum(_expr_chars(v) for v in value)
+    if isinstance(value, Mapping):
+        return sum(_expr_chars(v) for v in value.values())
+    return len(value) if has_expr(value) else 0
+
+
+def _names(value: Any) -> Iterator[str]:
+    """Every word inside the ``${...}`` of a value (a superset of the names it reads)."""
+    if isinstance(value, str):
+        for text in _EXPR.findall(value):
+            yield from _NAME.findall(text)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _names(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _names(item)
 
 
 def too_many(loc: Location, via: tuple[Location, ...]) -> ExpandError:
