@@ -495,14 +495,17 @@ class Trainer:
         flat = torch.stack([v.float() for _, row in pending for v in row]).tolist()
         width = len(pending[0][1])
         keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
+        finite = all(map(math.isfinite, flat))  # one pass in C; the rows are checked one by one only if not
         for i, (step, _) in enumerate(pending):
             row = flat[i * width : (i + 1) * width]
-            error = self.objective.non_finite_error(step, row)
-            if error is not None:
-                raise error
+            if not finite:
+                error = self.objective.non_finite_error(step, row)
+                if error is not None:
+                    raise error
             values = dict(zip(keys, row))
-            self._log_step(step, values)
-            self.loop.add_step(self._with_weighted(step, values))
+            if self.rank == 0:
+                self.runlog.log_step(step, values)
+            self.loop.add_step(values if len(keys) == 2 else self._with_weighted(step, values))
         self._last_values = values
 
     def _with_weighted(self, step: int, values: dict[str, float]) -> dict[str, float]:
