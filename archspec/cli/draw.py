@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from archspec.api import DIAGRAM_FORMATS, ApiError, diagram_format
-from archspec.cli._common import check_output, format_option, set_option, spec_argument, write_text
+from archspec.cli._common import (
+    check_output,
+    format_option,
+    set_option,
+    shapes_option,
+    spec_argument,
+    write_text,
+)
 
 
 def depth_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,11 +69,8 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
 @click.option(
     "--grey", "greyscale", is_flag=True, help="Print-friendly greyscale (edge kinds keep their dashes)."
 )
-@click.option(
-    "--shapes/--no-shapes",
-    default=True,
-    show_default=True,
-    help="Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet).",
+@shapes_option(
+    "Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet)."
 )
 @click.option(
     "--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets."
@@ -165,9 +169,7 @@ def render(
     help="Also draw NEW with added and changed nodes highlighted and removed ones faded (.svg or .html).",
 )
 @depth_option
-@click.option(
-    "--shapes/--no-shapes", default=True, show_default=True, help="Compare shapes and parameter counts too."
-)
+@shapes_option("Compare shapes and parameter counts too.")
 @format_option
 @set_option
 def diff(
