@@ -33,7 +33,20 @@ def test_render_options_and_errors(tmp_path):
     bad_part = invoke("render", unet, "--part", "encodr")
     assert bad_part.exit_code == 2
     assert f"{unet}:20:3: parts: unknown part 'encodr' (hint: did you mean 'encoder'?)" in bad_part.output
-    assert invoke("render", unet, "-o", str(tmp_path / "x.bmp")).exit_code == 1
+
+
+def test_render_and_diff_tell_the_format_from_the_suffix_as_the_api_does(tmp_path):
+    unet = str(ROOT / "examples" / "unet.yaml")
+    bmp = str(tmp_path / "x.bmp")
+    refusal = (
+        f"Error: Invalid value for --output: cannot tell the diagram format from {bmp!r}: use a suffix "
+        "(.dot, .gv, .htm, .html, .mermaid, .mmd, .pdf, .png, .svg) or give the format\n"
+    )
+    for args in (("render", unet), ("diff", unet, unet)):
+        result = invoke(*args, "-o", bmp)
+        assert result.exit_code == 1 and result.output.endswith(refusal), result.output
+    assert invoke("render", unet, "-o", str(tmp_path / "x.mermaid")).exit_code == 0
+    assert "\nflowchart TB\n" in (tmp_path / "x.mermaid").read_text()
 
 
 def test_png_without_cairosvg_or_graphviz_says_how_to_install_either(tmp_path, monkeypatch):

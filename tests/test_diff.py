@@ -223,6 +223,19 @@ def test_every_box_of_a_diff_diagram_is_marked_added_removed_changed_or_unchange
     }
 
 
+def test_the_diff_title_counts_changed_inputs_and_outputs_beside_the_nodes():
+    before, after = analyse(load_text(BEFORE)), analyse(load_text(AFTER))
+    assert diff_rgraph(before, after).title == "before → after: +1 ~3 −1 nodes, ~1 input, params +160"
+    two_outputs = AFTER.replace("outputs: {logits: fc}", "outputs: {logits: fc, features: pool}")
+    renamed = two_outputs.replace("logits: fc,", "scores: fc,")
+    assert diff_rgraph(before, analyse(load_text(renamed))).title == (
+        "before → after: +1 ~3 −1 nodes, ~1 input, +2 −1 outputs, params +160"
+    )
+    assert diff_rgraph(analyse(load_text(two_outputs)), analyse(load_text(renamed))).title == (
+        "after → after: +0 ~0 −0 nodes, +1 −1 outputs, params ±0"
+    )
+
+
 def test_a_changed_input_is_highlighted_with_its_old_and_new_shape():
     image = _box(_diff_svg(), "image")
     assert [r.get("class") for r in image.findall(f"{SVG}rect")] == ["halo", "box"]

@@ -192,3 +192,15 @@ def test_the_python_api_page_runs_and_prints_what_it_says(monkeypatch, capsys):
     ]
     for line in printed:
         assert f"# {line}" in page or line in page
+
+
+def test_no_gallery_file_names_the_checkout_that_made_it():
+    """Tooltips carry ``file:line``; the gallery names specs as ``examples/NAME.yaml``."""
+    texts = {
+        p.name: p.read_text() for p in (ROOT / "docs" / "gallery").iterdir() if p.suffix in {".svg", ".html"}
+    }
+    assert len(texts) >= 10
+    for name, text in texts.items():
+        places = re.findall(r"&quot;at&quot;: &quot;(.*?)&quot;", text)
+        assert places and all(p.startswith("examples/") for p in places), name
+        assert not re.search(r"(?<![\w/:.])/(?:work|home|tmp|root|Users)/", text), name

@@ -49,3 +49,27 @@ nodes:
         "only op arguments may use it, not block parameters, if: or repeat:)",
         "s.yaml:5:33: nodes.y.out_features: unknown function 'mx' (hint: did you mean 'max'?)",
     ]
+
+
+def test_shape_in_a_block_parameter_is_one_error_with_no_type_error_on_top():
+    """The parameter's type is not checked once its expression failed (neither when given nor
+    as a default): the node that reads it as out_features adds nothing either."""
+    text = """\
+archspec: 1
+inputs: {x: {shape: [4]}}
+blocks:
+  dense:
+    params: {n: int, m: {type: int, default: "${channels(x)}"}}
+    nodes:
+      fc: {op: linear, out_features: "${n}"}
+      out: {op: linear, out_features: "${m}"}
+nodes:
+  body: {block: dense, n: "${shape(missing)[0]}"}
+"""
+    with pytest.raises(SpecError) as err:
+        load_text(text, name="s.yaml")
+    hint = "reads inferred shapes: only op arguments may use it, not block parameters, if: or repeat:)"
+    assert str(err.value).splitlines() == [
+        f"s.yaml:5:46: blocks.dense.params.m.default: unknown function 'channels' (hint: channels() {hint}",
+        f"s.yaml:10:27: nodes.body.n: unknown function 'shape' (hint: shape() {hint}",
+    ]

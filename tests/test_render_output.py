@@ -86,6 +86,43 @@ def test_op_tooltips_carry_every_argument_shapes_params_macs_and_the_spec_line()
     assert c1.info["at"].endswith("unet.yaml:13")  # the block's node line, where the op is written
 
 
+LIBRARY = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      dense:
+        params: {n: int}
+        nodes:
+          fc: {op: linear, out_features: "${n}"}
+          act: {op: relu}
+    nodes:
+      body: {block: dense, n: 8}
+""")
+
+
+def test_a_render_of_a_relative_spec_path_names_it_and_its_includes_relative(tmp_path, monkeypatch):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "dense.yaml").write_text(LIBRARY)
+    (tmp_path / "net.yaml").write_text(
+        "archspec: 1\ninclude: [lib/dense.yaml]\ninputs: {x: {shape: [4]}}\n"
+        "nodes:\n  body: {block: dense, n: 8}\n  head: {op: linear, out_features: 2}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    svg = render("net.yaml", "net.svg")
+    places = {
+        g.get("data-id"): json.loads(g.get("data-info"))["at"]
+        for g in ET.fromstring(svg).iter(f"{SVG}g")
+        if "node" in g.get("class", "").split()
+    }
+    assert places == {
+        "x": "net.yaml:3",
+        "body.fc": "lib/dense.yaml:7",
+        "body.act": "lib/dense.yaml:8",
+        "head": "net.yaml:6",
+        "output:output": "net.yaml:1",
+    }
+
+
 # --- themes ---------------------------------------------------------------------------------------
 
 

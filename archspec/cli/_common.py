@@ -142,6 +142,12 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def shapes_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:  # noqa: A002 - click's name
+    """``--shapes/--no-shapes``, on by default: whether the command infers shapes; ``help`` says
+    what that means for this command."""
+    return click.option("--shapes/--no-shapes", default=True, show_default=True, help=help)
+
+
 def _check_overrides(ctx: click.Context, param: click.Parameter, items: Sequence[str]) -> Sequence[str]:
     """``--set`` must be KEY=VALUE with a dotted KEY: a malformed one is a usage error (exit 1)."""
     from archspec.lang.overrides import parse_override

@@ -17,6 +17,7 @@ from archspec.cli._common import (
     check_output,
     format_option,
     set_option,
+    shapes_option,
     spec_argument,
 )
 from archspec.errors import printable
@@ -24,12 +25,7 @@ from archspec.errors import printable
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=SpecPath(), metavar="SPEC...")
-@click.option(
-    "--shapes/--no-shapes",
-    default=True,
-    show_default=True,
-    help="Also infer and check every tensor shape (no torch needed).",
-)
+@shapes_option("Also infer and check every tensor shape (no torch needed).")
 @format_option
 @set_option
 def validate(files: Sequence[str], shapes: bool, fmt: str, overrides: Sequence[str]) -> None:

@@ -8,18 +8,15 @@ from typing import Any
 
 import click
 
-from archspec.cli._common import check_output, format_option, set_option, spec_argument, write_text
-
-_DIAGRAM_SUFFIXES = {
-    ".svg": "svg",
-    ".html": "html",
-    ".htm": "html",
-    ".dot": "dot",
-    ".gv": "dot",
-    ".mmd": "mermaid",
-    ".png": "png",
-    ".pdf": "pdf",
-}
+from archspec.api import DIAGRAM_FORMATS, ApiError, diagram_format
+from archspec.cli._common import (
+    check_output,
+    format_option,
+    set_option,
+    shapes_option,
+    spec_argument,
+    write_text,
+)
 
 
 def depth_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,17 +28,11 @@ def depth_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _diagram_format(fmt: str | None, output: str | None) -> str:
-    if fmt is not None:
-        return fmt
-    if output is None:
-        return "svg"
-    suffix = "." + output.rsplit(".", 1)[-1].lower() if "." in output else ""
-    if suffix not in _DIAGRAM_SUFFIXES:
-        raise click.BadParameter(
-            f"cannot tell the format from {output!r}; use one of {', '.join(_DIAGRAM_SUFFIXES)} or --format",
-            param_hint="--output",
-        )
-    return _DIAGRAM_SUFFIXES[suffix]
+    """:func:`archspec.api.diagram_format`, its refusal worded as click's ``--output`` error."""
+    try:
+        return diagram_format(fmt, output)
+    except ApiError as exc:
+        raise click.BadParameter(str(exc), param_hint="--output") from None
 
 
 @click.command()
@@ -55,7 +46,7 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["svg", "html", "dot", "mermaid", "png", "pdf"]),
+    type=click.Choice(DIAGRAM_FORMATS),
     help="Output format (default: from --output's suffix, else svg). png and pdf use cairosvg (pip install 'archspec[diagrams]'), else Graphviz.",
 )
 @click.option(
@@ -78,11 +69,8 @@ def _diagram_format(fmt: str | None, output: str | None) -> str:
 @click.option(
     "--grey", "greyscale", is_flag=True, help="Print-friendly greyscale (edge kinds keep their dashes)."
 )
-@click.option(
-    "--shapes/--no-shapes",
-    default=True,
-    show_default=True,
-    help="Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet).",
+@shapes_option(
+    "Infer and show shapes and parameter counts (--no-shapes draws a spec whose shapes do not check yet)."
 )
 @click.option(
     "--losses/--no-losses", default=True, show_default=True, help="Draw the loss terms and their targets."
@@ -181,9 +169,7 @@ def render(
     help="Also draw NEW with added and changed nodes highlighted and removed ones faded (.svg or .html).",
 )
 @depth_option
-@click.option(
-    "--shapes/--no-shapes", default=True, show_default=True, help="Compare shapes and parameter counts too."
-)
+@shapes_option("Compare shapes and parameter counts too.")
 @format_option
 @set_option
 def diff(

@@ -117,9 +117,23 @@ def diff_rgraph(
     _add_removed(g, old, d)
     for node in g.nodes:
         node.highlight = node.highlight or "unchanged"
-    counts = f"+{len(d['added'])} ~{len(d['changed'])} −{len(d['removed'])}"
-    g.title = f"{d['old']} → {d['new']}: {counts} nodes, params {_signed(d['params']['delta'])}"
+    g.title = _title(d)
     return g
+
+
+def _title(d: dict[str, Any]) -> str:
+    """``a → b: +9 ~1 −2 nodes, ~1 input, params +42k``: inputs and outputs are counted only
+    when some changed, so a diff that only reshapes an input still says so."""
+    counts = [f"+{len(d['added'])} ~{len(d['changed'])} −{len(d['removed'])} nodes"]
+    counts += [_named_counts(d[what], what[:-1]) for what in ("inputs", "outputs") if any(d[what].values())]
+    return f"{d['old']} → {d['new']}: {', '.join(counts)}, params {_signed(d['params']['delta'])}"
+
+
+def _named_counts(named: dict[str, list[str]], noun: str) -> str:
+    """``~1 input``, ``+1 −1 outputs``: the counts that are not zero, then the noun."""
+    signs = (("+", "added"), ("~", "changed"), ("−", "removed"))
+    counts = " ".join(f"{sign}{len(named[key])}" for sign, key in signs if named[key])
+    return f"{counts} {noun}" + ("" if sum(map(len, named.values())) == 1 else "s")
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Block libraries across files: ``include: [backbone.yaml]`` makes another spec's blocks usable.
 
-Paths are relative to the including file. An included file is a spec in its own right, loaded
-and validated as one; its blocks (and, recursively, those it includes) join the including
-spec's, where a block defined locally wins. Errors inside an included block are located in its
-own file (:attr:`Document.included`) and name the instances they came through. A file that
-includes itself, directly or through others, is refused with the chain.
+Paths are relative to the including file, and an included file is named the way the including
+one was (a relative path stays relative), so its errors and tooltips carry no checkout's
+absolute path. An included file is a spec in its own right, loaded and validated as one; its
+blocks (and, recursively, those it includes) join the including spec's, where a block defined
+locally wins. Errors inside an included block are located in its own file
+(:attr:`Document.included`) and name the instances they came through. A file that includes
+itself, directly or through others, is refused with the chain.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ def resolve_includes(
     names = doc.data.get("include") or []
     if not names:
         return doc
-    here = os.path.abspath(doc.file)
-    chain = chain or (here,)
+    chain = chain or (os.path.abspath(doc.file),)
     blocks = dict(doc.data.get("blocks") or {})
     for i, name in enumerate(names):
-        path = os.path.normpath(os.path.join(os.path.dirname(here), name))
-        if path in chain:
+        path = os.path.normpath(os.path.join(os.path.dirname(doc.file), name))
+        if os.path.abspath(path) in chain:
             steps = " -> ".join(os.path.basename(p) for p in [*chain, path])
             raise SpecErrors([LoadError(f"include cycle: {steps}", loc=doc.loc(("include", i)))])
         if not os.path.isfile(path):
@@ -38,7 +39,7 @@ def resolve_includes(
                 [LoadError(f"included file {name!r} does not exist", loc=doc.loc(("include", i)),
                            hint=f"paths are relative to {os.path.dirname(doc.file) or '.'}")]
             )  # fmt: skip
-        lib = resolve_includes(validate(load_document(path)), validate, (*chain, path))
+        lib = resolve_includes(validate(load_document(path)), validate, (*chain, os.path.abspath(path)))
         for block, body in (lib.data.get("blocks") or {}).items():
             if block not in blocks:
                 blocks[block] = body

@@ -4,10 +4,14 @@ Writes one SVG per entry next to this script and a PNG of each: through cairosvg
 installed (``pip install "archspec[diagrams]"``, the same route as ``archspec render -o x.png``),
 else through ``rsvg-convert`` when that is on the PATH. With Playwright and Chromium installed it
 also takes a screenshot of the interactive HTML page as a browser shows it.
+
+It works from the checkout's root and names each spec as ``examples/NAME.yaml``, so the
+tooltips' ``file:line`` read the same whichever checkout made the gallery.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +26,7 @@ from archspec.pipeline import analyse, load
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-EXAMPLES = ROOT / "examples"
+EXAMPLES = Path("examples")  # relative to ROOT, the working directory main() moves to
 PNG_ZOOM = 1.0  # pixels per SVG unit; 1 keeps each PNG small
 CHROMIUM = "/usr/bin/chromium"
 
@@ -90,7 +94,7 @@ def screenshot(stem: str, example: str, hover: str) -> None:
     png_path = HERE / f"{stem}.png"
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         html_path = Path(tmp) / "page.html"
-        html_path.write_text(page_html.replace(str(EXAMPLES), "examples"), encoding="utf-8")
+        html_path.write_text(page_html, encoding="utf-8")
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(html_path.as_uri())
@@ -116,6 +120,7 @@ def _shrink(png_path: Path) -> None:
 
 
 def main() -> int:
+    os.chdir(ROOT)
     rsvg = shutil.which("rsvg-convert")
     if rsvg is None and not have_cairosvg():
         print("neither cairosvg nor rsvg-convert found: writing SVG only (pip install cairosvg)")
