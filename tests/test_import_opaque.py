@@ -275,3 +275,11 @@ def test_a_spec_naming_a_plugin_gets_the_hint_and_loads_nothing(tmp_path):
         "archspec --plugin gates_plugin --plugin other COMMAND ... or ARCHSPEC_PLUGINS=gates_plugin,other)"
     ]
     assert "gates_plugin" not in sys.modules
+
+
+def test_the_python_example_of_the_import_page_runs(capsys):
+    text = (ROOT / "docs" / "import.md").read_text()
+    code = text.split("what enabling the written plugin does):\n\n```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/import.md", "exec"), {})
+    assert capsys.readouterr().out == "gated_plugin\n"
+    assert "gated_value_gate" not in CATALOGUE

@@ -107,7 +107,7 @@ class OpaqueOp:
 
     @property
     def doc(self) -> str:
-        return f"{self.cls.__qualname__} from {self.cls.__module__} (imported opaque)"
+        return f"{self.cls.__qualname__} from {_origin(self.cls)} (imported opaque)"
 
 
 @dataclass
@@ -306,12 +306,17 @@ def plugin_source(ops: list[OpaqueOp], *, spec_file: str, folder: str | os.PathL
     name = plugin_name(Path(spec_file).stem)
     imports, loads = _class_imports(ops, Path(folder))
     unrecorded = [op.cls.__name__ for op in ops if not op.recorded]
-    runs = sorted({_origin(op.cls) for op in ops})
+    runs = sorted(
+        {
+            ("runs " if op.cls.__module__.startswith(FILE_MODULE_PREFIX) else "imports ") + _origin(op.cls)
+            for op in ops
+        }
+    )
     lines = [
         f"{PLUGIN_MARK} for {Path(spec_file).name}; import rewrites this file: edit a copy.",
         f'"""The ops of {Path(spec_file).name} that no archspec op expresses: each builds the source\'s own class.',
         "",
-        f"Enabling this plugin runs Python code: it imports {', '.join(runs)}.",
+        f"Enabling this plugin runs Python code: it {' and '.join(runs)}.",
         "Enable it only if you trust that code, with this folder on the module path:",
         "",
         f"    PYTHONPATH=. archspec --plugin {name} validate {Path(spec_file).name}",
@@ -333,8 +338,9 @@ def plugin_source(ops: list[OpaqueOp], *, spec_file: str, folder: str | os.PathL
 
 
 def _origin(cls: type) -> str:
+    """``mypkg.layers``, or the file a ``file.py`` target's class came from (``gated.py``)."""
     if cls.__module__.startswith(FILE_MODULE_PREFIX):
-        return f"the file {Path(sys.modules[cls.__module__].__file__ or '').name}"
+        return Path(sys.modules[cls.__module__].__file__ or "").name
     return cls.__module__
 
 
