@@ -31,6 +31,7 @@ __all__ = [
     "available_plugins",
     "enabled_from_env",
     "load_plugins",
+    "loaded_plugins",
     "module_op",
 ]
 
@@ -51,6 +52,11 @@ def available_plugins() -> list[str]:
 
 def enabled_from_env() -> list[str]:
     return [n.strip() for n in os.environ.get("ARCHSPEC_PLUGINS", "").split(",") if n.strip()]
+
+
+def loaded_plugins() -> frozenset[str]:
+    """The names of the plugins loaded in this process (as they were named when enabled)."""
+    return frozenset(_LOADED)
 
 
 def load_plugins(names: Iterable[str]) -> list[str]:
@@ -125,14 +131,19 @@ def module_op(
     in_arg: str | None = None,
     in_dim: int = -1,
     weighted: bool = False,
+    probe: str = "meta",
 ) -> OpDef:
     """An op that builds ``module(**args)``; with ``in_arg`` it also passes the size of the first
     input's per-sample dim ``in_dim`` (-1: features, 0: channels), as archspec does for its own
     layers, so specs never write ``in_features``.
 
-    ``shape`` is an optional plain-Python rule; without it the meta device infers shapes and
-    parameter counts.
+    ``shape`` is an optional plain-Python rule; without it the module is built and run once to
+    infer shapes and parameter counts, on ``probe``: ``"meta"`` (nothing allocated or computed)
+    or ``"cpu"`` (zeros of the input shapes, batch 2), for a module whose forward reads its
+    values (``if x.sum() > 0:``), which the meta device cannot run.
     """
+    if probe not in ("meta", "cpu"):
+        raise PluginError(f"module_op {name!r}: probe must be 'meta' or 'cpu', not {probe!r}")
 
     def recipe(a: Mapping[str, Any], shapes: list[Shape]) -> Recipe:
         kwargs = dict(a)
@@ -141,13 +152,13 @@ def module_op(
         return Recipe(module, kwargs)
 
     def meta_shape(a: Mapping[str, Any], shapes: list[Shape]) -> Shape:
-        return _meta_run(recipe, a, shapes, name)[0]
+        return _meta_run(recipe, a, shapes, name, probe)[0]
 
     def meta_params(a: Mapping[str, Any], shapes: list[Shape]) -> int:
-        return _meta_run(recipe, a, shapes, name)[1]
+        return _meta_run(recipe, a, shapes, name, probe)[1]
 
     def meta_buffers(a: Mapping[str, Any], shapes: list[Shape]) -> int:
-        return _meta_run(recipe, a, shapes, name)[2]
+        return _meta_run(recipe, a, shapes, name, probe)[2]
 
     return OpDef(
         name=name,
@@ -164,16 +175,22 @@ def module_op(
 
 
 def _meta_run(
-    recipe: Callable[..., Recipe], args: Mapping[str, Any], shapes: list[Shape], name: str
+    recipe: Callable[..., Recipe],
+    args: Mapping[str, Any],
+    shapes: list[Shape],
+    name: str,
+    probe: str = "meta",
 ) -> tuple[Shape, int, int]:
-    """Run the module on meta tensors: the output's per-sample shape, parameter and buffer counts."""
+    """Run the module on meta tensors (or CPU zeros): the output's per-sample shape, parameter
+    and buffer counts."""
     import torch
 
-    with torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), torch.device(probe):
         module = recipe(args, shapes).build()
-        xs = [torch.empty((2, *s)) for s in shapes]
+        xs = [torch.zeros((2, *s)) for s in shapes]
     try:
-        out = module(*xs)
+        with torch.no_grad():
+            out = module(*xs)
     except Exception as exc:  # the plugin's module rejected these shapes
         got = " and ".join(fmt_shape(s) for s in shapes)
         raise OpShapeError(f"{name} cannot take {got}: {exc}") from None

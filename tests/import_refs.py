@@ -535,3 +535,33 @@ def sequential_net() -> nn.Sequential:
         nn.Flatten(),
         nn.Linear(128, 2),
     )
+
+
+class ValueGate(nn.Module):
+    """A gate with its own weight whose forward branches on the input's values: no catalogue op
+    expresses it, fx cannot trace it, and the meta device cannot run it (``--allow-opaque``)."""
+
+    def __init__(self, features: int, scale: float = 1.0) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(features))
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.mean() > 0:  # data-dependent control flow
+            return x * torch.sigmoid(self.weight) * self.scale
+        return x * torch.erf(self.weight)
+
+
+class GatedNet(nn.Module):
+    """Two ``ValueGate`` leaves (one with its default scale) between catalogue layers."""
+
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(6, width)
+        self.gate1 = ValueGate(width, scale=0.5)
+        self.fc2 = nn.Linear(width, width)
+        self.gate2 = ValueGate(width)
+        self.head = nn.Linear(width, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.gate2(torch.relu(self.fc2(self.gate1(self.fc1(x))))))

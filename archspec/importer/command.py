@@ -42,6 +42,12 @@ __all__ = ["import_cmd"]
     help="Also write the model's weights under the spec's names: an artefact directory.",
 )
 @click.option("--flat", is_flag=True, help="Keep every node at the top level (no blocks).")
+@click.option(
+    "--allow-opaque",
+    is_flag=True,
+    help="Embed a sub-module no op expresses as an op of a plugin written beside the spec "
+    "(OUT_plugin.py, which imports the module's class: enable it with --plugin to use the spec).",
+)
 def import_cmd(
     target: str,
     out_file: str,
@@ -49,6 +55,7 @@ def import_cmd(
     kwargs: Sequence[str],
     weights_dir: str | None,
     flat: bool,
+    allow_opaque: bool,
 ) -> None:
     """Turn the PyTorch model TARGET into a spec, and its weights into an artefact.
 
@@ -61,21 +68,66 @@ def import_cmd(
     the one archspec command that executes user code.
 
     \b
+    With --allow-opaque, a sub-module that no op expresses (a custom op, data-dependent
+    control flow) becomes an op of the plugin OUT_plugin.py written beside the spec; it
+    imports the module's class (a file.py TARGET: it runs that file). The spec names it
+    under requires.plugins but never loads it: enable it yourself, with its folder on
+    PYTHONPATH:  archspec --plugin OUT_plugin validate OUT.yaml
+    An existing OUT_plugin.py that import did not write is never overwritten.
+
+    \b
     Examples:
       archspec import mymodels.py:ResNet --input x=3,32,32 -o resnet.yaml
       archspec import mypkg.nets:make_mlp --kwargs hidden=64 --input 16 -o mlp.yaml --weights build/mlp
+      archspec import mymodels.py:GatedNet --input 16 -o gated.yaml --allow-opaque
     """
     from archspec.cli._common import check_output
-    from archspec.importer import import_model
+    from archspec.importer import Constructions, import_model
+    from archspec.importer.opaque import plugin_name
     from archspec.importer.target import load_target, parse_inputs, parse_kwargs
 
     check_output(out_file, "--out", (".yaml", ".yml"))
-    shapes = parse_inputs(inputs)
-    module = load_target(target, parse_kwargs(kwargs))
     name = Path(out_file).stem
-    imported = import_model(module, shapes, name=name, source=target, blocks=not flat)
+    plugin_file = Path(out_file).with_name(f"{plugin_name(name)}.py")
+    if allow_opaque:
+        _check_plugin_file(plugin_file)
+    shapes = parse_inputs(inputs)
+    constructions = Constructions() if allow_opaque else None
+    module = load_target(target, parse_kwargs(kwargs), constructions)
+    imported = import_model(
+        module,
+        shapes,
+        name=name,
+        source=target,
+        blocks=not flat,
+        allow_opaque=allow_opaque,
+        constructions=constructions,
+    )
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)  # check_output allowed a new folder
     Path(out_file).write_text(imported.text, encoding="utf-8")
     click.echo(f"wrote {out_file} ({imported.lines} lines, {imported.params:,} parameters)")
+    if imported.opaque:
+        plugin_file.write_text(imported.plugin_source(out_file), encoding="utf-8")
+        ops = ", ".join(f"{op.name} ({op.cls.__name__})" for op in imported.opaque)
+        click.echo(f"wrote {plugin_file} (the plugin {imported.plugin}: {ops})")
     if weights_dir:
         path = imported.save_weights(weights_dir)
         click.echo(f"wrote {os.fspath(path)}")
+
+
+def _check_plugin_file(path: Path) -> None:
+    """Refuse, before any work, to overwrite a file that import did not write."""
+    from archspec.errors import UsageError
+    from archspec.importer.opaque import PLUGIN_MARK
+
+    if not path.exists():
+        return
+    try:
+        first = path.read_text(encoding="utf-8").splitlines()[:1]
+    except (OSError, UnicodeDecodeError):
+        first = []
+    if not first or not first[0].startswith(PLUGIN_MARK):
+        raise UsageError(
+            f"{path} exists and was not written by archspec import; it is left alone "
+            "(the plugin is named after the spec: choose another -o, or move the file)"
+        )

@@ -24,7 +24,7 @@ from archspec.errors import ImportModelError
 from archspec.importer.trace import Traced, TracedNode
 from archspec.ops import CATALOGUE, REQUIRED, OpDef, Recipe, Shape, get_op
 
-__all__ = ["Mapped", "OpNode", "map_model", "module_op"]
+__all__ = ["Mapped", "OpNode", "builds_same", "map_model", "module_op"]
 
 _PLUGIN_HINT = "register a plugin op for it (see docs/import.md, 'What does not import')"
 
@@ -54,9 +54,12 @@ class Mapped:
     outputs: dict[str, str]  # output name -> value name
 
 
-def map_model(traced: Traced) -> Mapped:
-    """Every traced node as an op node; markers for batch sizes and no-op aliases are resolved."""
-    state = _State(traced)
+def map_model(traced: Traced, opaque: Mapping[str, tuple[str, dict[str, Any]]] | None = None) -> Mapped:
+    """Every traced node as an op node; markers for batch sizes and no-op aliases are resolved.
+
+    ``opaque`` gives the op and arguments of each module (by path) traced as one opaque call.
+    """
+    state = _State(traced, opaque or {})
     for node in traced.nodes:
         state.visit(node)
     return Mapped(root=traced.root, nodes=state.nodes, inputs=dict(traced.inputs), outputs=state.outputs)
@@ -81,7 +84,7 @@ def module_op(
             made = op.recipe(op.with_defaults(args), in_shapes)
         except Exception:  # this op cannot take those arguments: not the one
             continue
-        if isinstance(made, Recipe) and made.cls is type(module) and _same(made, module):
+        if isinstance(made, Recipe) and made.cls is type(module) and builds_same(made, module):
             return op.name, _non_default(op, args), {k: k for k in module.state_dict()}
     raise ImportModelError(
         f"no catalogue op builds {module!r}",
@@ -122,7 +125,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _same(made: Recipe, module: nn.Module) -> bool:
+def builds_same(made: Recipe, module: nn.Module) -> bool:
     """Does the recipe build a module configured exactly like ``module``?"""
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         try:
@@ -314,8 +317,9 @@ def _index_text(items: list[Any]) -> str:
 class _State:
     """Walks the node table once, keeping aliases (values that are another value) and markers."""
 
-    def __init__(self, traced: Traced) -> None:
+    def __init__(self, traced: Traced, opaque: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         self.traced = traced
+        self.opaque = opaque
         self.root = traced.root
         self.nodes: list[OpNode] = []
         self.values: dict[str, str] = {}  # fx name -> the value name it is (itself, or an alias)
@@ -461,6 +465,8 @@ class _State:
     def _module(self, node: TracedNode) -> None:
         path = str(node.target)
         module = self.root.get_submodule(path)
+        if path in self.opaque:
+            return self._opaque(node, module)
         if isinstance(module, nn.MultiheadAttention):
             return self._attention(node, module)
         if node.kwargs or len(node.args) != 1:
@@ -473,6 +479,27 @@ class _State:
         inputs = [self.tensor(node.args[0], node)]
         op, args, state = module_op(path, module, self.shapes(inputs))
         self.add(node, op, args, inputs, source=type(module).__name__, module=path, state=state)
+
+    def _opaque(self, node: TracedNode, module: nn.Module) -> None:
+        """A module embedded whole, as its plugin op (``--allow-opaque``): tensors in, one out."""
+        path = str(node.target)
+        cls = type(module).__name__
+        if node.kwargs or node.shape is None:
+            what = (
+                f"keyword arguments {sorted(node.kwargs)}"
+                if node.kwargs
+                else "a result that is not one tensor"
+            )
+            raise ImportModelError(
+                f"{cls} is called with {what}; a plugin op takes tensors and returns one",
+                module=path,
+                construct=cls,
+                hint=_PLUGIN_HINT,
+            )
+        op, args = self.opaque[path]
+        inputs = [self.tensor(a, node) for a in node.args]
+        state = {k: k for k in module.state_dict()}
+        self.add(node, op, dict(args), inputs, source=cls, module=path, state=state)
 
     def _attention(self, node: TracedNode, module: nn.MultiheadAttention) -> None:
         path = str(node.target)

@@ -6,6 +6,7 @@ arguments when it is a class or factory; an ``nn.Module`` instance is used as it
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -17,13 +18,17 @@ from typing import Any
 from torch import nn
 
 from archspec.errors import UsageError
+from archspec.importer.opaque import FILE_MODULE_PREFIX, Constructions
 from archspec.ops import Shape
 
 __all__ = ["load_target", "parse_inputs", "parse_kwargs"]
 
 
-def load_target(target: str, kwargs: Mapping[str, Any] | None = None) -> nn.Module:
-    """The module a target names, made with ``kwargs`` (this runs the target's code)."""
+def load_target(
+    target: str, kwargs: Mapping[str, Any] | None = None, constructions: Constructions | None = None
+) -> nn.Module:
+    """The module a target names, made with ``kwargs`` (this runs the target's code); with
+    ``constructions``, the arguments of every module built in the call are recorded there."""
     where, sep, name = target.rpartition(":")
     if not sep or not where or not name:
         raise UsageError(
@@ -33,7 +38,9 @@ def load_target(target: str, kwargs: Mapping[str, Any] | None = None) -> nn.Modu
     obj = getattr(module, name, None)
     if obj is None:
         raise UsageError(f"{where!r} has no attribute {name!r}")
-    made = obj if isinstance(obj, nn.Module) else obj(**dict(kwargs or {}))
+    recording = constructions.recording() if constructions is not None else contextlib.nullcontext()
+    with recording:
+        made = obj if isinstance(obj, nn.Module) else obj(**dict(kwargs or {}))
     if not isinstance(made, nn.Module):
         raise UsageError(f"{target} gave a {type(made).__name__}, not a torch.nn.Module")
     return made
@@ -44,7 +51,7 @@ def _import(where: str) -> Any:
         path = Path(where)
         if not path.is_file():
             raise UsageError(f"no such file: {where}")
-        spec = importlib.util.spec_from_file_location(f"_archspec_import_{path.stem}", path)
+        spec = importlib.util.spec_from_file_location(f"{FILE_MODULE_PREFIX}{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name

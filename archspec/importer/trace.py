@@ -13,7 +13,7 @@ import contextlib
 import io
 import logging
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,23 @@ class Traced:
     root: nn.Module
     nodes: list[TracedNode]
     inputs: dict[str, Shape]
+    probes: dict[str, str] = field(default_factory=dict)  # opaque leaf path -> "meta" or "cpu"
 
     def __post_init__(self) -> None:
         self.by_name = {n.name: n for n in self.nodes}
 
 
 class _Tracer(fx.Tracer):
-    """fx's tracer, recording which module a failure happened in and user source lines."""
+    """fx's tracer, recording which module a failure happened in and user source lines;
+    the modules at ``leaves`` (paths) are called, not traced into (``--allow-opaque``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, leaves: Collection[str] = ()) -> None:
         super().__init__()
         self.record_stack_traces = True
+        self.leaves = frozenset(leaves)
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return module_qualified_name in self.leaves or super().is_leaf_module(m, module_qualified_name)
 
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
         try:
@@ -80,10 +86,16 @@ class _Tracer(fx.Tracer):
             raise _trace_error(exc, self.path_of_module(m), type(m).__name__) from exc
 
 
-def trace_module(module: nn.Module, inputs: Mapping[str, Shape], *, batch: int = 2) -> Traced:
-    """Trace ``module`` (in eval mode) and run it once on random inputs of the given shapes."""
+def trace_module(
+    module: nn.Module, inputs: Mapping[str, Shape], *, batch: int = 2, leaves: Collection[str] = ()
+) -> Traced:
+    """Trace ``module`` (in eval mode) and run it once on meta inputs of the given shapes.
+
+    The sub-modules at ``leaves`` stay one call each; one whose forward the meta device cannot
+    run (it reads values) runs on CPU zeros instead, noted in :attr:`Traced.probes`.
+    """
     module.eval()
-    tracer = _Tracer()
+    tracer = _Tracer(leaves)
     try:
         graph = tracer.trace(module)
     except Exception as exc:
@@ -92,9 +104,10 @@ def trace_module(module: nn.Module, inputs: Mapping[str, Shape], *, batch: int =
     gm = fx.GraphModule(module, graph)
     names = [n.target for n in graph.nodes if n.op == "placeholder"]
     shapes = _bind_inputs(names, inputs)
-    _propagate(gm, shapes, batch)
+    probes = {path: "meta" for path in leaves}
+    _propagate(gm, shapes, batch, probes)
     nodes = [_node(n) for n in graph.nodes]
-    return Traced(root=module, nodes=nodes, inputs=shapes)
+    return Traced(root=module, nodes=nodes, inputs=shapes, probes=probes)
 
 
 def _export(module: nn.Module, inputs: Mapping[str, Shape], batch: int, error: ImportModelError) -> fx.Graph:
@@ -147,12 +160,12 @@ def _bind_inputs(names: list[str], inputs: Mapping[str, Shape]) -> dict[str, Sha
     return {n: tuple(given[n]) for n in names}
 
 
-def _propagate(gm: fx.GraphModule, shapes: Mapping[str, Shape], batch: int) -> None:
+def _propagate(gm: fx.GraphModule, shapes: Mapping[str, Shape], batch: int, probes: dict[str, str]) -> None:
     """Run the traced graph once on the meta device (shapes only, nothing computed)."""
     args = [torch.empty((batch, *s), device="meta") for s in shapes.values()]
     try:
         with torch.no_grad():
-            _MetaShapes(gm).run(*args)
+            _MetaShapes(gm, probes).run(*args)
     except Exception as exc:
         raise ImportModelError(
             f"running the traced model on inputs of shape {list(shapes.values())} failed: {exc}",
@@ -162,12 +175,25 @@ def _propagate(gm: fx.GraphModule, shapes: Mapping[str, Shape], batch: int) -> N
 
 
 class _MetaShapes(fx.Interpreter):
-    """An fx interpreter over meta tensors: each module runs with meta views of its weights."""
+    """An fx interpreter over meta tensors: each module runs with meta views of its weights; an
+    opaque leaf (in ``probes``) that cannot runs on CPU zeros, and ``probes`` says so."""
+
+    def __init__(self, gm: fx.GraphModule, probes: dict[str, str]) -> None:
+        super().__init__(gm)
+        self.probes = probes
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
         module = self.fetch_attr(target)
         state = {k: v.to("meta") for k, v in [*module.named_parameters(), *module.named_buffers()]}
-        return torch.func.functional_call(module, state, args, kwargs)
+        if target not in self.probes:
+            return torch.func.functional_call(module, state, args, kwargs)
+        try:
+            return torch.func.functional_call(module, state, args, kwargs)
+        except Exception:  # its forward reads values (if x.sum() > 0:): the meta device has none
+            self.probes[target] = "cpu"
+        zeros = [torch.zeros(a.shape) if isinstance(a, torch.Tensor) else a for a in args]
+        out = module(*zeros, **kwargs)
+        return out.to("meta") if isinstance(out, torch.Tensor) else out
 
     def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
         value = super().get_attr(target, args, kwargs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archspec.importer.factor import Block, Expr, Layout, SpecNode
@@ -25,12 +25,24 @@ _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def write_spec(
-    layout: Layout, *, name: str, source: str, params: int, output_shapes: Mapping[str, Shape]
+    layout: Layout,
+    *,
+    name: str,
+    source: str,
+    params: int,
+    output_shapes: Mapping[str, Shape],
+    plugins: Sequence[str] = (),
 ) -> str:
-    lines = [
-        f"# Imported from {source} by `archspec import`; each comment names the source module.",
-        "archspec: 1",
-        f"name: {_scalar(name)}",
+    lines = [f"# Imported from {source} by `archspec import`; each comment names the source module."]
+    for plugin in plugins:
+        lines += [
+            f"# Some ops come from the plugin {plugin} ({plugin}.py beside this file), which runs the model's",
+            f"# code: enable it only if you trust that code: PYTHONPATH=. archspec --plugin {plugin} validate ...",
+        ]
+    lines += ["archspec: 1", f"name: {_scalar(name)}"]
+    if plugins:
+        lines.append(f"requires: {{plugins: [{', '.join(plugins)}]}}")
+    lines += [
         "inputs:",
         *(f"  {k}: {{shape: {_value(list(s))}}}" for k, s in layout.inputs.items()),
     ]

@@ -307,7 +307,7 @@ class _Walk:
 
     def op_node(self, site: _Site, ctx: _Ctx, ins: Inputs) -> Entry | None:
         name = subst(site.raw.get(_OP), site.env, site.path + (_OP,), ctx.rep)  # op: "${act}"
-        op = _op(name, ctx.rep, site.path, self.hints) if name is not None else None
+        op = _op(name, ctx.rep, site.path, self.hints, self.doc) if name is not None else None
         if op is None:
             return None
         if isinstance(ins, dict):
@@ -426,17 +426,41 @@ class _Walk:
         )
 
 
-def _op(name: Any, rep: Reporter, path: Path, hints: dict[str, str]) -> OpDef | None:
+def _op(name: Any, rep: Reporter, path: Path, hints: dict[str, str], doc: Document) -> OpDef | None:
     """The catalogue entry of ``op: name`` (None: unknown, reported with a suggestion; the
     suggestion is looked for once per name, as an unknown op may be visited 100,000 times)."""
     op = get_op(name) if isinstance(name, str) else None
     if op is None:
         key = repr(name)
         if key not in hints:
-            hints[key] = suggest_op(name) or _plugin_hint() or "run 'archspec ops' to list the ops"
+            hints[key] = (
+                _required_hint(doc)
+                or suggest_op(name)
+                or _plugin_hint()
+                or "run 'archspec ops' to list the ops"
+            )
         hint = hints[key]
         rep.fail(SchemaError(f"unknown op {name!r}", loc=rep.loc(path + (_OP,)), hint=hint))
     return op
+
+
+def _required_hint(doc: Document) -> str | None:
+    """Where the spec names plugins under ``requires.plugins`` that are not enabled, how to
+    enable them. Only a hint: a spec never loads code, the user does."""
+    from archspec.plugins import loaded_plugins
+
+    requires = doc.data.get("requires")
+    named = requires.get("plugins") if isinstance(requires, Mapping) else None
+    missing = [n for n in named or () if isinstance(n, str) and n not in loaded_plugins()]
+    if not missing:
+        return None
+    listed = ", ".join(repr(n) for n in missing)
+    flags = " ".join(f"--plugin {n}" for n in missing)
+    s, it = ("s", "them") if len(missing) > 1 else ("", "it")
+    return (
+        f"this spec requires the plugin{s} {listed} (requires.plugins), which a spec never loads by itself; "
+        f"if you trust {it}, enable {it}: archspec {flags} COMMAND ... or ARCHSPEC_PLUGINS={','.join(missing)}"
+    )
 
 
 def _plugin_hint() -> str | None:

@@ -39,6 +39,7 @@ TOP_LEVEL_KEYS = (
     "losses",
     "training",
     "search",
+    "requires",
 )
 
 FORMAT_VERSION = 1

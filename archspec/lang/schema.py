@@ -441,6 +441,22 @@ SEARCH = _closed(
 )
 
 
+REQUIRES = {
+    **_closed(
+        {
+            "plugins": {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"},
+                "minItems": 1,
+                "uniqueItems": True,
+                "description": "plugins whose ops this spec uses: named for people and error messages, never loaded from here (enable one with --plugin NAME or ARCHSPEC_PLUGINS)",
+            }
+        }
+    ),
+    "description": "what the spec needs beyond archspec's own ops",
+}
+
+
 def structural_schema() -> dict[str, Any]:
     """The schema without the per-op argument constraints (used before expansion)."""
     return {
@@ -502,6 +518,7 @@ def structural_schema() -> dict[str, Any]:
             },
             "training": TRAINING,
             "search": SEARCH,
+            "requires": REQUIRES,
         },
         "$defs": {"node": NODE, "nodes": NODES, "expr": EXPR},
     }
