@@ -312,15 +312,23 @@ class Trainer:
         loop = self.loop
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
-        max_steps = self.opt.max_steps
+        max_steps, every, name, monotonic = (
+            self.opt.max_steps,
+            self.opt.checkpoint_every,
+            self.primary,
+            time.monotonic,
+        )
+        due = self._next_due()  # the next sync or time-based checkpoint: one clock read a step
         for step, batch in primary.batches(epoch, loop.epoch_step):
-            self._train_step({self.primary: batch})
+            self._train_step({name: batch})
             loop.epoch_step = step + 1
-            if time.monotonic() - self._synced >= SYNC_SECONDS:
-                self._sync()
+            if every or monotonic() >= due:
+                if monotonic() - self._synced >= SYNC_SECONDS:
+                    self._sync()
+                self._checkpoint_within_epoch(ckpt_root, steps)
+                due = self._next_due()
             if bar is not None:
                 bar.update(1, self._last_values)
-            self._checkpoint_within_epoch(ckpt_root, steps)
             if max_steps is not None and loop.step >= max_steps:
                 break
         if bar is not None:
@@ -330,6 +338,9 @@ class Trainer:
         if loop.epoch_step >= steps:
             loop.clear_sums()
         return means
+
+    def _next_due(self) -> float:
+        return min(self._synced + SYNC_SECONDS, self._saved + self.opt.checkpoint_seconds)
 
     def _checkpoint_within_epoch(self, ckpt_root: Path, steps: int) -> None:
         """Every ``checkpoint_every`` steps, and when ``checkpoint_seconds`` have passed since
@@ -503,8 +514,7 @@ class Trainer:
                 if error is not None:
                     raise error
             values = dict(zip(keys, row))
-            if self.rank == 0:
-                self.runlog.log_step(step, values)
+            self._log_step(step, values)
             self.loop.add_step(values if len(keys) == 2 else self._with_weighted(step, values))
         self._last_values = values
 
