@@ -423,3 +423,39 @@ def test_a_module_with_weights_called_twice_is_refused_by_name():
         "module 'fc': Linear is called more than once (shared weights) "
         "(hint: call a separate module each time; shared weights are not imported yet)"
     )
+
+
+# -- the target's own code failing is the user's error, located in their file -------------------------
+
+TARGET_FAILURES = {
+    "a missing import": (
+        "import not_a_module_xyz\n",
+        "net.py:Net",
+        "error: importing net.py raised ModuleNotFoundError: No module named 'not_a_module_xyz' at {path}:1",
+    ),
+    "an exception at import": (
+        "import torch\n\n\nraise RuntimeError('boom')\n",
+        "net.py:Net",
+        "error: importing net.py raised RuntimeError: boom at {path}:4",
+    ),
+    "a missing argument": (
+        "import torch\n\n\nclass Net(torch.nn.Module):\n    def __init__(self, width):\n        super().__init__()\n",
+        "net.py:Net",
+        "error: calling net.py:Net raised TypeError: Net.__init__() missing 1 required positional argument: 'width'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TARGET_FAILURES))
+def test_a_target_whose_own_code_fails_is_a_user_error_naming_where(case, tmp_path, monkeypatch):
+    from tests.conftest import invoke
+
+    source, target, expected = TARGET_FAILURES[case]
+    (tmp_path / "net.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("import", target, "--input", "x=4", "-o", "m.yaml")
+    assert result.exit_code == 1, result.output
+    message = expected.format(path=tmp_path / "net.py")
+    hint = " (import runs the target's code; fix it there, or check --kwargs)"
+    assert result.output.strip().splitlines()[-1] == message + hint
+    assert not (tmp_path / "m.yaml").exists()

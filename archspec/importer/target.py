@@ -11,13 +11,14 @@ import importlib
 import importlib.util
 import json
 import sys
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from archspec.errors import UsageError
+from archspec.errors import ArchSpecError, UsageError
 from archspec.importer.opaque import FILE_MODULE_PREFIX, Constructions
 from archspec.ops import Shape
 
@@ -34,16 +35,37 @@ def load_target(
         raise UsageError(
             f"target {target!r} is not MODULE:NAME or FILE.py:NAME (e.g. torchvision.models:resnet18, model.py:Net)"
         )
-    module = _import(where)
+    with _users_code(f"importing {where}"):
+        module = _import(where)
     obj = getattr(module, name, None)
     if obj is None:
         raise UsageError(f"{where!r} has no attribute {name!r}")
     recording = constructions.recording() if constructions is not None else contextlib.nullcontext()
-    with recording:
+    with recording, _users_code(f"calling {target}"):
         made = obj if isinstance(obj, nn.Module) else obj(**dict(kwargs or {}))
     if not isinstance(made, nn.Module):
         raise UsageError(f"{target} gave a {type(made).__name__}, not a torch.nn.Module")
     return made
+
+
+@contextlib.contextmanager
+def _users_code(doing: str) -> Iterator[None]:
+    """The target's own code failing (a missing import, a bad keyword argument, an exception it
+    raises) is the user's error, said with where in their code it happened: not ours."""
+    try:
+        yield
+    except ArchSpecError:
+        raise
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if not f.filename.startswith(_ARCHSPEC_DIR)]
+        at = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
+        raise UsageError(
+            f"{doing} raised {type(exc).__name__}: {exc}{at} (import runs the target's code; fix it there, or check --kwargs)"
+        ) from exc
+
+
+_ARCHSPEC_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def _import(where: str) -> Any:
