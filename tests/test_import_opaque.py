@@ -283,3 +283,18 @@ def test_the_python_example_of_the_import_page_runs(capsys):
     exec(compile(code, "docs/import.md", "exec"), {})
     assert capsys.readouterr().out == "gated_plugin\n"
     assert "gated_value_gate" not in CATALOGUE
+
+
+def test_compile_with_an_emit_it_cannot_write_leaves_no_artefact(tmp_path, monkeypatch):
+    from archspec.compiler import emit
+    from tests.conftest import invoke
+
+    def refuse(model, graph):
+        raise RunError("cannot emit gate1: stands for a plugin class")
+
+    monkeypatch.setattr(emit, "emit_python", refuse)
+    monkeypatch.chdir(tmp_path)
+    spec = Path(__file__).resolve().parent.parent / "examples" / "mlp.yaml"
+    result = invoke("compile", str(spec), "--out", "built", "--emit-python", "mlp_model.py")
+    assert result.exit_code != 0 and "cannot emit gate1" in result.output
+    assert not (tmp_path / "built").exists() and not (tmp_path / "mlp_model.py").exists()

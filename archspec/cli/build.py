@@ -68,13 +68,17 @@ def compile_cmd(
     from archspec.compiler.compile import compile_model
 
     model = compile_model(graph, seed=seed)
-    path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
-    click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
-    if emit_path:
+    source = None
+    if emit_path:  # before anything is written: a model emit cannot write leaves no artefact
         from archspec.compiler.emit import emit_python
 
-        with open(emit_path, "w", encoding="utf-8") as fh:
-            fh.write(emit_python(model, graph))
+        source = emit_python(model, graph)
+    path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
+    click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
+    if emit_path and source is not None:
+        from archspec.fileio import write_atomic
+
+        write_atomic(emit_path, source.encode("utf-8"))
         click.echo(f"wrote {emit_path}")
 
 
