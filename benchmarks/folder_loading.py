@@ -10,7 +10,7 @@ every batch of one epoch (decode, resize check, stack) through
 Rounds are interleaved (A B, B A, ...); the median and interquartile range of the per-round
 ratio A/B are printed, with the load average before and after.
 
-    python benchmarks/folder_loading.py                # 2,000 PNGs, 7 rounds
+    python benchmarks/folder_loading.py                # 2,000 PNGs, 15 rounds
     python benchmarks/folder_loading.py --quick        # 200 PNGs, 2 rounds (numbers mean nothing)
 """
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: 200 images, 2 rounds")
     parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)

@@ -9,10 +9,11 @@ only when an image folder is read.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from archspec.errors import DataError, did_you_mean
 __all__ = [
     "IMAGE_SUFFIXES",
     "list_image_folder",
+    "image_reader",
     "load_image",
     "read_csv",
     "read_image_folder",
@@ -321,5 +323,17 @@ def _load_image(image_module: Any, path: Path, size: tuple[int, int] | None, mod
 def load_image(path: PathLike, size: tuple[int, int], grayscale: bool) -> np.ndarray:
     """One image as float32 ``[C, H, W]`` in 0..1, resized to ``size`` (height, width): what
     :func:`read_image_folder` holds for it, decoded on demand (a data loader's worker calls this)."""
-    arr = _load_image(_pillow(), Path(path), _check_size(size), "L" if grayscale else "RGB")
+    return image_reader(size, grayscale)(path)
+
+
+def image_reader(size: tuple[int, int], grayscale: bool) -> Callable[[PathLike], np.ndarray]:
+    """:func:`load_image` with Pillow found and ``size`` checked once, not per image."""
+    _pillow()  # the clear error without Pillow, before any worker starts
+    return functools.partial(_read_checked, _check_size(size), grayscale)  # pickles: spawned workers
+
+
+def _read_checked(size: tuple[int, int] | None, grayscale: bool, path: PathLike) -> np.ndarray:
+    from PIL import Image
+
+    arr = _load_image(Image, path, size, "L" if grayscale else "RGB")  # type: ignore[arg-type]
     return arr[None] if grayscale else np.ascontiguousarray(arr.transpose(2, 0, 1))

@@ -30,15 +30,16 @@ class FolderImages(Dataset):
     """Map-style: item ``i`` is image ``paths[i]`` as float32 ``[C, H, W]`` in 0..1."""
 
     def __init__(self, paths: Sequence[str], size: tuple[int, int], grayscale: bool) -> None:
+        from archspec.data.readers import image_reader
+
         self.paths, self.size, self.grayscale = list(paths), size, grayscale
+        self._read = image_reader(size, grayscale)  # Pillow found and the size checked once
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        from archspec.data.readers import load_image
-
-        return torch.from_numpy(load_image(self.paths[i], self.size, self.grayscale))
+        return torch.from_numpy(self._read(self.paths[i]))
 
 
 class _Chunks(Sampler[list[int]]):
