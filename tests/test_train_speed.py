@@ -219,3 +219,14 @@ def test_an_auxiliary_stream_is_permuted_once_per_pass_not_once_per_step(tmp_pat
     steps = 4 * primary.steps_per_epoch()  # 16 steps read 16 of u's 13 batches a pass: 2 passes
     assert -(-steps // aux.steps_per_epoch()) == 2
     assert draws.calls == 4 + 2  # t: one per epoch; u: one per pass (evaluation reads v in order)
+
+
+def test_a_run_without_test_streams_reads_no_checkpoint_back_at_its_end(tmp_path, monkeypatch):
+    from archspec.training import checkpoint
+
+    loads = _Counter()
+    monkeypatch.setattr(checkpoint, "load_checkpoint", loads.wrap(checkpoint.load_checkpoint))
+    result = _trainer(_project(tmp_path, epochs=2)).run()
+    assert loads.calls == 0
+    assert result.checkpoint is not None and result.checkpoint.name.startswith("step-")
+    assert result.checkpoint_rule.startswith("best by ")

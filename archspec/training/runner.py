@@ -282,12 +282,13 @@ class Trainer:
         root = self.opt.run_dir / "checkpoints"
         if self.rank != 0 or not root.is_dir() or latest_checkpoint(root) is None:
             return result
-        weights, result.checkpoint = run_weights(self.opt.run_dir, "best")
-        key, mode = self._monitor()
         best = latest_checkpoint(root, "best")
-        result.checkpoint_rule = f"best by {key} ({mode})" if best == result.checkpoint else "latest"
+        result.checkpoint = best or latest_checkpoint(root)  # as run_weights picks it
+        key, mode = self._monitor()
+        result.checkpoint_rule = f"best by {key} ({mode})" if best is not None else "latest"
         if self.world == 1 and any(s.role == "test" for s in self.streams.values()):
-            load_weights(self.model, weights, where=str(result.checkpoint))
+            weights, path = run_weights(self.opt.run_dir, "best")  # read only when there is a test
+            load_weights(self.model, weights, where=str(path))
             result.test_metrics = self.evaluate_streams(("test",))
         return result
 
