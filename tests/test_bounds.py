@@ -99,6 +99,39 @@ def test_a_huge_percent_format_through_validate_is_one_located_error_with_little
     assert len(result.output) < 1000  # the message, not a 100 MB value
 
 
+@pytest.mark.parametrize("depth", [10, 80])
+def test_a_nested_list_is_measured_once_per_level_not_once_per_level_and_below(monkeypatch, depth):
+    # checking the size at every level used to measure the whole list below it again: 80 deep
+    # that was 3,240 measurements (2 ms) per evaluation, for every copy of a repeat
+    import archspec.lang.expr as expr_module
+
+    calls = []
+    size = expr_module._size
+    monkeypatch.setattr(expr_module, "_size", lambda *a: calls.append(1) or size(*a))
+    text = "[" * depth + "'ab'" + "]" * depth
+    assert evaluate(text, {}) == eval(text)
+    assert len(calls) <= 2 * depth + 1
+
+
+def test_the_size_of_a_list_shared_inside_a_value_still_counts_each_time_it_appears():
+    six = list(range(6000))
+    assert evaluate("[l, 1]", {"l": six}) == [six, 1]
+    for text in ("[l, l]", "[[l], [l]]", "[[[l]], l]"):
+        with pytest.raises(ExprError, match="a list of more than 10,000 items"):
+            evaluate(text, {"l": six})
+
+
+def test_an_expression_text_is_parsed_once_however_often_it_is_evaluated(monkeypatch):
+    import archspec.lang.expr as expr_module
+
+    parses = []
+    parse = expr_module.ast.parse
+    monkeypatch.setattr(expr_module.ast, "parse", lambda *a, **k: parses.append(1) or parse(*a, **k))
+    expr_module._parse.cache_clear()
+    assert [evaluate("x * 2 + index", {"x": 3, "index": i}) for i in range(1000)] == list(range(6, 1006))
+    assert len(parses) == 1
+
+
 # --- growth through block parameters ---------------------------------------------------------------
 
 
