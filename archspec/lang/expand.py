@@ -35,7 +35,16 @@ from archspec.lang.binding import (
 from archspec.lang.errorlog import ErrorLog, Reporter
 from archspec.lang.interface import spec_inputs, spec_outputs, spec_parts
 from archspec.lang.keys import NODE_KEYS, NodeKey
-from archspec.lang.limits import MAX_BLOCK_DEPTH, MAX_NODES, MAX_REPEAT, overflow, repeat_error, too_many
+from archspec.lang.limits import (
+    MAX_BLOCK_DEPTH,
+    MAX_NODES,
+    MAX_REPEAT,
+    MAX_VISITS,
+    overflow,
+    repeat_error,
+    too_many,
+    too_many_visits,
+)
 from archspec.lang.loader import Document
 from archspec.lang.model import InputSpec, Node, OutputSpec, Ref, Scope, Spec
 from archspec.lang.namespace import Entry, LazyRef, Namespace, resolve
@@ -45,7 +54,7 @@ from archspec.lang.sharing import Shares
 from archspec.lang.validate import op_args_valid
 from archspec.ops import OpDef, get_op, suggest_op
 
-__all__ = ["MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "ExpansionErrors", "expand"]
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_VISITS", "ExpansionErrors", "expand"]
 
 Path = tuple[str | int, ...]
 # reserved keys as plain strings (an Enum member's .value costs a descriptor call per node)
@@ -124,7 +133,8 @@ class _Built:
     shares: Shares = field(default_factory=Shares)
     deferred: list[Deferred] = field(default_factory=list)  # arguments that read inferred shapes
     count: int = 0  # op sites and failed instances visited, valid or not: what MAX_NODES bounds
-    full: bool = False  # MAX_NODES was passed: reported once, expansion stops
+    visits: int = 0  # op sites and block instances visited at every depth: what MAX_VISITS bounds
+    full: bool = False  # MAX_NODES or MAX_VISITS was passed: reported once, expansion stops
 
     def add(self, node: Node, ins: list[LazyRef], share: LazyRef | None, shared_by: str | None) -> None:
         """Add an op node reading ``ins``, sharing weights with ``share`` or as part of ``shared_by``."""
@@ -182,6 +192,7 @@ class _Walk:
         for key, raw in nodes.items():
             if not isinstance(raw, Mapping):
                 self.built.count += 1
+                self.built.visits += 1
                 continue  # the schema already reported it
             if self.built.full:
                 return
@@ -253,12 +264,14 @@ class _Walk:
         return None if value is None or error is not None else value
 
     def fits(self, more: int, path: Path, ctx: _Ctx) -> bool:
-        """Whether ``more`` nodes stay within MAX_NODES; the first time not, reported."""
-        if self.built.count + more <= MAX_NODES:
+        """Whether ``more`` nodes stay within MAX_NODES and MAX_VISITS; the first time not, reported."""
+        built = self.built
+        if built.count + more <= MAX_NODES and built.visits + more <= MAX_VISITS:
             return True
-        if not self.built.full:
-            self.built.full = True
-            ctx.rep.fail(too_many(ctx.rep.loc(path, key=True), ctx.rep.via))
+        if not built.full:
+            built.full = True
+            error = too_many if built.count + more > MAX_NODES else too_many_visits
+            ctx.rep.fail(error(ctx.rep.loc(path, key=True), ctx.rep.via))
         return False
 
     def group(self, key: str, raw: Mapping[str, Any], ctx: _Ctx, ins: Inputs | None, n: int) -> Entry | None:
@@ -293,6 +306,7 @@ class _Walk:
 
     def one(self, site: _Site, ctx: _Ctx, ins: Inputs | None) -> Entry | None:
         self.built.count += 1  # an instance's own 1 gives way to its nodes when it expands
+        self.built.visits += 1
         if not self.fits(0, site.path, ctx):
             return None
         if ins is None:
@@ -342,7 +356,7 @@ class _Walk:
         return ok
 
     def new_node(self, site: _Site, op: OpDef, args: dict[str, Any], ctx: _Ctx) -> Node:
-        loc, path = self.doc.loc, site.path
+        loc, path = ctx.rep.loc, site.path
         return Node(
             id=site.id,
             op=op.name,

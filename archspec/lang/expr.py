@@ -9,12 +9,15 @@ Anything else (attributes, lambdas, comprehensions, unknown names or calls) is a
 Every value an operator or function makes is bounded before (where the size is known in
 advance) or right after it is built: numbers by magnitude (:data:`MAX_MAGNITUDE`), strings and
 lists by size (:data:`MAX_VALUE_SIZE`), and only numbers, booleans, strings and lists come out
-(``(-8) ** 0.5`` is a complex number: an error, not a value).
+(``(-8) ** 0.5`` is a complex number: an error, not a value). Each list is measured once per
+evaluation (a list nested 80 deep is not measured again at every level), and the parsed form of
+recent expression texts is kept, as one ``${...}`` is evaluated for every copy of a repeat.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -94,7 +97,7 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = _parse(text.strip())
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ExprError(f"invalid expression {text!r}", hint=getattr(exc, "msg", None)) from None
     try:
@@ -105,6 +108,11 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
         raise ExprError(f"expression {text!r} is nested too deeply") from None
     except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise ExprError(f"cannot evaluate {text!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)  # ≤ 500 characters each: a few MB at most; the trees are only read
+def _parse(text: str) -> ast.Expression:
+    return ast.parse(text, mode="eval")
 
 
 def substitute(value: Any, env: Mapping[str, Any]) -> Any:
@@ -143,6 +151,14 @@ def _formatted(text: str, env: Mapping[str, Any]) -> str:
 class _Eval(ast.NodeVisitor):
     def __init__(self, env: Mapping[str, Any]) -> None:
         self.env = env
+        self.sizes: _Sizes = {}  # every list measured in this evaluation
+
+    def bounded(self, value: Any) -> Any:
+        """``value`` if it is within the limits (:func:`_bounded`, measuring lists once)."""
+        if isinstance(value, list):
+            _check_size(value, _size(value, self.sizes))
+            return value
+        return _bounded(value)
 
     def generic_visit(self, node: ast.AST) -> Any:
         raise ExprError(
@@ -152,7 +168,7 @@ class _Eval(ast.NodeVisitor):
 
     def visit_Constant(self, node: ast.Constant) -> Any:
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return _bounded(node.value)
+            return self.bounded(node.value)
         raise ExprError(f"constant {node.value!r} is not allowed")
 
     def visit_Name(self, node: ast.Name) -> Any:
@@ -184,7 +200,7 @@ class _Eval(ast.NodeVisitor):
             _check_size(left, len(left) + len(right))
         if isinstance(node.op, ast.Mod) and isinstance(left, str):
             _check_format(left, right)
-        return _bounded(op(left, right))
+        return self.bounded(op(left, right))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.visit(node.operand)
@@ -216,7 +232,7 @@ class _Eval(ast.NodeVisitor):
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def visit_List(self, node: ast.List) -> Any:
-        return _bounded([self.visit(e) for e in node.elts])
+        return self.bounded([self.visit(e) for e in node.elts])
 
     visit_Tuple = visit_List
 
@@ -240,7 +256,7 @@ class _Eval(ast.NodeVisitor):
             else:
                 hint = did_you_mean(node.func.id, known) or f"the functions are {FUNCTIONS_TEXT}"
             raise ExprError(f"unknown function {node.func.id!r}", hint=hint)
-        return _bounded(fn(*[self.visit(a) for a in node.args]))
+        return self.bounded(fn(*[self.visit(a) for a in node.args]))
 
 
 def _bounded(value: Any) -> Any:
@@ -272,19 +288,32 @@ def _check_size(value: str | list, size: int) -> None:
         raise ExprError(f"a {what} more than {MAX_VALUE_SIZE:,} {unit} is too large")
 
 
-def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+_Sizes = dict[int, tuple[list, int]]  # id of a list -> the list (kept, so the id stays its own), its size
+
+
+def _size(value: Any, known: _Sizes | None = None) -> int:
     """Characters of a string, items of a list counting nested lists and strings in full (a
-    shared inner list counts each time it appears); the count stops soon after ``limit``."""
+    shared inner list counts each time it appears); the count stops soon after MAX_VALUE_SIZE.
+
+    Lists measured before are looked up in ``known``, and the lists measured now are added to
+    it: one evaluation measures each list once, so checking every level of a nested list costs
+    time linear in its size. A count stopped early is still above MAX_VALUE_SIZE, so any list
+    holding that one is too large as well.
+    """
     if isinstance(value, str):
         return len(value)
     if not isinstance(value, list):
         return 1
+    if known is not None and id(value) in known:
+        return known[id(value)][1]
     total = len(value)
     for item in value:
-        if total > limit:
+        if total > MAX_VALUE_SIZE:
             break
         if isinstance(item, (str, list)):
-            total += _size(item, limit - total)
+            total += _size(item, known)
+    if known is not None:
+        known[id(value)] = (value, total)
     return total
 
 

@@ -1,8 +1,12 @@
-"""How far a spec may expand: the node, block-depth and ``repeat`` limits, checked cheaply.
+"""How far a spec may expand: the node, visit, block-depth and ``repeat`` limits, checked cheaply.
 
 :func:`overflow` counts ``repeat`` values (literal, or expressions whose inputs are known)
 through blocks before anything is built, so a hostile spec is refused in milliseconds; expansion
-enforces the exact limit again as it goes, counting every instance it visits, valid or not.
+enforces the exact limits again as it goes, counting every instance it visits, valid or not.
+
+Two totals are counted: the op nodes the spec expands to (MAX_NODES), and the work of expanding
+it (MAX_VISITS): every op node and every block instance at every depth, since a chain of 32
+nested one-entry blocks costs 33 visits for its one node.
 
 The count evaluates only what a size can depend on (:class:`_Reads`): a block's size is
 memoised by the values of the names its ``repeat`` counts read, and a repeated block instance
@@ -26,12 +30,17 @@ __all__ = [
     "MAX_COUNT_STEPS",
     "MAX_NODES",
     "MAX_REPEAT",
+    "MAX_VISITS",
     "overflow",
     "repeat_error",
     "too_many",
+    "too_many_visits",
 ]
 
 MAX_NODES = 100_000
+MAX_VISITS = (
+    200_000  # op nodes and block instances at every depth: each node may sit in an instance of its own
+)
 MAX_BLOCK_DEPTH = 32
 MAX_REPEAT = 10_000
 MAX_COUNT_STEPS = 50_000  # the up-front count's work: entries, copies, 8 characters of ${...} evaluated
@@ -39,8 +48,13 @@ _CHARS_PER_STEP = 8
 
 _REPEAT = NodeKey.REPEAT.value
 _BLOCK = NodeKey.BLOCK.value
+_IF = NodeKey.IF.value
 _EXPR = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+Size = tuple[int, int]  # (op nodes, visits: op nodes and block instances at every depth)
+_NOTHING: Size = (0, 0)
 
 
 class _TooInvolved(Exception):
@@ -48,29 +62,35 @@ class _TooInvolved(Exception):
 
 
 def overflow(doc: Document, env: Mapping[str, Any]) -> ExpandError | None:
-    """The error when the spec passes MAX_NODES, counted up front (None: it fits, as far as known).
+    """The error when the spec passes MAX_NODES or MAX_VISITS, counted up front (None: it fits,
+    as far as known).
 
-    ``repeat`` counts written as expressions are evaluated where their inputs are known here:
-    the spec's ``params`` (``env``) and the block parameters of each instance (given values and
-    defaults, for each ``index`` of a repeated instance when they read it); one that cannot be
-    evaluated counts as 1. Every entry counts at least 1. The count takes at most
+    ``repeat`` counts and ``if:`` conditions written as expressions are evaluated where their
+    inputs are known here: the spec's ``params`` (``env``) and the block parameters of each
+    instance (given values and defaults, for each ``index`` of a repeated instance when they
+    read it); a ``repeat`` that cannot be evaluated counts as 1, an ``if:`` as true. An entry
+    left out (``if: false``, ``repeat: 0``) counts 0, as expansion builds nothing for it; every
+    other entry counts at least 1. The count takes at most
     MAX_COUNT_STEPS steps (each entry and copy counted is one, each expression evaluated one more
     per 8 characters); a spec that needs more (many thousand block copies with
     different repeat counts) is refused too.
     """
     count = _Count(doc.data.get("blocks") or {}, env)
-    total = 0
+    nodes = visits = 0
     for key, raw in (doc.data.get("nodes") or {}).items():
         try:
-            total += count.size(raw, env, ())
+            more_nodes, more_visits = count.size(raw, env, ())
         except _TooInvolved:
             return ExpandError(
                 f"the spec's repeat counts take more than {MAX_COUNT_STEPS} steps to count",
                 loc=doc.loc(("nodes", key), key=True),
                 hint="give fewer block instances different repeat counts",
             )
-        if total > MAX_NODES:
+        nodes, visits = nodes + more_nodes, visits + more_visits
+        if nodes > MAX_NODES:
             return too_many(doc.loc(("nodes", key), key=True), ())
+        if visits > MAX_VISITS:
+            return too_many_visits(doc.loc(("nodes", key), key=True), ())
     return None
 
 
@@ -80,7 +100,7 @@ class _Count:
     def __init__(self, blocks: Mapping[str, Any], globals_: Mapping[str, Any]) -> None:
         self.blocks, self.globals = blocks, {k: v for k, v in globals_.items() if k != "index"}
         self.reads = _Reads(blocks)
-        self.sizes: dict[tuple[str, str], int] = {}
+        self.sizes: dict[tuple[str, str], Size] = {}
         self.steps = 0
 
     def step(self, steps: int = 1) -> None:
@@ -100,50 +120,65 @@ class _Count:
             return None
 
     def repeat(self, value: Any, env: Mapping[str, Any]) -> int:
-        """A ``repeat`` count as the pre-count takes it: evaluated if it can be, else 1."""
+        """A ``repeat`` count as the pre-count takes it: evaluated if it can be (0 included), else 1."""
         value = self.value(value, env)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 1
 
-    def size(self, raw: Any, env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
-        """How many op nodes ``raw`` expands to (at least 1; capped just above MAX_NODES)."""
+    def enabled(self, raw: Mapping[str, Any], env: Mapping[str, Any]) -> bool:
+        """Whether an entry's ``if:`` may be true (false only when it evaluates to false)."""
+        return _IF not in raw or self.value(raw[_IF], env) is not False
+
+    def size(self, raw: Any, env: Mapping[str, Any], stack: tuple[str, ...]) -> Size:
+        """The op nodes ``raw`` expands to and the visits that takes (each capped just above its limit)."""
         self.step()
         if not isinstance(raw, Mapping):
-            return 1
+            return (1, 1)
+        if not self.enabled(raw, env):
+            return _NOTHING
         repeat = self.repeat(raw.get(_REPEAT, 1), env)
+        if repeat == 0:
+            return _NOTHING
         if _BLOCK not in raw or len(stack) >= MAX_BLOCK_DEPTH:
-            return repeat
+            return _capped(repeat, repeat)
         if "index" not in self.reads.instance(raw):
-            return min(repeat * self.copy(raw, env, stack), MAX_NODES + 1)
-        total = 0
-        for i in range(repeat):  # the copies differ: count each, until the total is too large
+            nodes, visits = self.copy(raw, env, stack)
+            return _capped(repeat * nodes, repeat * visits)
+        nodes = visits = 0
+        for i in range(repeat):  # the copies differ: count each, until a total is too large
             if i:
                 self.step()
-            total += self.copy(raw, {**env, "index": i}, stack)
-            if total > MAX_NODES:
+            more_nodes, more_visits = self.copy(raw, {**env, "index": i}, stack)
+            nodes, visits = nodes + more_nodes, visits + more_visits
+            if nodes > MAX_NODES or visits > MAX_VISITS:
                 break
-        return min(total, MAX_NODES + 1)
+        return _capped(nodes, visits)
 
-    def copy(self, raw: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
-        """The size of one copy of a block instance (1 when its block is unknown or uses itself)."""
+    def copy(self, raw: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> Size:
+        """The size of one copy of a block instance, the instance's own visit included (one node
+        when its block is unknown or uses itself)."""
         name = self.value(raw[_BLOCK], env)
         block = self.blocks.get(name) if isinstance(name, str) else None
         if not isinstance(block, Mapping) or name in stack:
-            return 1
+            return (1, 1)
         params = self.reads.params(name, raw)
         inner = self.block_env(block, raw, env, params)
         key = (name, repr([inner[p] for p in params]))
         if key not in self.sizes:
             self.sizes[key] = self.block_size(block, inner, stack + (name,))
-        return self.sizes[key]
+        nodes, visits = self.sizes[key]
+        return nodes, visits + 1
 
-    def block_size(self, block: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> int:
-        nodes = block.get("nodes") or {}
-        total = 0
-        for raw in nodes.values() if isinstance(nodes, Mapping) else ():
-            total += self.size(raw, env, stack)
-            if total > MAX_NODES:
+    def block_size(self, block: Mapping[str, Any], env: Mapping[str, Any], stack: tuple[str, ...]) -> Size:
+        """What one instance's nodes expand to: at least one node, as an instance that builds
+        nothing still counts as one."""
+        entries = block.get("nodes") or {}
+        nodes = visits = 0
+        for raw in entries.values() if isinstance(entries, Mapping) else ():
+            more_nodes, more_visits = self.size(raw, env, stack)
+            nodes, visits = nodes + more_nodes, visits + more_visits
+            if nodes > MAX_NODES or visits > MAX_VISITS:
                 break
-        return min(max(total, 1), MAX_NODES + 1)
+        return _capped(max(nodes, 1), visits)
 
     def block_env(
         self,
@@ -189,7 +224,9 @@ class _Reads:
             reads: set[str] = set()
             for raw in nodes.values():
                 if isinstance(raw, Mapping):
-                    reads.update(_names(raw.get(_REPEAT)), self.instance(raw, depth + 1))
+                    reads.update(
+                        _names(raw.get(_REPEAT)), _names(raw.get(_IF)), self.instance(raw, depth + 1)
+                    )
             self._block[name] = frozenset(reads)
         return self._block[name]
 
@@ -226,6 +263,11 @@ class _Reads:
         return self._params[key]
 
 
+def _capped(nodes: int, visits: int) -> Size:
+    """A size with each total capped just above its limit (so products stay small numbers)."""
+    return min(nodes, MAX_NODES + 1), min(visits, MAX_VISITS + 1)
+
+
 def _expr_chars(value: Any) -> int:
     """Characters of the strings holding ``${...}`` in a value (0: it has no expression)."""
     if isinstance(value, list):
@@ -251,6 +293,15 @@ def _names(value: Any) -> Iterator[str]:
 def too_many(loc: Location, via: tuple[Location, ...]) -> ExpandError:
     return ExpandError(
         f"the spec expands to more than {MAX_NODES} nodes", loc=loc, hint="lower a repeat count", via=via
+    )
+
+
+def too_many_visits(loc: Location, via: tuple[Location, ...]) -> ExpandError:
+    return ExpandError(
+        f"the spec expands through more than {MAX_VISITS} block instances and nodes",
+        loc=loc,
+        hint="nest fewer blocks inside repeated ones, or lower a repeat count",
+        via=via,
     )
 
 

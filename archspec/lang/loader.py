@@ -129,6 +129,8 @@ class Document:
     def _override_of(self, path: Path) -> str | None:
         """The ``--set`` item that set ``path`` or one of its ancestors, else (below the top
         level) the items that set its descendants; None if no ``--set`` touched it."""
+        if not self.overridden:  # the usual case, asked once per node built
+            return None
         for end in range(len(path), 0, -1):
             if path[:end] in self.overridden:
                 return self.overridden[path[:end]]
