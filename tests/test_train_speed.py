@@ -230,3 +230,55 @@ def test_a_run_without_test_streams_reads_no_checkpoint_back_at_its_end(tmp_path
     assert loads.calls == 0
     assert result.checkpoint is not None and result.checkpoint.name.startswith("step-")
     assert result.checkpoint_rule.startswith("best by ")
+
+
+TWO_TERMS_ONE_STREAM = (
+    "ce: {fn: cross_entropy, stream: t, pred: logits, target: y}\n"
+    "  fit: {fn: mse, stream: t, pred: logits, target: z, weight: 0.25}"
+)
+
+
+@pytest.mark.parametrize(
+    ("losses", "training"),
+    [
+        (CE, ""),
+        (TWO_TERMS_ONE_STREAM, ""),
+        (CE, ", schedule: {name: cosine, warmup: 3}"),
+    ],
+    ids=["one term", "two weighted terms", "a schedule"],
+)
+def test_the_lean_step_trains_bitwise_what_the_general_step_trains(tmp_path, losses, training):
+    def project(where: Path) -> Path:
+        where.mkdir()
+        spec = _project(where, losses=losses, training=training, epochs=3)
+        z = np.random.RandomState(1).randn(32, 3).astype("float32")
+        np.savez(where / "data.npz", **{**np.load(where / "data.npz"), "z": z})
+        return spec
+
+    lean = _trainer(project(tmp_path / "a"))
+    general = _trainer(project(tmp_path / "b"))
+    assert lean._step != lean._train_step  # the plain case takes the lean step
+    general._step = general._train_step
+    lean.run()
+    general.run()
+    wa, wb = lean.model.state_dict(), general.model.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (tmp_path / "a" / "run" / "steps.csv").read_text() == (
+        tmp_path / "b" / "run" / "steps.csv"
+    ).read_text()
+
+
+@pytest.mark.parametrize(
+    ("losses", "training"),
+    [
+        (AUX, ""),  # a second stream
+        (CE, ", grad_clip: 1.0"),
+        (CE, ", accumulate: 2"),
+        ("ce: {fn: cross_entropy, stream: t, pred: logits, target: y, weight: '${min(1, step / 4)}'}", ""),
+        (CE + "\n  decay: {fn: l2, params: '*', weight: 0.001}", ""),
+    ],
+    ids=["two streams", "clipping", "accumulation", "scheduled weight", "a penalty"],
+)
+def test_anything_but_the_plain_case_takes_the_general_step(tmp_path, losses, training):
+    trainer = _trainer(_project(tmp_path, losses=losses, training=training))
+    assert trainer._step == trainer._train_step

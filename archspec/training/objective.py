@@ -98,7 +98,7 @@ class Objective:
         unless ``check`` is false (the training loop checks the values it has logged in one
         go at its next host sync, see :meth:`non_finite_error`). A weight of 1 multiplies
         nothing, so a single unit-weight term *is* the total."""
-        from archspec.training.losses import LOSSES, penalty
+        from archspec.training.losses import penalty
 
         values: dict[str, torch.Tensor] = {}
         total: torch.Tensor | None = None
@@ -112,10 +112,7 @@ class Objective:
                 fast = fast_losses.get(term.name)
                 value = fast(pred, target) if fast is not None else None
                 if value is None:
-                    try:
-                        value = LOSSES[term.fn](pred, target, term.options)
-                    except ValueError as exc:
-                        raise self._target_error(term, exc) from None
+                    value = self.checked_value(term, pred, target)
             values[term.name] = value
             weight = (
                 term.weight
@@ -129,6 +126,15 @@ class Objective:
             row = [float(total.detach()), *(float(v.detach()) for v in values.values())]
             raise self.non_finite_error(step, row)
         return total, values
+
+    def checked_value(self, term: LossTerm, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """A data term through ``LOSSES`` with its checks: the value, or the located error."""
+        from archspec.training.losses import LOSSES
+
+        try:
+            return LOSSES[term.fn](pred, target, term.options)
+        except ValueError as exc:
+            raise self._target_error(term, exc) from None
 
     def check_labels(self, graph: Any, stream_fields: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
         """Every stream's class-index targets fit the classes of their term's pred, checked once

@@ -145,6 +145,7 @@ class Trainer:
         self._plain_batches = self.device.type == "cpu" and not any(s.augment for s in self.streams.values())
         self._clip = self.cfg.get("grad_clip")
         self._plateau = isinstance(self.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        self._step = self._lean_step() or self._train_step  # what the epoch loop calls per batch
         self.host_syncs = 0  # how often the loop has read losses back from the device (tests)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -313,15 +314,11 @@ class Trainer:
         loop = self.loop
         steps = primary.steps_per_epoch()
         bar = self._bar(steps, epoch)
-        max_steps, every, name, monotonic = (
-            self.opt.max_steps,
-            self.opt.checkpoint_every,
-            self.primary,
-            time.monotonic,
-        )
+        max_steps, every, name = self.opt.max_steps, self.opt.checkpoint_every, self.primary
+        monotonic, train_step = time.monotonic, self._step
         due = self._next_due()  # the next sync or time-based checkpoint: one clock read a step
         for step, batch in primary.batches(epoch, loop.epoch_step):
-            self._train_step({name: batch})
+            train_step({name: batch})
             loop.epoch_step = step + 1
             if every or monotonic() >= due:
                 if monotonic() - self._synced >= SYNC_SECONDS:
@@ -494,6 +491,57 @@ class Trainer:
         else:
             self._pending.append((step, (done, *(v.detach() for v in terms.values()))))
 
+    def _lean_step(self) -> Callable[[dict[str, dict[str, torch.Tensor]]], None] | None:
+        """``_train_step`` for the plain case, with every per-step decision taken here, once: one
+        stream that every loss term reads, nothing to augment or copy to a device, one model
+        input, no mixed precision, accumulation or clipping, constant weights and losses that
+        ``losses.fast_loss`` binds. It computes what ``_train_step`` computes, in the same order
+        (bitwise the same weights, tested); anything else returns None and takes the general path."""
+        terms = self.objective.terms
+        fast = self.objective.fast
+        if (
+            self._other_streams
+            or not self._plain_batches
+            or self.amp[0]
+            or self.scaler is not None
+            or self.accumulate != 1
+            or self._clip
+            or len(self._inputs) != 1
+            or any(t.is_penalty or fast.get(t.name) is None or not isinstance(t.weight, float) for t in terms)
+        ):
+            return None
+        plan = [(t, t.pred, t.target, fast[t.name], t.weight) for t in terms]
+        module, optimizer, loop, pending = self.module, self.optimizer, self.loop, self._pending
+        objective, stream, name = self.objective, self.primary, self._inputs[0]
+        schedule = self.schedule if self.schedule is not None and not self._plateau else None
+        single = len(plan) == 1 and plan[0][4] == 1.0  # the term is the total
+
+        def step(batches: dict[str, dict[str, torch.Tensor]]) -> None:
+            batch = batches[stream]
+            out = module(batch[name])
+            total, values = None, []
+            for term, pred_name, target_name, loss, weight in plan:
+                pred, target = (out[pred_name] if isinstance(out, dict) else out), batch[target_name]
+                value = loss(pred, target)
+                if value is None:
+                    value = objective.checked_value(term, pred, target)
+                values.append(value)
+                weighted = value if weight == 1.0 else value * weight
+                total = weighted if total is None else total + weighted
+            assert total is not None
+            total.backward()
+            loop.micro += 1
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if schedule is not None:
+                schedule.step()
+            at = loop.step
+            loop.step = at + 1
+            done = total.detach()
+            pending.append((at, (done, done) if single else (done, *(v.detach() for v in values))))
+
+        return step
+
     def _sync(self) -> None:
         """Read the pending step losses back in one transfer (one host sync), stop at the first
         non-finite one with the error the objective words, then log them and add them to the
@@ -503,7 +551,8 @@ class Trainer:
             return
         self.host_syncs += 1
         self._synced = time.monotonic()
-        pending, self._pending = self._pending, []
+        pending = self._pending[:]
+        self._pending.clear()  # in place: the lean step holds this list
         flat = torch.stack([v.float() for _, row in pending for v in row]).tolist()
         width = len(pending[0][1])
         keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
