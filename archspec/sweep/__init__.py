@@ -57,7 +57,15 @@ def run_sweep(
     from archspec.pipeline import load
     from archspec.sweep.objective import work
     from archspec.sweep.report import plot, summarise, write_results
-    from archspec.sweep.study import SweepJob, counted, open_study, optuna_module, recover, run_workers
+    from archspec.sweep.study import (
+        SweepJob,
+        counted,
+        open_study,
+        optuna_module,
+        recover,
+        run_workers,
+        study_storage,
+    )
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     optuna_module()  # the install hint before anything else
@@ -76,8 +84,9 @@ def run_sweep(
         seed=seed,
     )
     spec, space = job.space()
-    study = open_study(job, space, spec, create=True)
-    recover(study, log)
+    storage = study_storage(job)
+    study = open_study(job, space, spec, create=True, storage=storage)
+    recover(study, storage, log)
     remaining = trials - len(counted(study.get_trials(deepcopy=False)))
     if remaining > 0:
         log(f"sweep {study.study_name}: {remaining} trial(s) to run, in {job.sweep_dir}")

@@ -124,13 +124,14 @@ def _retry_failed(study: Any, trial: Any) -> None:
     study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
 
 
-def open_study(job: SweepJob, space: SearchSpace, spec: Any, *, create: bool) -> Any:
-    """The sweep's study, created on first use; a study made from another spec is refused."""
+def open_study(job: SweepJob, space: SearchSpace, spec: Any, *, create: bool, storage: Any = None) -> Any:
+    """The sweep's study, created on first use; a study made from another spec is refused.
+    ``storage`` (from :func:`study_storage`) is made here when not given."""
     optuna = optuna_module()
     name = job.study_name or spec.name
     if create:
         job.sweep_dir.mkdir(parents=True, exist_ok=True)
-    storage = _storage(job)
+    storage = storage if storage is not None else _storage(job)
     if create:
         study = optuna.create_study(
             storage=storage, study_name=name, directions=space.directions, load_if_exists=True
@@ -188,16 +189,23 @@ def counted(trials: list[Any]) -> list[Any]:
     ]
 
 
-def recover(study: Any, log: Callable[[str], None]) -> None:
+def study_storage(job: SweepJob) -> Any:
+    """The storage object a sweep's study lives in (kept by the caller: failing another
+    process's trial goes through the storage's public API, which ``Study`` does not offer)."""
+    job.sweep_dir.mkdir(parents=True, exist_ok=True)
+    return _storage(job)
+
+
+def recover(study: Any, storage: Any, log: Callable[[str], None]) -> None:
     """Mark trials whose local process died as failed (interrupted) and queue each again."""
     states = _states()
     host = socket.gethostname()
+    study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
         worker = t.user_attrs.get("worker") or ""
         whose, _, pid = worker.rpartition(":")
         if whose == host and pid.isdigit() and not _alive(int(pid)):
-            storage = study._storage  # Study has no public way to fail another process's trial
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, t.number)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
             storage.set_trial_user_attr(trial_id, "interrupted", True)
             storage.set_trial_state_values(trial_id, states.FAIL)
             log(f"trial {t.number} was interrupted (its process {pid} is gone): marked failed")
