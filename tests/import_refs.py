@@ -87,6 +87,50 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class PreActBlock(nn.Module):
+    """He et al. 2016's pre-activation block: BN-ReLU-conv twice; a 1x1 conv projects the shortcut
+    where the shape changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False) if stride != 1 or cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(x))
+        skip = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + skip
+
+
+class PreActResNet(nn.Module):
+    """A pre-activation ResNet: each stage a ``Sequential`` whose first block projects."""
+
+    def __init__(self, layers: tuple[int, ...] = (2, 2, 2), width: int = 8, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
+        cin = width
+        for i, n in enumerate(layers):
+            cout = width * 2**i
+            blocks = [PreActBlock(cin, cout, 1 if i == 0 else 2)] + [
+                PreActBlock(cout, cout) for _ in range(n - 1)
+            ]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+            cin = cout
+        self.bn = nn.BatchNorm2d(cin)
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        for i in range(len([m for m in self.children() if isinstance(m, nn.Sequential)])):
+            x = getattr(self, f"layer{i + 1}")(x)
+        return self.fc(F.relu(self.bn(x)).mean((2, 3)))
+
+
 class DenseLayer(nn.Module):
     """DenseNet's bottleneck layer: BN-ReLU-conv1x1-BN-ReLU-conv3x3, concatenated to its input."""
 

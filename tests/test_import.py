@@ -86,7 +86,12 @@ def test_a_resnet18_shaped_import_factors_basic_blocks_into_two_blocks_and_a_rep
     assert list(spec["blocks"]) == ["basic_block", "basic_block_downsample"]
     assert spec["blocks"]["basic_block"]["params"] == {"out_channels": "int"}
     assert spec["nodes"]["layer1"] == {"block": "basic_block", "out_channels": 8, "repeat": 2}
-    assert spec["nodes"]["layer3_0"] == {"block": "basic_block_downsample", "out_channels": 32}
+    # layer3.0 and layer3.1 are instances of different blocks: one repeat, the block picked by index
+    assert spec["nodes"]["layer3"] == {
+        "block": "${'basic_block_downsample' if index == 0 else 'basic_block'}",
+        "out_channels": 32,
+        "repeat": 2,
+    }
     conv1 = spec["blocks"]["basic_block_downsample"]["nodes"]["conv1"]
     assert conv1["out_channels"] == "${out_channels}" and conv1["stride"] == 2  # equal everywhere: a literal
     example = Path(__file__).parents[1] / "examples" / "resnet18.yaml"
@@ -105,6 +110,80 @@ def test_a_value_that_is_a_multiple_of_a_parameter_becomes_an_expression():
     nodes = yaml.safe_load(imported.text)["blocks"]["bottleneck"]["nodes"]
     assert nodes["conv1"]["out_channels"] == "${out_channels}"
     assert nodes["conv3"]["out_channels"] == "${out_channels * 4}"
+
+
+class _Widening(nn.Module):
+    """One ``Sequential`` of blocks that project and widen in turn: blocks and widths by index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        widths = [(8, 8, 1), (8, 16, 2), (16, 16, 1), (16, 32, 2)]
+        self.stages = nn.Sequential(*[refs.PreActBlock(cin, cout, stride) for cin, cout, stride in widths])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        refs.PreActResNet,
+        lambda: refs.PreActResNet((3, 2, 2)),
+        lambda: refs.PreActResNet((2, 1, 1)),
+        _Widening,
+    ],
+    ids=["preact-resnet", "longer-first-stage", "one-block-stages", "blocks-and-widths-by-index"],
+)
+def test_an_imported_spec_has_the_source_s_state_dict_keys_and_its_emitted_python_loads_them(make):
+    from archspec.compiler.emit import emit_python
+
+    source = make()
+    imported = imports_exactly(source, {"x": (3, 16, 16)})
+    graph = analyse(load_text(imported.text))
+    built = compile_model(graph)
+    assert set(built.state_dict()) == set(source.state_dict())
+    namespace: dict = {"__name__": "emitted"}
+    exec(compile(emit_python(built, graph), "emitted.py", "exec"), namespace)  # our own generated code
+    model = namespace["Imported"]().eval()
+    model.load_state_dict(source.state_dict(), strict=True)  # the source's own dict, no name map
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(model(x), source(x))
+
+
+def test_the_copies_of_a_container_s_repeat_pick_their_block_and_values_by_index():
+    nodes = yaml.safe_load(import_model(_Widening(), {"x": (3, 16, 16)}).text)["nodes"]
+    assert nodes["stages"] == {
+        "block": "${['pre_act_block', 'pre_act_block_shortcut', 'pre_act_block', 'pre_act_block_shortcut'][index]}",
+        "out_channels": "${[8, 16, 16, 32][index]}",
+        "repeat": 4,
+    }
+    one = yaml.safe_load(import_model(refs.PreActResNet((2, 1, 1)), {"x": (3, 16, 16)}).text)["nodes"]
+    # a stage of one block is still a repeat, so its copy is named layer2.0 as in the source
+    assert one["layer2"] == {"block": "pre_act_block_shortcut", "out_channels": 16, "repeat": 1}
+
+
+def test_in_a_resnet18_import_only_the_projections_inside_a_block_need_the_name_map():
+    source = refs.ResNet((2, 2, 2, 2))
+    imported = import_model(source, {"x": (3, 16, 16)})
+    ours = set(compile_model(analyse(load_text(imported.text))).state_dict())
+    theirs = set(source.state_dict())
+    # a block's body is flat: downsample.0 (a Sequential's child) is the node downsample_0
+    assert sorted(theirs - ours) == sorted(
+        f"layer{i}.0.downsample.{key}"
+        for i in (2, 3, 4)
+        for key in (
+            "0.weight",
+            "1.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var",
+            "1.num_batches_tracked",
+        )
+    )
+    assert len(theirs & ours) == 104
+    assert {imported.layout.weights[k] for k in ours - theirs} == theirs - ours
 
 
 # -- weights -------------------------------------------------------------------------------------

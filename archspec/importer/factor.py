@@ -3,18 +3,21 @@
 Sub-modules of the same class whose op nodes form isomorphic sub-graphs (the same local ids,
 ops, argument names and wiring) become instances of one block; an argument whose value differs
 between instances becomes a typed block parameter (``${out_channels}``, or ``${out_channels * 4}``
-where one parameter is a multiple of another), the rest stay literals. Consecutive instances
-with equal parameters that feed each other inside a ``Sequential``/``ModuleList`` become one
-node with ``repeat``. Containers are transparent; the outermost repeated class wins; a block's
-body is flat (blocks inside blocks are not made).
+where one parameter is a multiple of another), the rest stay literals. Instances inside a
+``Sequential``/``ModuleList`` from its child ``0`` on, each feeding the next, become one node
+with ``repeat`` named after the container (even one instance), the block and arguments picked
+by ``index`` where the copies differ, so the copies have the source's names (``layer2.0``); a
+later run is split where the block or its arguments change. Containers are transparent; the outermost repeated class wins; a block's body is flat
+(blocks inside blocks are not made).
 
-Ids follow the module tree (``layer1.0.conv1`` -> ``layer1_0_conv1``, or ``layer1.0.conv1``
-inside a repeat), and :attr:`Layout.weights` maps every state_dict key of the compiled spec to
-the source model's key.
+Ids follow the module tree (``layer1.0.conv1`` inside a repeat, else ``layer1_0_conv1``: an id
+has no dots), and :attr:`Layout.weights` maps every state_dict key of the compiled spec to the
+source model's key.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +33,7 @@ from archspec.ops import Shape
 __all__ = ["Block", "Expr", "Layout", "SpecNode", "factor"]
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+_NO_LITERAL = object()  # a value an expression cannot write
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Expr:
 class SpecNode:
     id: str
     op: str | None = None
-    block: str | None = None
+    block: str | Expr | None = None  # an Expr: picked by index in a repeat
     args: dict[str, Any] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     repeat: int = 0
@@ -382,6 +386,7 @@ class _Builder:
         self.full: dict[str, str] = {}  # fx name -> expanded node id
         self.top_ids: dict[str, str] = {}
         self.taken: dict[str, int] = {name: 1 for name in graph.mapped.inputs}
+        self.used: set[str] = set()  # the blocks the nodes use
 
     def layout(self) -> Layout:
         self._place_instances()
@@ -389,23 +394,21 @@ class _Builder:
         weights, reshapes = self._weights()
         shapes = {self.full[n.name]: n.shape for n in self.graph.nodes if n.shape is not None}
         outputs = {k: self.refs[v] for k, v in self.graph.mapped.outputs.items()}
-        used = {node.block for node in nodes if node.block}
-        blocks = [b for b in self.blocks if b.name in used]
+        blocks = [b for b in self.blocks if b.name in self.used]
         return Layout(dict(self.graph.mapped.inputs), blocks, nodes, outputs, weights, shapes, reshapes)
 
     def _place_instances(self) -> None:
-        """Instance nodes, merging chained runs of equal instances in a container into a repeat."""
-        runs = self._runs()
-        for run in runs:
+        """Instance nodes, merging chained runs of instances in a container into a repeat."""
+        for run in self._runs():
             first = self.instances[run[0]]
-            block, values = self.uses[first.path]
-            node_id = _unique(_container_id(run), self.taken)
-            node = SpecNode(
-                node_id, block=block.name, args=dict(values), repeat=len(run) if len(run) > 1 else 0
-            )
+            node_id = _unique(_container_id(run, self._names_follow(run)), self.taken)
+            block, args = _by_index([self.uses[path] for path in run])
+            repeat = len(run) if len(run) > 1 or self._names_follow(run) else 0
+            node = SpecNode(node_id, block=block, args=args, repeat=repeat)
             node.comment = f"{', '.join(run) if len(run) <= 3 else run[0] + ' ... ' + run[-1]} ({first.cls})"
+            self.used |= {self.uses[path][0].name for path in run}
             for k, path in enumerate(run):
-                self.placed[path] = _Placed(node, k if len(run) > 1 else None, k == len(run) - 1)
+                self.placed[path] = _Placed(node, k if repeat else None, k == len(run) - 1)
         for path, place in self.placed.items():
             region = self.instances[path]
             prefix = place.node.id if place.copy is None else f"{place.node.id}.{place.copy}"
@@ -416,31 +419,56 @@ class _Builder:
                 self.refs[n.name] = (place.node.id if place.last else prefix) if main else f"{prefix}.{lid}"
 
     def _runs(self) -> list[list[str]]:
-        """Instances in order of first node, grouped into chained runs inside one container."""
+        """Instances in order of first node, grouped into chained runs inside one container.
+
+        A run from a container's child ``0`` keeps its instances of different blocks together
+        (one node, the block and arguments picked by ``index``), so its copies are named as the
+        source's children are; any other run is split where the block or its arguments change.
+        """
         order = sorted(self.instances, key=lambda p: self.graph.index[self.instances[p].nodes[0].name])
-        runs: list[list[str]] = []
+        chains: list[list[str]] = []
         for path in order:
-            if runs and self._continues(runs[-1][-1], path):
-                runs[-1].append(path)
+            if chains and self._continues(chains[-1][-1], path):
+                chains[-1].append(path)
             else:
-                runs.append([path])
+                chains.append([path])
+        runs: list[list[str]] = []
+        for chain in chains:
+            if chain[0].rpartition(".")[2] == "0" and _by_index([self.uses[p] for p in chain]) is not None:
+                runs.append(chain)
+                continue
+            for path in chain:
+                if runs and runs[-1][-1] in chain and self.uses[runs[-1][-1]] == self.uses[path]:
+                    runs[-1].append(path)
+                else:
+                    runs.append([path])
         return runs
 
     def _continues(self, prev: str, path: str) -> bool:
         a, b = self.instances[prev], self.instances[path]
         parent_a, _, name_a = prev.rpartition(".")
         parent_b, _, name_b = path.rpartition(".")
-        container = self.graph.root.get_submodule(parent_a) if parent_a else self.graph.root
         return (
             parent_a == parent_b
-            and isinstance(container, (nn.Sequential, nn.ModuleList))
-            and name_a.isdigit()
+            and self._in_list(prev)
             and name_b.isdigit()
             and int(name_b) == int(name_a) + 1
-            and self.uses[prev] == self.uses[path]
+            and set(self.uses[prev][1]) == set(self.uses[path][1])
             and len(b.inputs) == 1
             and b.inputs[0] == a.main
         )
+
+    def _in_list(self, path: str) -> bool:
+        """Whether ``path`` is a numbered child of a ``Sequential`` or ``ModuleList``."""
+        parent, _, name = path.rpartition(".")
+        container = self.graph.root.get_submodule(parent) if parent else self.graph.root
+        return isinstance(container, (nn.Sequential, nn.ModuleList)) and name.isdigit()
+
+    def _names_follow(self, run: list[str]) -> bool:
+        """Whether ``run`` as ``repeat`` copies of its container's id has the source's names: it
+        starts at child ``0`` of a top-level container (``layer2.0``; a node id has no dots)."""
+        parent, _, first = run[0].rpartition(".")
+        return first == "0" and bool(parent) and "." not in parent and self._in_list(run[0])
 
     def _top_nodes(self) -> list[SpecNode]:
         out: list[SpecNode] = []
@@ -482,10 +510,55 @@ class _Builder:
         return weights, reshapes
 
 
-def _container_id(run: list[str]) -> str:
-    """A run's id: the container's path when the run is all of it from 0, else the first copy's."""
+def _container_id(run: list[str], names_follow: bool) -> str:
+    """A run's id: the container's path when the run starts at its child 0, else the first copy's."""
     parent, _, first = run[0].rpartition(".")
-    if len(run) > 1 and first == "0" and parent:
+    if (len(run) > 1 or names_follow) and first == "0" and parent:
         return parent.replace(".", "_")
     text = run[0].replace(".", "_")
     return text if not text[:1].isdigit() else f"block_{text}"
+
+
+def _by_index(uses: list[tuple[Block, dict[str, Any]]]) -> tuple[str | Expr, dict[str, Any]] | None:
+    """The block and arguments of a ``repeat`` whose copies are ``uses``: a value the copies share
+    as a literal, one that differs picked by ``index`` (None: a value no expression can write)."""
+    block = _pick([b.name for b, _ in uses])
+    args: dict[str, Any] = {}
+    for key in uses[0][1]:
+        args[key] = _pick([values[key] for _, values in uses])
+    if block is _NO_LITERAL or any(v is _NO_LITERAL for v in args.values()):
+        return None
+    return block, args
+
+
+def _pick(values: list[Any]) -> Any:
+    """``values[index]``: the value where all are equal, else ``${A if index == 0 else B}`` (the
+    first differs), else ``${[A, B, ...][index]}`` (_NO_LITERAL: a value without a literal)."""
+    if all(v == values[0] and type(v) is type(values[0]) for v in values):
+        return values[0]
+    texts = _literals(values)
+    if texts is None:
+        return _NO_LITERAL
+    if len(set(texts[1:])) == 1:
+        return Expr(f"{texts[0]} if index == 0 else {texts[1]}")
+    return Expr(f"[{', '.join(texts)}][index]")
+
+
+def _literals(values: list[Any]) -> list[str] | None:
+    """Each value as an expression literal (a string in single quotes: the YAML quotes the whole
+    in double ones); None where one has no literal."""
+    out = []
+    for value in values:
+        if (
+            value is None
+            or isinstance(value, (bool, int))
+            or (isinstance(value, float) and math.isfinite(value))
+        ):
+            out.append(repr(value))
+        elif isinstance(value, str) and re.fullmatch(r"[\w .,:+-]*", value):
+            out.append(f"'{value}'")
+        elif isinstance(value, list) and (items := _literals(value)) is not None:
+            out.append(f"[{', '.join(items)}]")
+        else:
+            return None
+    return out

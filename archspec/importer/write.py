@@ -74,7 +74,7 @@ def _nodes(nodes: list[SpecNode], indent: str, only_input: str | None) -> list[s
     out = []
     previous = only_input
     for node in nodes:
-        fields = [f"op: {node.op}" if node.op else f"block: {node.block}"]
+        fields = [f"op: {node.op}" if node.op else f"block: {_value(node.block)}"]
         if node.inputs != [previous] or previous is None:
             refs = node.inputs
             fields.append(f"in: {refs[0] if len(refs) == 1 else '[' + ', '.join(refs) + ']'}")
