@@ -61,11 +61,14 @@ class RunLog:
     # -- steps.csv ------------------------------------------------------------------------------
 
     def log_step(self, step: int, values: Mapping[str, float]) -> None:
-        """Buffer a steps.csv row. Rows reach the file every 2 s, before every checkpoint (so
-        the file holds every row a resume from that checkpoint keeps) and at the end."""
+        """Buffer a steps.csv row. Rows reach the file every 2 s (:meth:`flush_steps_if_due`,
+        which the trainer calls after each read-back of step losses), before every checkpoint
+        (so the file holds every row a resume from that checkpoint keeps) and at the end."""
         if not self._step_rows:
             self._step_rows.append(["step", *values])  # the header, written only to a new file
-        self._step_rows.append([step, *(repr(v) for v in values.values())])
+        self._step_rows.append([step, *map(repr, values.values())])
+
+    def flush_steps_if_due(self) -> None:
         if time.monotonic() - self._steps_flushed > _FLUSH_SECONDS:
             self.flush_steps()
 

@@ -553,7 +553,11 @@ class Trainer:
         self._synced = time.monotonic()
         pending = self._pending[:]
         self._pending.clear()  # in place: the lean step holds this list
-        flat = torch.stack([v.float() for _, row in pending for v in row]).tolist()
+        values_read = [v for _, row in pending for v in row]
+        try:  # one conversion for the lot (the values are float32 unless mixed precision made them not)
+            flat = torch.stack(values_read).float().tolist()
+        except (RuntimeError, TypeError):
+            flat = torch.stack([v.float() for v in values_read]).tolist()
         width = len(pending[0][1])
         keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
         finite = all(map(math.isfinite, flat))  # one pass in C; the rows are checked one by one only if not
@@ -567,6 +571,8 @@ class Trainer:
             self._log_step(step, values)
             self.loop.add_step(values if len(keys) == 2 else self._with_weighted(step, values))
         self._last_values = values
+        if self.rank == 0:
+            self.runlog.flush_steps_if_due()
 
     def _with_weighted(self, step: int, values: dict[str, float]) -> dict[str, float]:
         """A step's losses and, with several terms, ``weighted_<term>``: the term times its weight
