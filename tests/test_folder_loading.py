@@ -135,3 +135,28 @@ def test_pinned_memory_is_asked_for_only_when_the_model_is_on_cuda(tmp_path, ima
         with pytest.raises(Stop):
             Trainer(analyse(load(spec)), quiet(tmp_path / "run"))
         assert seen["pin_memory"] is pin and seen["lazy_files"] is True
+
+
+def test_predict_reads_an_image_folder_through_its_loader_with_the_eager_paths_outputs(
+    tmp_path, images, monkeypatch
+):
+    import archspec.data
+    from archspec.api import predict, train
+    from archspec.training.session import load_run
+
+    spec = _spec(tmp_path, images, 0).read_text().replace("epochs: 6", "epochs: 1")
+    (tmp_path / "spec.yaml").write_text(spec)
+    train(tmp_path / "spec.yaml", run_dir=tmp_path / "run", device="cpu", plots=False)
+
+    def no_eager_read(*args, **kwargs):
+        raise AssertionError("predict decoded the whole folder up front")
+
+    with monkeypatch.context() as m:
+        m.setattr(archspec.data, "read_image_folder", no_eager_read)
+        lazy = dict(np.load(predict(tmp_path / "run", tmp_path / "p.npz", stream="train", device="cpu")))
+    # the reference: every image decoded up front, the model run on all of them at once
+    graph, model = load_run(tmp_path / "run", device="cpu")
+    eager = build_streams(analyse(load(tmp_path / "spec.yaml")).spec, roles=("train",))["train"]
+    with torch.no_grad():
+        expected = model.eval()(eager.tensors["x"]).numpy()
+    assert list(lazy) == ["logits"] and np.allclose(lazy["logits"], expected, atol=1e-6)

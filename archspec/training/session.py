@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -326,20 +326,22 @@ def predict_run(
     else:
         from archspec.training.streams import build_streams, check_model_inputs
 
-        streams = build_streams(spec, roles=(roles[name],))
+        # an image folder is decoded batch by batch through its loader, not all up front
+        streams = build_streams(spec, roles=(roles[name],), lazy_files=True)
         check_model_inputs(spec, streams, [name])
-        tensors = _eval_view(streams[name])
         source = f"stream {name!r} ({roles[name]})"
-        extra = _stream_field(streams[name].tensors, id_field, name) if id_field else None
+        extra = _stream_field(streams[name], id_field, name) if id_field else None
     results: dict[str, list[np.ndarray]] = {}
     dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    n = next(iter(tensors.values())).shape[0]
+    batches = _tensor_batches(tensors, 256) if inputs is not None else _eval_batches(streams[name], 256)
+    n, first = 0, next(iter(spec.inputs))
     with torch.no_grad():
-        for i in range(0, n, 256):
-            got = model(*[tensors[k][i : i + 256].to(dev) for k in spec.inputs])
+        for batch in batches:
+            got = model(*[batch[k].to(dev) for k in spec.inputs])
             got = got if isinstance(got, dict) else {next(iter(spec.outputs)): got}
             for k, v in got.items():
                 results.setdefault(k, []).append(v.float().cpu().numpy())
+            n += batch[first].shape[0]
     merged = {k: np.concatenate(v) for k, v in results.items()}
     if classes:
         merged = _with_classes(spec, merged)
@@ -355,23 +357,32 @@ def predict_run(
     return _save_predictions(merged, Path(out))
 
 
-def _eval_view(stream: Any) -> dict[str, torch.Tensor]:
-    """The stream's tensors as the model saw them in evaluation (``normalize`` applied)."""
+def _eval_batches(stream: Any, size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """The stream in order, batch by batch, as the model saw it in evaluation (``normalize``
+    applied; it is per sample, so a batch at a time gives what the whole stream at once would)."""
     from archspec.training.augment import apply_augment, eval_augments
 
     fixed = eval_augments(stream.augment)
-    return apply_augment(stream.tensors, fixed, torch.Generator()) if fixed else stream.tensors
+    for batch in stream.all_batches(size):
+        yield apply_augment(batch, fixed, torch.Generator()) if fixed else batch
 
 
-def _stream_field(tensors: dict[str, torch.Tensor], field: str, stream: str) -> np.ndarray:
-    if field not in tensors:
-        hint = did_you_mean(field, tensors)
+def _tensor_batches(tensors: dict[str, torch.Tensor], size: int) -> Iterator[dict[str, torch.Tensor]]:
+    n = next(iter(tensors.values())).shape[0]
+    for i in range(0, n, size):
+        yield {k: v[i : i + size] for k, v in tensors.items()}
+
+
+def _stream_field(stream: Any, field: str, name: str) -> np.ndarray:
+    """A field held in memory (labels, ids; not one decoded from files) as the ``--id`` column."""
+    if field not in stream.tensors:
+        hint = did_you_mean(field, stream.fields)
         raise RunUsageError(
-            f"--id {field}: stream {stream!r} has no field {field!r}"
+            f"--id {field}: stream {name!r} has no field {field!r}"
             + (f" ({hint})" if hint else "")
-            + f"; its fields: {', '.join(tensors)} (map one with fields: in the spec)"
+            + f"; its fields: {', '.join(stream.fields)} (map one with fields: in the spec)"
         )
-    return _as_ids(tensors[field].numpy())
+    return _as_ids(stream.tensors[field].numpy())
 
 
 def read_npz_field(path: str, field: str) -> np.ndarray:
