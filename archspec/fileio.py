@@ -101,14 +101,7 @@ def write_atomic_with(dest: str | os.PathLike[str], write: Callable[[str], Any])
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, fsynced before the rename."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    write_atomic_with(path, write)
+    write_atomic_many([(path, data)])
 
 
 def write_atomic_many(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:

@@ -301,6 +301,15 @@ def _bce_logits(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Ten
     return F.binary_cross_entropy_with_logits(pred, target, pos_weight=pos_weight)
 
 
+# the losses that compare pred and target value by value: torch's function, its one option
+_ELEMENTWISE: dict[str, tuple[Callable[..., Tensor], str | None]] = {
+    "mse": (F.mse_loss, None),
+    "l1": (F.l1_loss, None),
+    "smooth_l1": (F.smooth_l1_loss, "beta"),
+    "huber": (F.huber_loss, "delta"),
+}
+
+
 def _elementwise(name: str, fn: Callable[..., Tensor], option: str | None = None) -> Loss:
     def loss(pred: Tensor, target: Tensor, options: Mapping[str, Any]) -> Tensor:
         opts = check_options(name, options)
@@ -342,10 +351,7 @@ LOSSES: dict[str, Loss] = {
     "nll": _nll,
     "binary_cross_entropy": _bce,
     "binary_cross_entropy_with_logits": _bce_logits,
-    "mse": _elementwise("mse", F.mse_loss),
-    "l1": _elementwise("l1", F.l1_loss),
-    "smooth_l1": _elementwise("smooth_l1", F.smooth_l1_loss, "beta"),
-    "huber": _elementwise("huber", F.huber_loss, "delta"),
+    **{name: _elementwise(name, fn, option) for name, (fn, option) in _ELEMENTWISE.items()},
     "kl_div": _kl_div,
     "dice": _dice,
 }
@@ -354,13 +360,6 @@ LOSSES: dict[str, Loss] = {
 # -- the step loop's direct calls -----------------------------------------------------------------
 
 FastLoss = Callable[[Tensor, Tensor], "Tensor | None"]
-
-_ELEMENTWISE: dict[str, tuple[Callable[..., Tensor], str | None]] = {
-    "mse": (F.mse_loss, None),
-    "l1": (F.l1_loss, None),
-    "smooth_l1": (F.smooth_l1_loss, "beta"),
-    "huber": (F.huber_loss, "delta"),
-}
 
 
 def fast_loss(name: str, options: Mapping[str, Any] | None) -> FastLoss | None:
