@@ -85,3 +85,25 @@ def test_the_loss_panel_plots_each_term_weighted_and_they_sum_to_the_total(tmp_p
         assert loss["train: 0.1 × recon"] == pytest.approx([0.1 * r for r in raw])
     else:  # epoch 1 runs steps 0..3 at weights 0, 1/6, 2/6, 3/6: below the last weight x the mean
         assert 0 < loss["train: λ(step) × recon"][0] < 0.5 * raw[0]
+
+
+def test_log_axis_labels_are_plain_numbers_not_mathtext():
+    """mathtext layout was the slowest part of drawing curves.png: the loss axis says 0.3."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from archspec.training.plots import _plain_log
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [0.5, 0.3, 0.15])
+    ax.set_yscale("log")
+    plain = _plain_log()
+    ax.yaxis.set_major_formatter(plain())
+    ax.yaxis.set_minor_formatter(plain(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.yaxis.get_ticklabels(which="both") if t.get_text()]
+    assert labels and not any("$" in text for text in labels)
+    assert {"0.2", "0.3", "0.4"} <= set(labels)

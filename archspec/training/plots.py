@@ -5,6 +5,7 @@ switched, so a notebook that uses archspec as a library keeps its own."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def plot_history(
     # than a small run's whole training.
     fig.subplots_adjust(left=0.8 / (5 * len(panels)), right=0.98, bottom=0.14, top=0.9, wspace=0.28)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    from matplotlib.ticker import LogFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     for ax, (title, series) in zip(axes, panels.items()):
         for label, values in series:
@@ -48,10 +49,9 @@ def plot_history(
         ax.set(title=title, xlabel="epoch", yscale="log" if title == "loss" else "linear")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if title == "loss":
-            ax.yaxis.set_major_formatter(_plain_log(LogFormatter)())
-            ax.yaxis.set_minor_formatter(
-                _plain_log(LogFormatter)(labelOnlyBase=False, minor_thresholds=(2, 0.4))
-            )
+            plain = _plain_log()
+            ax.yaxis.set_major_formatter(plain())
+            ax.yaxis.set_minor_formatter(plain(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
@@ -59,13 +59,16 @@ def plot_history(
     return path
 
 
-def _plain_log(base: type) -> type:
-    """matplotlib's log-axis labels (which minor ticks get one, as by default) written as plain
-    numbers (``0.3``) instead of mathtext, whose layout is the slowest part of drawing."""
+@functools.cache
+def _plain_log() -> type:
+    """matplotlib's log-axis labels (the ticks it labels, as by default) written as plain numbers
+    (``0.3``) instead of mathtext, whose layout is the slowest part of drawing. Made on first use:
+    matplotlib is imported only when a figure is drawn."""
+    from matplotlib.ticker import LogFormatter
 
-    class PlainLog(base):  # type: ignore[misc, valid-type]
-        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-            return f"{x:g}"
+    class PlainLog(LogFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:g}" if super().__call__(x, pos) else ""
 
     return PlainLog
 
