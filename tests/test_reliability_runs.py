@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import errno
 import hashlib
+import io
 import json
 import os
 import random
@@ -279,17 +280,34 @@ def _torch_no_space(*args, **kwargs):
     )
 
 
-@pytest.mark.parametrize("where", ["the directory rename", "the weights file", "the state file"])
-def test_a_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, where):
-    import safetensors.torch
+def _full_disk_writing(name: str):
+    """``open`` for the checkpoint module whose files named ``name`` fail to write (ENOSPC)."""
 
+    class Full(io.FileIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        return (
+            Full(path, "w") if Path(path).name == name and "w" in mode else open(path, mode, *args, **kwargs)
+        )
+
+    return fake_open
+
+
+@pytest.mark.parametrize(
+    "where", ["the directory rename", "the weights file", "the state file", "the state's serialisation"]
+)
+def test_a_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path, monkeypatch, where):
     root = tmp_path / "c"
     _a_first_checkpoint(root)
     before = tree_hash(root)
     if where == "the directory rename":
         monkeypatch.setattr(ckpt.os, "replace", _no_space)
     elif where == "the weights file":
-        monkeypatch.setattr(safetensors.torch, "save_file", _no_space)
+        monkeypatch.setattr(ckpt, "open", _full_disk_writing(ckpt.WEIGHTS), raising=False)
+    elif where == "the state file":
+        monkeypatch.setattr(ckpt, "open", _full_disk_writing(ckpt.STATE), raising=False)
     else:
         monkeypatch.setattr(ckpt.torch, "save", _torch_no_space)
     with pytest.raises(

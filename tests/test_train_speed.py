@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from archspec.errors import TrainingError
+from archspec.errors import CheckpointError, TrainingError
 from archspec.pipeline import analyse, load
 from archspec.training import plots, resume
 from archspec.training import runner as runner_mod
@@ -182,7 +183,8 @@ def test_no_plots_draws_no_curves_and_keeps_the_numbers(tmp_path, monkeypatch):
 
 def test_the_step_loop_calls_the_loss_directly_and_gets_the_checked_losss_values(tmp_path, monkeypatch):
     """The bound torch call (``losses.fast_loss``) replaces the checked one in every training
-    step, and the weights it trains are bitwise those of the checked one."""
+    step and validation batch, and the weights it trains and the validation losses it reports
+    are bitwise those of the checked one."""
     from archspec.training import losses
 
     calls = {}
@@ -192,13 +194,15 @@ def test_the_step_loop_calls_the_loss_directly_and_gets_the_checked_losss_values
         trainer = _trainer(_project(tmp_path, losses=AUX), run)
         if run == "checked":
             trainer.objective.fast = {}  # every term through LOSSES[...] with its checks
-        trainer.run()
-        calls[run] = (counter.calls, trainer.loop.step, trainer.model.state_dict())
+        history = trainer.run().history
+        calls[run] = (counter.calls, trainer.loop.step, trainer.model.state_dict(), history)
         monkeypatch.undo()
-    (fast_calls, steps, wa), (checked_calls, steps_b, wb) = calls["fast"], calls["checked"]
+    (fast_calls, steps, wa, ha), (checked_calls, steps_b, wb, hb) = calls["fast"], calls["checked"]
     assert steps == steps_b > 0
-    assert checked_calls - fast_calls == steps  # the validation loss is the checked call in both
+    assert fast_calls == 0
+    assert checked_calls == steps + 3  # and one validation batch in each of the 3 epochs
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert [r["v_loss"] for r in ha] == [r["v_loss"] for r in hb]
 
 
 def test_the_spec_fingerprint_is_computed_once_per_run(tmp_path, monkeypatch):
@@ -208,6 +212,33 @@ def test_the_spec_fingerprint_is_computed_once_per_run(tmp_path, monkeypatch):
     _trainer(_project(tmp_path, epochs=3), checkpoint_seconds=0).run()
     assert saves.calls == 12  # checkpoint_seconds: 0 saves after every one of the 12 steps
     assert dumps.calls == 1
+
+
+def test_a_run_fingerprinted_by_the_pure_python_emitter_still_resumes(tmp_path, monkeypatch):
+    """The fingerprint's YAML goes through libyaml's emitter where PyYAML has it (4x faster).
+    The two emitters write some data differently (an empty mapping key: ``? ''`` against
+    ``'':``), and a run started by an archspec that used the pure-Python one, or on a machine
+    whose PyYAML lacks libyaml, must still resume. Here the resuming side's emitter is one that
+    writes every spec differently (an explicit ``---``), so only the fallback can match."""
+    from archspec.lang import loader
+
+    class Different(yaml.SafeDumper):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "explicit_start": True})
+
+    spec = _project(tmp_path, epochs=2)
+    with monkeypatch.context() as m:  # the first epoch, fingerprinted by the pure-Python emitter
+        m.setattr(loader, "_DUMPER", yaml.SafeDumper)
+        _trainer(spec, max_steps=4).run()
+    monkeypatch.setattr(loader, "_DUMPER", Different)
+    data = _trainer(spec).spec.doc.data
+    assert resume.dumps(data) != resume.dumps(data, pure=True)
+    resumed = _trainer(spec, resume=True)
+    resumed.run()
+    assert resumed.loop.epoch == 2
+    spec.write_text(spec.read_text().replace("lr: 0.1", "lr: 0.2"))
+    with pytest.raises(CheckpointError, match="was trained from another spec"):
+        _trainer(spec, resume=True).run()
 
 
 def test_an_auxiliary_stream_is_permuted_once_per_pass_not_once_per_step(tmp_path, monkeypatch):

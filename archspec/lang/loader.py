@@ -54,6 +54,7 @@ __all__ = [
     "MAX_INT_DIGITS",
     "Document",
     "load_document",
+    "dumps",
     "loads",
 ]
 
@@ -159,6 +160,17 @@ def loads(text: str | bytes, name: str = "<string>") -> Document:
         raise
     except Exception as exc:  # the safety boundary: nothing but LoadError may escape
         raise LoadError(f"could not load the file: {type(exc).__name__}: {exc}", loc=Location(name)) from exc
+
+
+#: libyaml's emitter where PyYAML was built with it (4x faster than the pure-Python one, and
+#: the same text for the plain data archspec writes); the pure-Python one otherwise.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def dumps(data: Any, *, pure: bool = False, **options: Any) -> str:
+    """YAML text of plain data (``yaml.safe_dump``'s options), through libyaml's emitter when
+    PyYAML has it; ``pure`` forces the pure-Python emitter."""
+    return yaml.dump(data, Dumper=yaml.SafeDumper if pure else _DUMPER, **options)
 
 
 # --- reading ---------------------------------------------------------------------------------

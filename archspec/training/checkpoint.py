@@ -10,10 +10,10 @@ either the old checkpoint or the new one, never a half-written one under a final
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def save_checkpoint(
 ) -> Path:
     """Save ``weights`` and ``state`` as ``root/name``; point ``root/<pointer>`` at it."""
     from safetensors import SafetensorError
-    from safetensors.torch import save_file
+    from safetensors.torch import save as safetensors_bytes
 
     root = Path(root)
     final = root / name
@@ -54,13 +54,19 @@ def save_checkpoint(
         ) from exc
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in weights.items()}
-        save_file(_unshare(tensors), str(tmp / WEIGHTS), metadata={"format": "archspec-checkpoint-1"})
-        # safetensors creates its file 0600; give it the mode open() would (the umask's, as
-        # the directory made with mkdir's mode has, less the execute bits)
-        os.chmod(tmp / WEIGHTS, stat.S_IMODE(tmp.stat().st_mode) & 0o666)
-        torch.save(dict(state), tmp / STATE)
-        for f in (WEIGHTS, STATE):
-            with open(tmp / f, "rb") as fh:
+        state_bytes = io.BytesIO()
+        torch.save(dict(state), state_bytes)
+        # both files are made in memory and written with one open each (torch.save and
+        # safetensors' save_file straight to disk cost twice as much CPU), so they get open()'s
+        # mode, as every file archspec writes does
+        blobs = {
+            WEIGHTS: safetensors_bytes(_unshare(tensors), metadata={"format": "archspec-checkpoint-1"}),
+            STATE: state_bytes.getbuffer(),
+        }
+        for f, blob in blobs.items():
+            with open(tmp / f, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
                 os.fsync(fh.fileno())
         _fsync_dir(tmp)
         if final.exists():

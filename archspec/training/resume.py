@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-import yaml
 from torch import nn
 
 from archspec.errors import CheckpointError
+from archspec.lang.loader import dumps
 from archspec.training.checkpoint import latest_checkpoint, load_checkpoint
 from archspec.training.loop_state import LoopState
 from archspec.training.transfer import load_weights
@@ -54,7 +54,15 @@ def spec_fingerprint(text: str) -> str:
 
 def resolved_fingerprint(data: Any) -> str:
     """Identifies the resolved spec (text and overrides) a checkpoint belongs to."""
-    return spec_fingerprint(yaml.safe_dump(data, sort_keys=True))
+    return spec_fingerprint(dumps(data, sort_keys=True))
+
+
+def _fingerprints(fingerprint: str, data: Any) -> Iterator[str]:
+    """``fingerprint``, then (only if asked for) that of the pure-Python emitter's text. The two
+    emitters differ on unusual strings, and a run started before archspec used libyaml, or on a
+    machine whose PyYAML lacks it, must still resume."""
+    yield fingerprint
+    yield spec_fingerprint(dumps(data, sort_keys=True, pure=True))
 
 
 # -- save -------------------------------------------------------------------------------------
@@ -80,16 +88,16 @@ def checkpoint_state(trainer: Resumable, fingerprint: str) -> dict[str, Any]:
 
 
 def load_latest(
-    root: Path, run_dir: Path, fingerprint: str
+    root: Path, run_dir: Path, fingerprint: str, data: Any
 ) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
     """The checkpoint ``latest`` points to (its path, weights and state), after checking that it
-    belongs to the spec with ``fingerprint``."""
+    belongs to the resolved spec ``data``, whose fingerprint is ``fingerprint``."""
     path = latest_checkpoint(root)
     if path is None:
         raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/latest)")
     weights, state = load_checkpoint(path)
     check_state(path, state)
-    if state.get("spec") != fingerprint:
+    if state.get("spec") not in _fingerprints(fingerprint, data):
         raise CheckpointError(f"{run_dir} was trained from another spec; resume with the run's own spec.yaml")
     return path, weights, state
 

@@ -10,6 +10,7 @@ a killed-and-resumed run leaves the same files as an uninterrupted one.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import sys
 import time
@@ -17,10 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from archspec.errors import CheckpointError
 from archspec.fileio import write_atomic_many
+from archspec.lang.loader import dumps
 from archspec.training.checkpoint import write_atomic
 
 __all__ = ["Progress", "RunLog"]
@@ -51,7 +51,7 @@ class RunLog:
                 f"{run} already holds a run; resume it with --resume, or choose another --run-dir"
             )
         run.mkdir(parents=True, exist_ok=True)
-        resolved_text = yaml.safe_dump(resolved, sort_keys=False)
+        resolved_text = dumps(resolved, sort_keys=False)
         write_atomic_many(
             [(run / "spec.yaml", spec_text.encode()), (run / "resolved.yaml", resolved_text.encode())]
         )
@@ -167,11 +167,19 @@ class Progress:
 
 def _summary_writer(path: Path) -> Any:
     """A TensorBoard writer, or ``False`` when tensorboard is not installed (it is optional)."""
+    writer = _writer_class()
+    return writer(str(path)) if writer is not None else False
+
+
+@functools.cache
+def _writer_class() -> Any:
+    """TensorBoard's ``SummaryWriter``, or None; looked for once per process (a failed import
+    searches every ``sys.path`` entry again each time, ~1 ms a run)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        return False
-    return SummaryWriter(str(path))
+        return None
+    return SummaryWriter
 
 
 def _before(cell: str, limit: int) -> bool:

@@ -281,10 +281,11 @@ class Trainer:
         from archspec.training.transfer import load_weights, run_weights
 
         root = self.opt.run_dir / "checkpoints"
-        if self.rank != 0 or not root.is_dir() or latest_checkpoint(root) is None:
+        latest = latest_checkpoint(root) if self.rank == 0 and root.is_dir() else None
+        if latest is None:
             return result
         best = latest_checkpoint(root, "best")
-        result.checkpoint = best or latest_checkpoint(root)  # as run_weights picks it
+        result.checkpoint = best or latest  # as run_weights picks it
         key, mode = self._monitor()
         result.checkpoint_rule = f"best by {key} ({mode})" if best is not None else "latest"
         if self.world == 1 and any(s.role == "test" for s in self.streams.values()):
@@ -771,8 +772,13 @@ class Trainer:
     ) -> torch.Tensor:
         from archspec.training.losses import LOSSES
 
+        pred, target = outputs[term.pred].float(), batch[term.target]
+        fast = self.objective.fast.get(term.name)
+        value = fast(pred, target) if fast is not None else None  # None: not the plain case
+        if value is not None:
+            return value
         try:
-            return LOSSES[term.fn](outputs[term.pred].float(), batch[term.target], term.options)
+            return LOSSES[term.fn](pred, target, term.options)
         except ValueError as exc:
             raise self.objective._target_error(term, exc) from None
 
@@ -867,7 +873,7 @@ class Trainer:
                 self.runlog.append_metrics(row)
 
     def _restore(self, root: Path) -> None:
-        path, weights, state = load_latest(root, self.opt.run_dir, self.fingerprint())
+        path, weights, state = load_latest(root, self.opt.run_dir, self.fingerprint(), self.spec.doc.data)
         restore_state(self, path, weights, state)
         self._saved, self._saved_step = time.monotonic(), self.loop.step
         self.runlog.truncate(self.loop.step, self.loop.epoch)
