@@ -28,6 +28,17 @@ def test_curves_are_drawn_without_pyplot_and_leave_the_users_backend_as_it_was(t
     assert matplotlib.get_backend() == "pdf"
 
 
+def test_a_single_loss_term_is_one_line_the_total_not_two_on_top_of_each_other():
+    from archspec.training.plots import panel_series
+
+    history = [
+        {**row, "train_loss_ce": row["train_loss"], "val_loss": row["train_loss"] / 2} for row in HISTORY
+    ]
+    panels = panel_series(history, {})
+    assert [label for label, _ in panels["loss"]] == ["train_loss", "val_loss"]
+    assert [label for label, _ in panels["scores"]] == ["val_accuracy"]
+
+
 def test_an_empty_history_draws_nothing(tmp_path):
     assert plot_history([], tmp_path / "curves.png", log=print) is None
     assert not (tmp_path / "curves.png").exists()

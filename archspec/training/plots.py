@@ -46,7 +46,8 @@ def plot_history(
     for ax, (title, series) in zip(axes, panels.items()):
         for label, values in series:
             ax.plot(epochs, values, label=label, marker="." if len(epochs) < 20 else None)
-        ax.set(title=title, xlabel="epoch", yscale="log" if title == "loss" else "linear")
+        ax.set(xlabel="epoch", yscale="log" if title == "loss" else "linear")
+        ax.set_title(title, y=1.0)  # a fixed place: an automatic one measures every tick label again
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if title == "loss":
             plain = _plain_log()
@@ -101,6 +102,9 @@ def _panels(row: dict[str, Any]) -> dict[str, list[str]]:
     floats = [k for k, v in row.items() if isinstance(v, float) and k not in ("lr", "seconds")]
     weighted = [k for k in floats if WEIGHTED in k]
     raw = {k.replace(WEIGHTED, "_loss_", 1) for k in weighted}  # shown weighted instead
+    terms = [k for k in floats if k.startswith("train_loss_")]
+    if len(terms) == 1 and not weighted:
+        raw.add(terms[0])  # the only term is the total: one line, not two on top of each other
     losses = [k for k in floats if k not in raw and (k.startswith("train_loss") or "_loss" in k)]
     losses += weighted
     errors = [k for k in floats if k not in losses and k not in raw and ("_mse" in k or "_mae" in k)]
