@@ -493,36 +493,47 @@ class Trainer:
             self._pending.append((step, (done, *(v.detach() for v in terms.values()))))
 
     def _lean_step(self) -> Callable[[dict[str, dict[str, torch.Tensor]]], None] | None:
-        """``_train_step`` for the plain case, with every per-step decision taken here, once: one
-        stream that every loss term reads, nothing to augment or copy to a device, one model
-        input, no mixed precision, accumulation or clipping, constant weights and losses that
+        """``_train_step`` for the plain case, with every per-step decision taken here, once:
+        streams with nothing to augment or copy to a device (the primary one, plus a batch from
+        each other stream a loss reads: a semi-supervised run's unlabelled stream), no mixed
+        precision, accumulation or clipping, constant weights and losses that
         ``losses.fast_loss`` binds. It computes what ``_train_step`` computes, in the same order
         (bitwise the same weights, tested); anything else returns None and takes the general path."""
         terms = self.objective.terms
         fast = self.objective.fast
         if (
-            self._other_streams
-            or not self._plain_batches
+            not self._plain_batches
             or self.amp[0]
             or self.scaler is not None
             or self.accumulate != 1
             or self._clip
-            or len(self._inputs) != 1
+            or not self._inputs
             or any(t.is_penalty or fast.get(t.name) is None or not isinstance(t.weight, float) for t in terms)
         ):
             return None
-        plan = [(t, t.pred, t.target, fast[t.name], t.weight) for t in terms]
+        plan = [(t, t.stream, t.pred, t.target, fast[t.name], t.weight) for t in terms]
         module, optimizer, loop, pending = self.module, self.optimizer, self.loop, self._pending
-        objective, stream, name = self.objective, self.primary, self._inputs[0]
+        objective, inputs = self.objective, self._inputs
+        name = inputs[0] if len(inputs) == 1 else None
+        next_batches = self._next_batches if self._other_streams else None
         schedule = self.schedule if self.schedule is not None and not self._plateau else None
-        single = len(plan) == 1 and plan[0][4] == 1.0  # the term is the total
+        single = len(plan) == 1 and plan[0][5] == 1.0  # the term is the total
 
         def step(batches: dict[str, dict[str, torch.Tensor]]) -> None:
-            batch = batches[stream]
-            out = module(batch[name])
+            if next_batches is not None:
+                batches = next_batches(batches)
+            # one forward per stream, in the batches' order (the primary stream first), as _loss_now
+            if name is not None:
+                outs = {s: module(batch[name]) for s, batch in batches.items()}
+            else:
+                outs = {s: module(*[batch[n] for n in inputs]) for s, batch in batches.items()}
             total, values = None, []
-            for term, pred_name, target_name, loss, weight in plan:
-                pred, target = (out[pred_name] if isinstance(out, dict) else out), batch[target_name]
+            for term, stream, pred_name, target_name, loss, weight in plan:
+                out = outs[stream]
+                pred, target = (
+                    (out[pred_name] if isinstance(out, dict) else out),
+                    batches[stream][target_name],
+                )
                 value = loss(pred, target)
                 if value is None:
                     value = objective.checked_value(term, pred, target)
