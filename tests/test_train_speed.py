@@ -264,6 +264,10 @@ def test_a_run_without_test_streams_reads_no_checkpoint_back_at_its_end(tmp_path
     assert result.checkpoint_rule.startswith("best by ")
 
 
+SCHEDULED_ONE = "ce: {fn: cross_entropy, stream: t, pred: logits, target: y, weight: '${min(1, step / 4)}'}"
+SCHEDULED_AUX = (
+    CE + "\n  aux: {fn: mse, stream: u, pred: logits, target: z, weight: '${0.5 * min(1, step / 6)}'}"
+)
 TWO_TERMS_ONE_STREAM = (
     "ce: {fn: cross_entropy, stream: t, pred: logits, target: y}\n"
     "  fit: {fn: mse, stream: t, pred: logits, target: z, weight: 0.25}"
@@ -278,8 +282,18 @@ TWO_TERMS_ONE_STREAM = (
         (CE, ", schedule: {name: cosine, warmup: 3}"),
         (AUX, ""),
         (AUX, "TWO_INPUTS"),
+        (SCHEDULED_ONE, ""),
+        (SCHEDULED_AUX, ""),
     ],
-    ids=["one term", "two weighted terms", "a schedule", "two streams (semi-supervised)", "two inputs"],
+    ids=[
+        "one term",
+        "two weighted terms",
+        "a schedule",
+        "two streams (semi-supervised)",
+        "two inputs",
+        "a scheduled weight",
+        "a scheduled weight on a second stream",
+    ],
 )
 def test_the_lean_step_trains_bitwise_what_the_general_step_trains(tmp_path, losses, training):
     def project(where: Path) -> Path:
@@ -307,13 +321,36 @@ def test_the_lean_step_trains_bitwise_what_the_general_step_trains(tmp_path, los
     general = _trainer(project(tmp_path / "b"))
     assert lean._step != lean._train_step  # the plain case takes the lean step
     general._step = general._train_step
-    lean.run()
-    general.run()
+    ha, hb = lean.run().history, general.run().history
     wa, wb = lean.model.state_dict(), general.model.state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in h] for h in (ha, hb)]
+    assert untimed[0] == untimed[1]  # metrics.csv's numbers, train_weighted_<term> included
     assert (tmp_path / "a" / "run" / "steps.csv").read_text() == (
         tmp_path / "b" / "run" / "steps.csv"
     ).read_text()
+
+
+def test_a_scheduled_weight_is_worked_out_once_per_step(tmp_path, monkeypatch):
+    """The step that uses the weight keeps it with the step's losses, so the read-back's
+    ``train_weighted_<term>`` columns do not evaluate the schedule a second time."""
+    from archspec.training.objective import LossTerm
+
+    evaluations = _Counter()
+    real = LossTerm.weight_at
+
+    def counted(term, *args):
+        if isinstance(term.weight, str):
+            evaluations.calls += 1
+        return real(term, *args)
+
+    monkeypatch.setattr(LossTerm, "weight_at", counted)
+    trainer = _trainer(_project(tmp_path, losses=SCHEDULED_AUX, epochs=3))
+    result = trainer.run()
+    steps = trainer.loop.step
+    assert steps == 12 and evaluations.calls == steps  # (v has no z: its loss is ce's alone)
+    rows = result.history
+    assert all(abs(r["train_weighted_ce"] + r["train_weighted_aux"] - r["train_loss"]) < 1e-5 for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -321,10 +358,9 @@ def test_the_lean_step_trains_bitwise_what_the_general_step_trains(tmp_path, los
     [
         (CE, ", grad_clip: 1.0"),
         (CE, ", accumulate: 2"),
-        ("ce: {fn: cross_entropy, stream: t, pred: logits, target: y, weight: '${min(1, step / 4)}'}", ""),
         (CE + "\n  decay: {fn: l2, params: '*', weight: 0.001}", ""),
     ],
-    ids=["clipping", "accumulation", "scheduled weight", "a penalty"],
+    ids=["clipping", "accumulation", "a penalty"],
 )
 def test_anything_but_the_plain_case_takes_the_general_step(tmp_path, losses, training):
     trainer = _trainer(_project(tmp_path, losses=losses, training=training))

@@ -132,7 +132,9 @@ class Trainer:
         # fp16 autocast needs loss scaling against underflow; bf16 has float32's range
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp[1] == torch.float16 else None
         self.runlog = RunLog(options.run_dir)
-        self._pending: list[tuple[int, tuple[torch.Tensor, ...]]] = []  # step losses not yet read
+        # step losses not yet read back: (step, (total, *terms), the terms' weights at that step
+        # when the step recorded them, else None: _sync then works them out)
+        self._pending: list[tuple[int, tuple[torch.Tensor, ...], tuple[float, ...] | None]] = []
         self._last_values: dict[str, float] = {}  # the last step's losses read back (progress bar)
         self._synced = self._saved = self._plotted = time.monotonic()
         self._saved_step = -1  # the step of the last checkpoint written (or resumed from)
@@ -488,16 +490,16 @@ class Trainer:
         # the values stay on the device until the next ``_sync``: no host sync per step
         done = total.detach()
         if len(terms) == 1 and next(iter(terms.values())) is total:
-            self._pending.append((step, (done, done)))
+            self._pending.append((step, (done, done), None))
         else:
-            self._pending.append((step, (done, *(v.detach() for v in terms.values()))))
+            self._pending.append((step, (done, *(v.detach() for v in terms.values())), None))
 
     def _lean_step(self) -> Callable[[dict[str, dict[str, torch.Tensor]]], None] | None:
         """``_train_step`` for the plain case, with every per-step decision taken here, once:
         streams with nothing to augment or copy to a device (the primary one, plus a batch from
         each other stream a loss reads: a semi-supervised run's unlabelled stream), no mixed
-        precision, accumulation or clipping, constant weights and losses that
-        ``losses.fast_loss`` binds. It computes what ``_train_step`` computes, in the same order
+        precision, accumulation, clipping or penalties, and losses that ``losses.fast_loss``
+        binds. A scheduled weight is worked out once per step and kept with the step's losses. It computes what ``_train_step`` computes, in the same order
         (bitwise the same weights, tested); anything else returns None and takes the general path."""
         terms = self.objective.terms
         fast = self.objective.fast
@@ -508,16 +510,17 @@ class Trainer:
             or self.accumulate != 1
             or self._clip
             or not self._inputs
-            or any(t.is_penalty or fast.get(t.name) is None or not isinstance(t.weight, float) for t in terms)
+            or any(t.is_penalty or fast.get(t.name) is None for t in terms)
         ):
             return None
         plan = [(t, t.stream, t.pred, t.target, fast[t.name], t.weight) for t in terms]
+        scheduled = any(not isinstance(t.weight, float) for t in terms)
         module, optimizer, loop, pending = self.module, self.optimizer, self.loop, self._pending
         objective, inputs = self.objective, self._inputs
         name = inputs[0] if len(inputs) == 1 else None
         next_batches = self._next_batches if self._other_streams else None
         schedule = self.schedule if self.schedule is not None and not self._plateau else None
-        single = len(plan) == 1 and plan[0][5] == 1.0  # the term is the total
+        single = len(plan) == 1 and plan[0][5] == 1.0  # the term is the total (1.0: not a schedule)
 
         def step(batches: dict[str, dict[str, torch.Tensor]]) -> None:
             if next_batches is not None:
@@ -527,7 +530,8 @@ class Trainer:
                 outs = {s: module(batch[name]) for s, batch in batches.items()}
             else:
                 outs = {s: module(*[batch[n] for n in inputs]) for s, batch in batches.items()}
-            total, values = None, []
+            total, values, weights = None, [], []
+            at = loop.step
             for term, stream, pred_name, target_name, loss, weight in plan:
                 out = outs[stream]
                 pred, target = (
@@ -538,6 +542,10 @@ class Trainer:
                 if value is None:
                     value = objective.checked_value(term, pred, target)
                 values.append(value)
+                if scheduled:
+                    if not isinstance(weight, float):
+                        weight = term.weight_at(at, loop.epoch, objective.total_steps)
+                    weights.append(weight)
                 weighted = value if weight == 1.0 else value * weight
                 total = weighted if total is None else total + weighted
             assert total is not None
@@ -547,10 +555,16 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             if schedule is not None:
                 schedule.step()
-            at = loop.step
             loop.step = at + 1
             done = total.detach()
-            pending.append((at, (done, done) if single else (done, *(v.detach() for v in values))))
+            if single:
+                pending.append((at, (done, done), None))
+            elif len(values) == 1 and total is values[0]:  # a scheduled weight of 1 at this step
+                pending.append((at, (done, done), tuple(weights)))
+            else:
+                pending.append(
+                    (at, (done, *(v.detach() for v in values)), tuple(weights) if scheduled else None)
+                )
 
         return step
 
@@ -565,7 +579,7 @@ class Trainer:
         self._synced = time.monotonic()
         pending = self._pending[:]
         self._pending.clear()  # in place: the lean step holds this list
-        values_read = [v for _, row in pending for v in row]
+        values_read = [v for _, row, _ in pending for v in row]
         try:  # one conversion for the lot (the values are float32 unless mixed precision made them not)
             flat = torch.stack(values_read).float().tolist()
         except (RuntimeError, TypeError):
@@ -573,7 +587,7 @@ class Trainer:
         width = len(pending[0][1])
         keys = ["loss", *(f"loss_{t.name}" for t in self.objective.terms)]
         finite = all(map(math.isfinite, flat))  # one pass in C; the rows are checked one by one only if not
-        for i, (step, _) in enumerate(pending):
+        for i, (step, _, weights) in enumerate(pending):
             row = flat[i * width : (i + 1) * width]
             if not finite:
                 error = self.objective.non_finite_error(step, row)
@@ -581,12 +595,14 @@ class Trainer:
                     raise error
             values = dict(zip(keys, row))
             self._log_step(step, values)
-            self.loop.add_step(values if len(keys) == 2 else self._with_weighted(step, values))
+            self.loop.add_step(values if len(keys) == 2 else self._with_weighted(step, values, weights))
         self._last_values = values
         if self.rank == 0:
             self.runlog.flush_steps_if_due()
 
-    def _with_weighted(self, step: int, values: dict[str, float]) -> dict[str, float]:
+    def _with_weighted(
+        self, step: int, values: dict[str, float], weights: tuple[float, ...] | None = None
+    ) -> dict[str, float]:
         """A step's losses and, with several terms, ``weighted_<term>``: the term times its weight
         at that step, as it entered the total (metrics.csv's ``train_weighted_<term>``, which
         sum to ``train_loss``; under a scheduled weight an epoch's mean of the products is not
@@ -594,10 +610,10 @@ class Trainer:
         terms = self.objective.terms
         if len(terms) == 1:
             return values
-        epoch, total = self.loop.epoch, self.objective.total_steps
-        weighted = {
-            f"weighted_{t.name}": values[f"loss_{t.name}"] * t.weight_at(step, epoch, total) for t in terms
-        }
+        if weights is None:  # the step did not record them: work them out as it did
+            epoch, total = self.loop.epoch, self.objective.total_steps
+            weights = tuple(t.weight_at(step, epoch, total) for t in terms)
+        weighted = {f"weighted_{t.name}": values[f"loss_{t.name}"] * w for t, w in zip(terms, weights)}
         return {**values, **weighted}
 
     def _loss(
