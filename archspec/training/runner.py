@@ -499,8 +499,9 @@ class Trainer:
         streams with nothing to augment or copy to a device (the primary one, plus a batch from
         each other stream a loss reads: a semi-supervised run's unlabelled stream), no mixed
         precision, accumulation, clipping or penalties, and losses that ``losses.fast_loss``
-        binds. A scheduled weight is worked out once per step and kept with the step's losses. It computes what ``_train_step`` computes, in the same order
-        (bitwise the same weights, tested); anything else returns None and takes the general path."""
+        binds. A scheduled weight is worked out once per step and kept with the step's losses.
+        It computes what ``_train_step`` computes, in the same order (bitwise the same weights,
+        tested); anything else returns None and takes the general path."""
         terms = self.objective.terms
         fast = self.objective.fast
         if (
