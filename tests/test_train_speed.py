@@ -353,6 +353,23 @@ def test_a_scheduled_weight_is_worked_out_once_per_step(tmp_path, monkeypatch):
     assert all(abs(r["train_weighted_ce"] + r["train_weighted_aux"] - r["train_loss"]) < 1e-5 for r in rows)
 
 
+def test_a_semi_supervised_run_stopped_mid_epoch_resumes_to_the_same_weights_and_logs(tmp_path):
+    """The lean step with a second stream and a scheduled weight: the unlabelled stream's
+    position and the schedule come back from the checkpoint exactly."""
+    spec = _project(tmp_path, losses=SCHEDULED_AUX, epochs=3)
+    whole = _trainer(spec, "whole")
+    assert whole._step != whole._train_step
+    whole.run()
+    first = _trainer(spec, "split", max_steps=7)
+    first.run()
+    assert (first.loop.step, first.loop.epoch_step) == (7, 3)  # 7 of 12 steps: mid-epoch 2
+    resumed = _trainer(spec, "split", resume=True)
+    resumed.run()
+    wa, wb = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (tmp_path / "whole" / "steps.csv").read_text() == (tmp_path / "split" / "steps.csv").read_text()
+
+
 @pytest.mark.parametrize(
     ("losses", "training"),
     [
