@@ -61,6 +61,7 @@ def test_a_listed_metric_scores_every_output_it_fits_and_the_model_learns(tmp_pa
     # the end of training names the checkpoint evaluate uses, and scores the test stream with it
     assert "evaluate and predict use the best by val_accuracy_cls (max) checkpoint: " in result.output
     tested = next(line for line in result.output.splitlines() if line.startswith("test: "))
+    assert "test_loss_fit" in tested and "_weighted_" not in tested  # as the epoch lines show them
     evaluated = invoke("evaluate", tmp_path / "run", "--role", "test")
     assert evaluated.exit_code == 0
     scores = dict(line.split() for line in evaluated.output.splitlines() if line.startswith("test_"))

@@ -123,6 +123,8 @@ def _start(spec_file: str, run_dir: str | None, overrides: Sequence[str], run: d
 
 
 def _echo_trained(result: Any) -> None:
+    """The run's last scores and its test scores, as the epoch lines show them: without the
+    ``<stream>_weighted_<term>`` columns (metrics.csv and curves.png have those)."""
     shown = ", ".join(
         f"{k} {v:.4g}"
         for k, v in result.metrics.items()
@@ -131,8 +133,9 @@ def _echo_trained(result: Any) -> None:
     click.echo(f"run saved to {result.run_dir} ({result.steps} steps){': ' + shown if shown else ''}")
     if result.checkpoint is not None:
         click.echo(f"evaluate and predict use the {result.checkpoint_rule} checkpoint: {result.checkpoint}")
-    if result.test_metrics:
-        click.echo("test: " + ", ".join(f"{k} {v:.4g}" for k, v in result.test_metrics.items()))
+    tested = {k: v for k, v in (result.test_metrics or {}).items() if "_weighted_" not in k}
+    if tested:
+        click.echo("test: " + ", ".join(f"{k} {v:.4g}" for k, v in tested.items()))
     click.echo(f"next: archspec evaluate {result.run_dir}")
 
 
