@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,18 @@ def csv_column(path: Path, column: str) -> list[float]:
 
 
 # --- the ``slow`` marker -------------------------------------------------------------------------
+
+
+def data_paths(data: object, prefix: tuple = ()) -> Iterator[tuple]:
+    """Every path into nested dicts and lists (keys and indices), the root ``()`` first: the
+    places the fuzz tests mutate."""
+    yield prefix
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from data_paths(v, prefix + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from data_paths(v, prefix + (i,))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

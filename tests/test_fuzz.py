@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from archspec.errors import ArchSpecError
 from archspec.lang.loader import load_document
 from archspec.pipeline import analyse, load_text
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, data_paths
 
 BUDGET = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=BUDGET, deadline=None, suppress_health_check=list(HealthCheck))
@@ -39,16 +39,6 @@ values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-
-
-def _paths(data, prefix=()):
-    yield prefix
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _paths(v, prefix + (i,))
 
 
 def _mutate(data, path, value, action):
@@ -81,7 +71,7 @@ def _check(text: str) -> None:
     action=st.sampled_from(["replace", "delete", "rename"]),
 )
 def test_mutated_examples_give_a_spec_or_an_archspec_error(doc, data, value, action):
-    paths = list(_paths(doc))
+    paths = list(data_paths(doc))
     path = data.draw(st.sampled_from(paths))
     mutated = _mutate(doc, path, value, action)
     _check(yaml.safe_dump(mutated, sort_keys=False))
@@ -140,7 +130,7 @@ hostile = st.builds(
 
 def _nodes(data):
     """Every (path, node mapping) under nodes: and blocks: of a spec."""
-    for path in _paths(data):
+    for path in data_paths(data):
         node = data
         for part in path:
             node = node[part]

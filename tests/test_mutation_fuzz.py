@@ -23,14 +23,13 @@ import random
 import textwrap
 import traceback
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import yaml
 
 from archspec.errors import ArchSpecError
-from tests.conftest import EXAMPLES, spec_errors
+from tests.conftest import EXAMPLES, data_paths, spec_errors
 from tests.test_bounds import INDEXED
 
 SLOW_CASES = int(os.environ.get("ARCHSPEC_MUTATION_CASES", "10000"))
@@ -219,16 +218,6 @@ def _deep(rng: random.Random, inner: object) -> object:
     return inner
 
 
-def _paths(data: object, prefix: tuple = ()) -> Iterator[tuple]:
-    yield prefix
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _paths(v, prefix + (i,))
-
-
 def _parent(data: object, path: tuple) -> object:
     for part in path[:-1]:
         data = data[part]  # type: ignore[index]
@@ -237,7 +226,7 @@ def _parent(data: object, path: tuple) -> object:
 
 def _mutate_data(data: dict, rng: random.Random) -> tuple[object, str]:
     """One mutation of the parsed spec, and what it was."""
-    paths = [p for p in _paths(data) if p]
+    paths = [p for p in data_paths(data) if p]
     if not paths:
         return _value(rng), "replaced the document"
     path = rng.choice(paths)
