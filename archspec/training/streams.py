@@ -189,7 +189,7 @@ def check_model_inputs(spec: Spec, streams: Mapping[str, Stream], names: Iterabl
             raise SpecError(
                 f"stream {name!r} does not provide model input {missing[0]!r}",
                 loc=spec.doc.loc(("data", name), key=True),
-                hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(stream.tensors)}",
+                hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(stream.fields)}",
             )
         for key, inp in spec.inputs.items():
             if key in stream.tensors:  # (images read from files are decoded to the input's shape)
