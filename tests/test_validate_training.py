@@ -58,6 +58,18 @@ CASES = {
         LOSS,
         "spec.yaml:6:42: data.train.fields.x[1]: rows.csv has no column 'bb' (hint: did you mean 'b'?)",
     ),
+    "a loss stream that gives no model input": (
+        CSV.replace("{x: [a, b]", "{xs: [a, b]"),
+        LOSS,
+        "spec.yaml:6:3: data.train: stream 'train' does not provide model input 'x' "
+        "(hint: map it with fields: {x: <field>}; the stream has label, xs)",
+    ),
+    "a validation stream that gives no model input": (
+        CSV + "  val: {dataset: moons, fields: {label: label}, role: val}\n",
+        LOSS,
+        "spec.yaml:7:3: data.val: stream 'val' does not provide model input 'x' "
+        "(hint: map it with fields: {x: <field>}; the stream has label)",
+    ),
 }
 
 
@@ -76,3 +88,14 @@ def test_the_built_in_dataset_fields_table_matches_the_registry():
     from archspec.lang.runcheck import DATASET_FIELDS
 
     assert {n: tuple(data.dataset_info(n).fields) for n in data.DATASETS} == dict(DATASET_FIELDS)
+
+
+def test_train_stops_on_a_missing_model_input_with_the_words_validate_uses(tmp_path):
+    from tests.conftest import invoke
+
+    data, losses, message = CASES["a loss stream that gives no model input"]
+    _errors(tmp_path, data, losses)
+    result = invoke("train", tmp_path / "spec.yaml", "--run-dir", tmp_path / "run", "--no-progress")
+    assert result.exit_code != 0
+    said = result.output.replace(f"{tmp_path}/", "")
+    assert message.split(" (hint")[0] in said and "the stream has" in said

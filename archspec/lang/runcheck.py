@@ -57,12 +57,34 @@ def training_errors(spec: Spec, base: str | None = None, *, files: bool = True) 
     }
     known = {k: v for k, v in fields.items() if v is not None}
     train = [s for s in spec.data if (spec.data[s] or {}).get("role", "train") == "train"]
+    fed = [s for s in spec.data if (spec.data[s] or {}).get("role", "train") in ("val", "test")]
     for name, raw in spec.losses.items():
         if isinstance(raw, Mapping) and not (raw.get("fn") in ("l1", "l2") and "params" in raw):
             found = resolve_term(spec, name, raw, known, train, unknown_fields=set(fields) - set(known))
             if isinstance(found, SpecError):
                 errors.append(found)
+            else:
+                fed.insert(0, found[0])
+    errors += _input_errors(spec, known, fed)
     return errors + metric_errors(spec, lambda stream, target: _holds_labels(spec, stream, target))
+
+
+def _input_errors(spec: Spec, known: Mapping[str, set[str]], fed: list[str]) -> list[SpecError]:
+    """Every stream the model reads (those the losses read, and the val/test streams) gives
+    every model input: what ``train`` checks on the loaded streams, with the same words."""
+    errors: list[SpecError] = []
+    for name in dict.fromkeys(fed):
+        have = known.get(name)
+        missing = [i for i in spec.inputs if have is not None and i not in have]
+        if missing:
+            errors.append(
+                SchemaError(
+                    f"stream {name!r} does not provide model input {missing[0]!r}",
+                    loc=spec.doc.loc(("data", name), key=True),
+                    hint=f"map it with fields: {{{missing[0]}: <field>}}; the stream has {', '.join(sorted(have or ()))}",
+                )
+            )
+    return errors
 
 
 def _holds_labels(spec: Spec, stream: str, target: str) -> bool | None:
