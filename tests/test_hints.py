@@ -143,7 +143,12 @@ SET_CASES = {
     "a key inside a value that is not a mapping": (
         ["nodes.hidden.out_features.x=3"],
         "--set nodes.hidden.out_features.x=3: nodes.hidden.out_features: "
-        "expected a mapping to set a key in, got 128",
+        "expected a mapping to set a key in, got 128 (hint: set it whole: --set nodes.hidden.out_features=...)",
+    ),
+    "a key inside a list item that is not a mapping": (
+        ["training.metrics.0.x=1"],
+        "--set training.metrics.0.x=1: training.metrics[0]: "
+        "expected a mapping to set a key in, got 'accuracy' (hint: set it whole: --set training.metrics.0=...)",
     ),
     "a list item that is not there": (
         ["training.metrics.3=f1"],

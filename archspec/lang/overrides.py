@@ -62,9 +62,9 @@ def _step(target: Any, path: list[str | int], item: str) -> Any:
     """The container at the end of ``path`` (its last part inside ``target``), made if missing."""
     part = path[-1]
     if isinstance(target, list):
-        if isinstance(part, int) and part < len(target):
-            return target[part]
-        raise _error(item, path, f"no such list item (the list has {len(target)})")
+        if not (isinstance(part, int) and part < len(target)):
+            raise _error(item, path, f"no such list item (the list has {len(target)})")
+        return _container(target[part], item, path)
     key = str(part)
     if key not in target and (hint := did_you_mean(key, [str(k) for k in target])):
         # a typo would silently create a new, incomplete entry next to the one meant
@@ -78,6 +78,16 @@ def _step(target: Any, path: list[str | int], item: str) -> Any:
         )
     if target.get(key) is None:
         target[key] = {}
-    elif not isinstance(target[key], dict | list):
-        raise _error(item, path, f"expected a mapping to set a key in, got {target[key]!r}")
-    return target[key]
+    return _container(target[key], item, path)
+
+
+def _container(value: Any, item: str, path: list[str | int]) -> Any:
+    """``value`` if a key or item can be set in it, else the located error."""
+    if isinstance(value, dict | list):
+        return value
+    raise _error(
+        item,
+        path,
+        f"expected a mapping to set a key in, got {value!r}",
+        hint=f"set it whole: --set {'.'.join(map(str, path))}=...",
+    )
