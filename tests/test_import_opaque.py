@@ -257,9 +257,12 @@ def test_emit_python_names_the_plugin_class_it_cannot_write():
     )
 
 
-def test_a_spec_naming_a_plugin_gets_the_hint_and_loads_nothing(tmp_path):
+def test_a_spec_naming_a_plugin_gets_the_hint_and_loads_nothing(tmp_path, monkeypatch):
     from tests.conftest import spec_errors
 
+    marker = tmp_path / "imported"
+    (tmp_path / "gates_plugin.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable, were anything to import it
     errors = spec_errors(
         textwrap.dedent("""\
         archspec: 1
@@ -267,14 +270,20 @@ def test_a_spec_naming_a_plugin_gets_the_hint_and_loads_nothing(tmp_path):
         inputs: {x: {shape: [4]}}
         nodes:
           g: {op: gates_gate}
+          r: {op: rellu}
         """)
     )
-    assert errors == [
-        "spec.yaml:5:11: nodes.g.op: unknown op 'gates_gate' (hint: this spec requires the plugins 'gates_plugin', "
+    required = (
+        "this spec requires the plugins 'gates_plugin', "
         "'other' (requires.plugins), which a spec never loads by itself; if you trust them, enable them: "
-        "archspec --plugin gates_plugin --plugin other COMMAND ... or ARCHSPEC_PLUGINS=gates_plugin,other)"
+        "archspec --plugin gates_plugin --plugin other COMMAND ... or ARCHSPEC_PLUGINS=gates_plugin,other"
+    )
+    assert errors == [
+        f"spec.yaml:5:11: nodes.g.op: unknown op 'gates_gate' (hint: {required})",
+        # a typo of a built-in op still gets its suggestion, with the plugin's hint after it
+        f"spec.yaml:6:11: nodes.r.op: unknown op 'rellu' (hint: did you mean 'relu'? If it is an op of a plugin: {required})",
     ]
-    assert "gates_plugin" not in sys.modules
+    assert not marker.exists() and "gates_plugin" not in sys.modules
 
 
 def test_the_python_example_of_the_import_page_runs(capsys):

@@ -447,12 +447,11 @@ def _op(name: Any, rep: Reporter, path: Path, hints: dict[str, str], doc: Docume
     if op is None:
         key = repr(name)
         if key not in hints:
-            hints[key] = (
-                _required_hint(doc)
-                or suggest_op(name)
-                or _plugin_hint()
-                or "run 'archspec ops' to list the ops"
-            )
+            suggested, required = suggest_op(name), _required_hint(doc)
+            if suggested and required:  # a typo of a built-in op, or an op of the plugin not enabled
+                hints[key] = f"{suggested} If it is an op of a plugin: {required}"
+            else:
+                hints[key] = suggested or required or _plugin_hint() or "run 'archspec ops' to list the ops"
         hint = hints[key]
         rep.fail(SchemaError(f"unknown op {name!r}", loc=rep.loc(path + (_OP,)), hint=hint))
     return op
