@@ -307,3 +307,13 @@ def test_compile_with_an_emit_it_cannot_write_leaves_no_artefact(tmp_path, monke
     result = invoke("compile", str(spec), "--out", "built", "--emit-python", "mlp_model.py")
     assert result.exit_code != 0 and "cannot emit gate1" in result.output
     assert not (tmp_path / "built").exists() and not (tmp_path / "mlp_model.py").exists()
+
+
+def test_constructor_arguments_are_recorded_for_a_users_package_whose_name_starts_with_torch():
+    from torch import nn
+
+    from archspec.importer.opaque import _module_classes
+
+    gate = type("Gate", (nn.Module,), {"__module__": "torchy_models"})  # a user's package, not torch
+    classes = _module_classes()
+    assert gate in classes and nn.Linear not in classes

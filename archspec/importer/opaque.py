@@ -83,7 +83,12 @@ def _module_classes() -> list[type]:
             if sub not in seen:
                 seen.add(sub)
                 stack.append(sub)
-    return [c for c in seen if not (c.__module__ or "").startswith("torch")]
+    return [c for c in seen if not _in_torch(c.__module__ or "")]
+
+
+def _in_torch(module: str) -> bool:
+    """Whether a module name is torch's own (``torchvision`` or a user's ``torchy`` is not)."""
+    return module == "torch" or module.startswith("torch.")
 
 
 @dataclass
