@@ -381,6 +381,15 @@ def test_compile_checks_emit_python_before_writing_anything(made, tmp_path):
     assert not (tmp_path / "build").exists()
 
 
+def test_compile_emits_python_into_a_folder_that_does_not_exist_yet(made, tmp_path):
+    emitted = tmp_path / "new" / "dir" / "model.py"
+    result = invoke(
+        "compile", str(made / "net.yaml"), "-o", str(tmp_path / "build"), "--emit-python", str(emitted)
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {emitted}" in result.output and "class " in emitted.read_text()
+
+
 def test_an_unwritable_output_is_an_error_not_a_crash(made, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

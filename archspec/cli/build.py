@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -75,9 +76,10 @@ def compile_cmd(
         source = emit_python(model, graph)
     path = save_artifact(model, graph, out_dir or os.path.join("build", path_component(graph.spec.name)))
     click.echo(f"wrote {path} ({sum(p.numel() for p in model.parameters()):,} parameters)")
-    if emit_path and source is not None:
+    if source is not None:
         from archspec.fileio import write_atomic
 
+        Path(emit_path).parent.mkdir(parents=True, exist_ok=True)  # check_output allowed a new folder
         write_atomic(emit_path, source.encode("utf-8"))
         click.echo(f"wrote {emit_path}")
 

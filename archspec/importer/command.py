@@ -82,6 +82,7 @@ def import_cmd(
       archspec import mymodels.py:GatedNet --input 16 -o gated.yaml --allow-opaque
     """
     from archspec.cli._common import check_output
+    from archspec.fileio import write_atomic_many
     from archspec.importer import Constructions, import_model
     from archspec.importer.opaque import plugin_name
     from archspec.importer.target import load_target, parse_inputs, parse_kwargs
@@ -104,10 +105,12 @@ def import_cmd(
         constructions=constructions,
     )
     Path(out_file).parent.mkdir(parents=True, exist_ok=True)  # check_output allowed a new folder
-    Path(out_file).write_text(imported.text, encoding="utf-8")
+    files = [(out_file, imported.text.encode("utf-8"))]
+    if imported.opaque:  # the spec names its plugin: a failed write leaves neither file
+        files.append((plugin_file, imported.plugin_source(out_file).encode("utf-8")))
+    write_atomic_many(files)
     click.echo(f"wrote {out_file} ({imported.lines} lines, {imported.params:,} parameters)")
     if imported.opaque:
-        plugin_file.write_text(imported.plugin_source(out_file), encoding="utf-8")
         ops = ", ".join(f"{op.name} ({op.cls.__name__})" for op in imported.opaque)
         click.echo(f"wrote {plugin_file} (the plugin {imported.plugin}: {ops})")
     if weights_dir:

@@ -250,7 +250,11 @@ def _fn_name(target: Any) -> str:
         return f"torch.nn.functional.{name}"
     if module in ("_operator", "operator"):
         return f"operator.{name}"
-    return f"torch.{name}" if module == "torch" or module.startswith("torch.") or not module else f"{module}.{name}"
+    return (
+        f"torch.{name}"
+        if module == "torch" or module.startswith("torch.") or not module
+        else f"{module}.{name}"
+    )
 
 
 def _attr_tensor(root: nn.Module, target: str, attr: TracedNode) -> tuple[torch.Tensor, str]:
