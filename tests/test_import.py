@@ -522,6 +522,12 @@ TARGET_FAILURES = {
         "net.py:Net",
         "error: calling net.py:Net raised TypeError: Net.__init__() missing 1 required positional argument: 'width'",
     ),
+    "a bad argument to a torch layer": (  # the error is raised inside torch; the line to fix is here
+        "import torch\n\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(4, 'x')\n",
+        "net.py:Net",
+        "error: calling net.py:Net raised TypeError: {torch_message} at {path}:7",
+    ),
 }
 
 
@@ -534,7 +540,11 @@ def test_a_target_whose_own_code_fails_is_a_user_error_naming_where(case, tmp_pa
     monkeypatch.chdir(tmp_path)
     result = invoke("import", target, "--input", "x=4", "-o", "m.yaml")
     assert result.exit_code == 1, result.output
-    message = expected.format(path=tmp_path / "net.py")
+    try:
+        torch.nn.Linear(4, "x")
+    except TypeError as exc:
+        torch_message = str(exc)
+    message = expected.format(path=tmp_path / "net.py", torch_message=torch_message)
     hint = " (import runs the target's code; fix it there, or check --kwargs)"
     assert result.output.strip().splitlines()[-1] == message + hint
     assert not (tmp_path / "m.yaml").exists()

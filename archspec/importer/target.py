@@ -10,12 +10,14 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from archspec.errors import ArchSpecError, UsageError
@@ -57,15 +59,20 @@ def _users_code(doing: str) -> Iterator[None]:
     except ArchSpecError:
         raise
     except Exception as exc:
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if not f.filename.startswith(_ARCHSPEC_DIR)]
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_ARCHSPEC_DIR)
+        ]
+        # the innermost line of the target's code: not torch's (nn.Linear(4, "x") fails inside
+        # torch, but the line to fix is the call), nor importlib's
+        own = [f for f in frames if not f.filename.startswith((_TORCH_DIR, "<frozen"))] or frames
         at = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
         raise UsageError(
             f"{doing} raised {type(exc).__name__}: {exc}{at} (import runs the target's code; fix it there, or check --kwargs)"
         ) from exc
 
 
-_ARCHSPEC_DIR = str(Path(__file__).resolve().parent.parent)
+_ARCHSPEC_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
 
 
 def _import(where: str) -> Any:
