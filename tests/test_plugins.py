@@ -81,3 +81,27 @@ def test_entry_point_plugins_are_found_by_name(tmp_path, plugin_path, monkeypatc
 
     assert "demo" in available_plugins()
     assert load_plugins(["demo"]) == ["gated_linear", "scaled_tanh"]
+
+
+def test_an_op_replaced_under_the_same_name_validates_against_its_new_arguments(monkeypatch):
+    """The per-op validator cache follows the catalogue: an import or plugin that puts another
+    op under a name (``imported_gate`` from two models, one process) is checked by its own schema."""
+    from archspec.ops.base import Arg
+    from archspec.plugins import module_op
+    from tests.conftest import spec_errors
+
+    text = "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  g: {op: zz_gate, ARG: 4}\n"
+    monkeypatch.setitem(
+        CATALOGUE,
+        "zz_gate",
+        module_op(
+            "zz_gate", lambda features: torch.nn.Identity(), args={"features": Arg({"type": "integer"})}
+        ),
+    )
+    assert spec_errors(text.replace("ARG", "features")) == []
+    monkeypatch.setitem(
+        CATALOGUE,
+        "zz_gate",
+        module_op("zz_gate", lambda width: torch.nn.Identity(), args={"width": Arg({"type": "integer"})}),
+    )
+    assert spec_errors(text.replace("ARG", "width")) == []

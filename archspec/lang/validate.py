@@ -149,17 +149,19 @@ def _shares(node: Node) -> bool:
     return _SHARE in node.arg_locs
 
 
-_OP_VALIDATORS: dict[str, Any] = {}
+_OP_VALIDATORS: dict[str, tuple[Any, Any]] = {}  # op name -> (the OpDef, its validator)
 
 
 def _op_validator(name: str) -> Any:
-    """One compiled jsonschema validator per op (cached: large specs repeat ops)."""
-    v = _OP_VALIDATORS.get(name)
-    if v is None:
+    """One compiled jsonschema validator per op (cached: large specs repeat ops), made again
+    when the catalogue's entry for the name has changed (a plugin or an import replacing it)."""
+    op = CATALOGUE[name]
+    cached = _OP_VALIDATORS.get(name)
+    if cached is None or cached[0] is not op:
         from jsonschema import Draft202012Validator
 
-        v = _OP_VALIDATORS[name] = Draft202012Validator(CATALOGUE[name].args_schema())
-    return v
+        cached = _OP_VALIDATORS[name] = (op, Draft202012Validator(op.args_schema()))
+    return cached[1]
 
 
 def schema_errors(
