@@ -105,3 +105,26 @@ def test_an_op_replaced_under_the_same_name_validates_against_its_new_arguments(
         module_op("zz_gate", lambda width: torch.nn.Identity(), args={"width": Arg({"type": "integer"})}),
     )
     assert spec_errors(text.replace("ARG", "width")) == []
+
+
+def test_a_module_op_is_built_and_run_once_per_arguments_and_shapes_not_once_per_question():
+    from archspec.plugins import module_op
+    from tests.conftest import analysed
+
+    builds = []
+
+    def made(features: int) -> torch.nn.Module:
+        builds.append(features)
+        return torch.nn.Linear(features, features)
+
+    text = (
+        "archspec: 1\ninputs: {x: {shape: [4]}}\nnodes:\n  g: {op: zz_counted, repeat: 3}\noutputs: {y: g}\n"
+    )
+    op = module_op("zz_counted", made, in_arg="features")
+    CATALOGUE["zz_counted"] = op
+    try:
+        graph = analysed(text)
+    finally:
+        del CATALOGUE["zz_counted"]
+    assert len(list(graph.op_nodes())) == 3  # three copies, each asked for its shape, parameters and buffers
+    assert builds == [4]
