@@ -3,6 +3,8 @@ MLP example with one line mistyped the way people mistype YAML."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,6 +53,11 @@ CASES = {
         mistyped("  epochs: 30", "  epochs:30"),
         "mlp.yaml:23:3: invalid YAML: 'epochs:30' has no space after ':', so YAML reads it as one string, "
         "not a key and its value (hint: put a space after the colon: epochs: 30)",
+    ),
+    "a first nested key without the space after its colon": (
+        mistyped("  optimizer: {name: adam, lr: 0.003}", "  optimizer:\n    name:adam\n    lr: 0.003"),
+        "mlp.yaml:23:5: invalid YAML: 'name:adam' has no space after ':', so YAML reads it as one string, "
+        "not a key and its value (hint: put a space after the colon: name: adam)",
     ),
     "no colon at all": (
         mistyped("  epochs: 30", "  epochs 30"),
@@ -169,3 +176,4 @@ def test_any_mistyped_line_gives_a_spec_or_an_error_located_inside_the_file(row,
         assert not exc.message.startswith("could not load the file"), exc.message
         assert exc.loc.line is not None and 1 <= exc.loc.line <= len(LINES) + 1, str(exc)
         assert exc.loc.col is not None and exc.loc.col >= 1, str(exc)
+        assert not re.search(r"\((\d+) spaces?, not \1\)", exc.message), exc.message  # never "4, not 4"

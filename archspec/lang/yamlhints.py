@@ -120,18 +120,26 @@ def _no_colon(lines: _Lines, opened: yaml.Mark) -> Syntax:
     """A line where a key was expected has no ``: ``: a glued ``key:value``, or no colon at all."""
     text = lines[opened.line][opened.column :].strip()
     where = (opened.line + 1, opened.column + 1)
-    glued = _GLUED.match(text)
-    if glued:
-        key, value = glued["key"], glued["value"]
-        return Syntax(
-            *where,
-            f"{text!r} has no space after ':', so YAML reads it as one string, not a key and its value",
-            f"put a space after the colon: {key}: {value}",
-        )
+    glued = _glued(text, *where)
+    if glued is not None:
+        return glued
     return Syntax(
         *where,
         f"{text!r} is not 'key: value', where a key was expected",
         "write the key, a colon and a space before the value (key: value); in a list, start the item with '- '",
+    )
+
+
+def _glued(text: str, line: int, column: int) -> Syntax | None:
+    """A glued ``key:value`` (no space after the colon), which YAML reads as one string."""
+    glued = _GLUED.match(text)
+    if glued is None:
+        return None
+    return Syntax(
+        line,
+        column,
+        f"{text!r} has no space after ':', so YAML reads it as one string, not a key and its value",
+        f"put a space after the colon: {glued['key']}: {glued['value']}",
     )
 
 
@@ -154,6 +162,11 @@ def _second_colon(lines: _Lines, mark: yaml.Mark) -> Syntax:
     if above is None:
         return Syntax(mark.line + 1, mark.column + 1, "a ':' where YAML cannot start a value")
     start = (mark.line + 1, lines.indent(mark.line) + 1)
+    above_text = lines[above].strip()
+    item = above_text.startswith("- ")
+    glued = _glued(above_text.removeprefix("- "), above + 1, lines.indent(above) + 1 + 2 * item)
+    if glued is not None:  # 'name:adam' above: one string, which the key on this line continues
+        return glued
     if ":" not in lines[above]:
         return Syntax(
             above + 1,
