@@ -59,6 +59,14 @@ CASES = {
         "mlp.yaml:23:5: invalid YAML: 'name:adam' has no space after ':', so YAML reads it as one string, "
         "not a key and its value (hint: put a space after the colon: name: adam)",
     ),
+    "a second ':' in a key's text, not an indentation": (  # found by the typing fuzz below
+        mistyped(
+            "  logits: {op: linear, out_features: 10, init: {weight: xavier_uniform}}",
+            "  logi# {op: linear, out_features: 10, init: {weight: xavier_uniform}}",
+        ),
+        "mlp.yaml:13:34: invalid YAML: a ':' where YAML cannot start a value "
+        "(hint: quote the value if the ':' belongs to it, or put the next key on a line of its own)",
+    ),
     "no colon at all": (
         mistyped("  epochs: 30", "  epochs 30"),
         "mlp.yaml:23:3: invalid YAML: 'epochs 30' is not 'key: value', where a key was expected "
@@ -119,6 +127,16 @@ CASES = {
         mistyped("name: mlp", "name: @mlp"),
         "mlp.yaml:4:7: invalid YAML: a plain value cannot start with '@': YAML reserves it "
         '(hint: quote the value: "@mlp")',
+    ),
+    "a reserved first character inside a flow mapping": (
+        mistyped("  optimizer: {name: adam, lr: 0.003}", "  optimizer: {name: @adam, lr: 0.003}"),
+        "mlp.yaml:22:21: invalid YAML: a plain value cannot start with '@': YAML reserves it "
+        '(hint: quote the value: "@adam")',
+    ),
+    "a reserved first character inside a flow list": (
+        mistyped("  metrics: [accuracy]", "  metrics: [`accuracy`, f1]"),
+        "mlp.yaml:24:13: invalid YAML: a plain value cannot start with '`': YAML reserves it "
+        '(hint: quote the value: "`accuracy`")',
     ),
     "a backslash escape in double quotes": (
         mistyped("name: mlp", 'name: "C:\\mlp"'),

@@ -106,7 +106,10 @@ def _tab(lines: _Lines, mark: yaml.Mark) -> Syntax:
 
 
 def _reserved(lines: _Lines, mark: yaml.Mark) -> Syntax:
-    value = lines[mark.line][mark.column :].split(" #")[0].strip()
+    line = lines[mark.line]
+    value = line[mark.column :].split(" #")[0].strip()
+    if _in_flow(line[: mark.column]):  # inside [...] or {...}: the value ends at , ] or }
+        value = re.split(r"[,\]}]", value, maxsplit=1)[0].strip()
     char = value[:1]
     return Syntax(
         mark.line + 1,
@@ -114,6 +117,21 @@ def _reserved(lines: _Lines, mark: yaml.Mark) -> Syntax:
         f"a plain value cannot start with {char!r}: YAML reserves it",
         f"quote the value: {quoted(value)}",
     )
+
+
+def _in_flow(before: str) -> bool:
+    """Whether a line's text up to a point leaves a ``[`` or ``{`` open (quotes aside)."""
+    depth, quote = 0, ""
+    for ch in before:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return depth > 0
 
 
 def _no_colon(lines: _Lines, opened: yaml.Mark) -> Syntax:
@@ -173,6 +191,13 @@ def _second_colon(lines: _Lines, mark: yaml.Mark) -> Syntax:
             lines.indent(above) + 1,
             f"line {above + 1} has no ':', so YAML reads it and line {mark.line + 1} as one value",
             f"add ':' after the key on line {above + 1}, or remove that line",
+        )
+    if lines.indent(mark.line) <= lines.indent(above):  # not the indentation: a ':' inside a value
+        return Syntax(
+            mark.line + 1,
+            mark.column + 1,
+            "a ':' where YAML cannot start a value",
+            "quote the value if the ':' belongs to it, or put the next key on a line of its own",
         )
     return Syntax(
         *start,
