@@ -322,7 +322,8 @@ def _load_image(image_module: Any, path: Path, size: tuple[int, int] | None, mod
 
 def load_image(path: PathLike, size: tuple[int, int], grayscale: bool) -> np.ndarray:
     """One image as float32 ``[C, H, W]`` in 0..1, resized to ``size`` (height, width): what
-    :func:`read_image_folder` holds for it, decoded on demand (a data loader's worker calls this)."""
+    :func:`read_image_folder` holds for it. For many images take :func:`image_reader` once (as
+    the training streams' loader does): this looks for Pillow and checks ``size`` on every call."""
     return image_reader(size, grayscale)(path)
 
 
