@@ -160,7 +160,7 @@ class _Count:
         block = self.blocks.get(name) if isinstance(name, str) else None
         if not isinstance(block, Mapping) or name in stack:
             return (1, 1)
-        params = self.reads.params(name, raw)
+        params = self.reads.params(name)
         inner = self.block_env(block, raw, env, params)
         key = (name, repr([inner[p] for p in params]))
         if key not in self.sizes:
@@ -210,7 +210,7 @@ class _Reads:
         self.blocks = blocks
         self._block: dict[str, frozenset[str]] = {}
         self._instance: dict[int, frozenset[str]] = {}
-        self._params: dict[tuple[str, int], tuple[str, ...]] = {}
+        self._params: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     def block(self, name: str, depth: int = 0) -> frozenset[str]:
         """The names of its scope (globals, parameters) that block ``name``'s size reads."""
@@ -237,16 +237,16 @@ class _Reads:
         if id(raw) not in self._instance:
             name = raw[_BLOCK]
             if isinstance(name, str) and not has_expr(name):
-                given = [raw[p] for p in self.params(name, raw, depth) if p in raw]
+                given = [raw[p] for p in self.params(name, depth) if p in raw]
             else:  # which block it is depends on its scope: any given value may decide its size
                 given = [name, *(v for k, v in raw.items() if k not in NODE_KEYS)]
             self._instance[id(raw)] = frozenset(n for value in given for n in _names(value))
         return self._instance[id(raw)]
 
-    def params(self, name: str, raw: Mapping[str, Any], depth: int = 0) -> tuple[str, ...]:
-        """The parameters of this instance of block ``name`` that its size reads, with those
-        their defaults read, in declared order."""
-        key = (name, id(raw))
+    def params(self, name: str, depth: int = 0) -> tuple[str, ...]:
+        """The parameters of block ``name`` that its size reads, with those their defaults
+        read, in declared order (the same for every instance: found once per block)."""
+        key = (name, depth > MAX_BLOCK_DEPTH)  # past that depth, block() reads every word
         if key not in self._params:
             block = self.blocks.get(name)
             declared = block.get("params") if isinstance(block, Mapping) else None
